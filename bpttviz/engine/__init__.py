@@ -1,0 +1,18 @@
+"""bpttviz's engine: pure numpy, never imports Qt.
+
+Its product is a :class:`Trace` (see :mod:`bpttviz.engine.model`): every forward and backward
+intermediate of one window, per timestep, as arrays with documented shapes.
+"""
+from .cells import CELLS, GATES, GATE_NAMES, sigmoid, step_backward, step_forward
+from .clipping import CLIP_MODES, ClipReport, clip_gradients, global_norm
+from .gradcheck import GradCheckEntry, check_gradients, gradient_check, relative_error
+from .model import (PARAM_NAMES, Forward, Trace, check_params, forward, init_params,
+                    param_shapes, run_bptt, sample)
+
+__all__ = [
+    "CELLS", "GATES", "GATE_NAMES", "sigmoid", "step_forward", "step_backward",
+    "CLIP_MODES", "ClipReport", "clip_gradients", "global_norm",
+    "GradCheckEntry", "check_gradients", "gradient_check", "relative_error",
+    "PARAM_NAMES", "Forward", "Trace", "check_params", "forward", "init_params",
+    "param_shapes", "run_bptt", "sample",
+]

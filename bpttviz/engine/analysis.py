@@ -1,0 +1,227 @@
+"""Teaching quantities computed from a trace: where dWhh comes from, how fast the gradient
+decays, and what truncating BPTT loses.  All pure numpy, all read by the GUI as-is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .cells import step_backward
+from .clipping import check_clip, clip_gradients
+from .model import PARAM_NAMES, Trace, run_bptt
+
+#: Above this many numbers the per-(t, k) parts of dWhh are not kept, only their norms.
+MAX_PARTS = 4_000_000
+
+
+@dataclass
+class Contributions:
+    """Seed 001's question answered: the loss at step t reaches Whh through every step k <= t.
+
+    norms (T, T): norms[t, k] = ||part of dWhh from the loss at t passing through step k||
+      (zero above the diagonal: a loss cannot reach a step after it).
+    dah_parts (T, T, G*H) or None: dah_parts[t, k] is the gradient at step k's recurrent
+      pre-activation due to the loss at step t alone; part (t, k) of dWhh is
+      ``outer(dah_parts[t, k], h_prev[k])``.  None when larger than MAX_PARTS numbers.
+    by_step (T,): norm of step k's whole contribution (summed over losses).
+    by_loss (T,): norm of loss t's whole contribution (summed over steps).
+    """
+
+    norms: np.ndarray
+    dah_parts: Optional[np.ndarray]
+    by_step: np.ndarray
+    by_loss: np.ndarray
+    h_prev: np.ndarray
+
+    def part(self, t: int, k: int) -> np.ndarray:
+        """(G*H, H) the part of dWhh from the loss at step t passing through step k."""
+        if self.dah_parts is None:
+            raise ValueError("parts were not kept for a trace this large; use norms")
+        return np.outer(self.dah_parts[t, k], self.h_prev[k])
+
+
+def contributions(trace: Trace) -> Contributions:
+    """Split dWhh of a trace into (loss t, step k) parts.  Works for every cell: each loss's
+    gradient is back-propagated on its own, as one row of a batch through the same steps."""
+    T, H = trace.h.shape
+    Wh = trace.params["Whh"].T
+    GH = Wh.shape[1]
+    keep = T * T * GH <= MAX_PARTS
+    parts = np.zeros((T, T, GH)) if keep else None
+    norms = np.zeros((T, T))
+    h_prev_norm = np.linalg.norm(trace.h_prev, axis=1)
+    dh = np.zeros((T, H))  # row t: gradient at the current h from the loss at step t only
+    dc = np.zeros((T, H)) if trace.cell == "lstm" else None
+    by_step_sum = np.zeros((T, GH))
+    by_loss_w = np.zeros((T, GH, H)) if T * GH * H <= MAX_PARTS else None
+    for k in reversed(range(T)):
+        dh[k] += trace.dh_from_output[k]
+        rows = slice(k, T)  # only losses at or after k reach step k
+        g = step_backward(trace.cell, dh[rows], trace.caches[k], Wh,
+                          dc[rows] if dc is not None else None)
+        if trace.backprop_bug == "forget-dhnext":
+            dh[rows] = 0.0
+        else:
+            dh[rows] = g.dh_prev
+        if dc is not None:
+            dc[rows] = g.dc_prev
+        norms[rows, k] = np.linalg.norm(g.dah, axis=1) * h_prev_norm[k]
+        by_step_sum[k] = g.dah.sum(axis=0)
+        if keep:
+            parts[rows, k] = g.dah
+        if by_loss_w is not None:
+            by_loss_w[rows] += g.dah[:, :, None] * trace.h_prev[k][None, None, :]
+    by_step = np.linalg.norm(by_step_sum, axis=1) * h_prev_norm
+    by_loss = (np.linalg.norm(by_loss_w.reshape(T, -1), axis=1) if by_loss_w is not None
+               else np.sqrt((norms ** 2).sum(axis=1)))
+    return Contributions(norms=norms, dah_parts=parts, by_step=by_step, by_loss=by_loss,
+                         h_prev=trace.h_prev)
+
+
+def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
+    """(T, T) matrix J with J[t, k] = ||dh_t / dh_k|| for k <= t (1 on the diagonal,
+    0 above it), spectral norm by default (``ord="fro"`` for Frobenius).  For the LSTM this is
+    the path through h only (c_k held fixed), i.e. what ``dhnext`` carries."""
+    T, H = trace.h.shape
+    Wh = trace.params["Whh"].T
+    J = np.zeros((T, T))
+    for t in range(T):
+        rows = np.eye(H)  # row i: d h_t[i] / d (current h)
+        J[t, t] = 1.0
+        for s in range(t, 0, -1):
+            g = step_backward(trace.cell, rows, trace.caches[s], Wh,
+                              np.zeros((H, H)) if trace.cell == "lstm" else None)
+            rows = g.dh_prev
+            J[t, s - 1] = np.linalg.norm(rows, ord=ord)
+    return J
+
+
+def decay_by_distance(J: np.ndarray) -> np.ndarray:
+    """(T,) mean of ||dh_t/dh_k|| over all pairs with t - k = d, for d = 0 .. T-1."""
+    T = J.shape[0]
+    return np.array([np.mean(np.diagonal(J, offset=-d)) for d in range(T)])
+
+
+@dataclass
+class WhhSpectrum:
+    """spectral_radius: max |eigenvalue| of the square recurrent matrix (None if not square,
+    i.e. for gated cells, where the candidate block's radius is reported instead).
+    largest_singular_value: sigma_max, the bound on how much one step can stretch a gradient."""
+
+    spectral_radius: Optional[float]
+    largest_singular_value: float
+
+
+def whh_spectrum(trace_or_params, cell: str = "rnn") -> WhhSpectrum:
+    params = trace_or_params.params if isinstance(trace_or_params, Trace) else trace_or_params
+    if isinstance(trace_or_params, Trace):
+        cell = trace_or_params.cell
+    W = np.asarray(params["Whh"])
+    H = W.shape[1]
+    # For gated cells the candidate block (g for lstm, n for gru) plays Whh's role.
+    square = W if cell == "rnn" else W[-H:]
+    radius = float(np.max(np.abs(np.linalg.eigvals(square)))) if np.all(np.isfinite(square)) else float("nan")
+    sigma = float(np.linalg.norm(square, 2)) if np.all(np.isfinite(square)) else float("nan")
+    return WhhSpectrum(spectral_radius=radius, largest_singular_value=sigma)
+
+
+@dataclass
+class Truncated:
+    """Truncated BPTT over one sequence: windows of ``window`` steps, the hidden state carried
+    forward across boundaries but no gradient carried back across them.
+
+    windows: the Trace of each window, in order.
+    starts (W,): first timestep of each window.
+    grads_raw: summed raw gradients (params' shapes); loss: summed loss.
+    reach (T,): how many steps back the gradient of loss t can travel (t - window start).
+    h_last (H,): final hidden state.
+    """
+
+    windows: List[Trace]
+    starts: np.ndarray
+    grads_raw: Dict[str, np.ndarray]
+    loss: float
+    reach: np.ndarray
+    h_last: np.ndarray
+
+
+def truncated_bptt(params, inputs, targets, window: int, h0=None, cell: str = "rnn", c0=None) -> Truncated:
+    """Run BPTT in windows of length ``window`` over (T,) inputs and targets."""
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    T = inputs.size
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be a whole number >= 1; got {window!r}")
+    h, c = h0, c0
+    windows, starts = [], []
+    grads = None
+    reach = np.zeros(T, dtype=int)
+    for s in range(0, T, int(window)):
+        e = min(T, s + int(window))
+        tr = run_bptt(params, inputs[s:e], targets[s:e], h0=h, c0=c, cell=cell, clip=None)
+        windows.append(tr)
+        starts.append(s)
+        reach[s:e] = np.arange(e - s)
+        grads = ({k: v.copy() for k, v in tr.grads_raw.items()} if grads is None
+                 else {k: grads[k] + tr.grads_raw[k] for k in grads})
+        h, c = tr.h_last, tr.c_last
+    return Truncated(windows=windows, starts=np.array(starts), grads_raw=grads,
+                     loss=float(sum(w.loss for w in windows)), reach=reach, h_last=h)
+
+
+@dataclass
+class TruncationComparison:
+    """Full BPTT against truncated windows on the same sequence.
+
+    full: the full Trace; truncated: the Truncated run.
+    diff_norms: name -> ||g_full - g_trunc||;  rel_diff: name -> that / ||g_full||.
+    cosine: name -> cosine between the two gradients (1 = same direction).
+    cosine_total: over all parameters together.
+    lost_by_distance (T,): norm of the full dWhh parts that travel d steps back, for the
+      distances truncation cuts (d >= window) — exactly what truncation cannot see.
+    """
+
+    full: Trace
+    truncated: Truncated
+    diff_norms: Dict[str, float]
+    rel_diff: Dict[str, float]
+    cosine: Dict[str, float]
+    cosine_total: float
+    lost_by_distance: np.ndarray
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    d = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.vdot(a, b) / d) if d > 0 else 1.0
+
+
+def compare_truncation(params, inputs, targets, window: int, h0=None, cell: str = "rnn", c0=None) -> TruncationComparison:
+    full = run_bptt(params, inputs, targets, h0=h0, c0=c0, cell=cell, clip=None)
+    trunc = truncated_bptt(params, inputs, targets, window, h0=h0, cell=cell, c0=c0)
+    diff = {k: float(np.linalg.norm(full.grads_raw[k] - trunc.grads_raw[k])) for k in PARAM_NAMES}
+    rel = {k: diff[k] / n if (n := float(np.linalg.norm(full.grads_raw[k]))) > 0 else 0.0
+           for k in PARAM_NAMES}
+    cos = {k: _cos(full.grads_raw[k], trunc.grads_raw[k]) for k in PARAM_NAMES}
+    flat_f = np.concatenate([full.grads_raw[k].ravel() for k in PARAM_NAMES])
+    flat_t = np.concatenate([trunc.grads_raw[k].ravel() for k in PARAM_NAMES])
+    norms = contributions(full).norms
+    T = norms.shape[0]
+    lost = np.array([np.sqrt(np.sum(np.diagonal(norms, offset=-d) ** 2)) if d >= window else 0.0
+                     for d in range(T)])
+    return TruncationComparison(full=full, truncated=trunc, diff_norms=diff, rel_diff=rel,
+                                cosine=cos, cosine_total=_cos(flat_f, flat_t), lost_by_distance=lost)
+
+
+@dataclass
+class ClipComparison:
+    """The same raw gradient under several clip modes: mode -> (clipped grads, ClipReport)."""
+
+    raw: Dict[str, np.ndarray]
+    results: Dict[str, tuple]
+
+
+def compare_clipping(grads_raw: Dict[str, np.ndarray], threshold: float,
+                     modes=("none", "value", "norm", "param-norm")) -> ClipComparison:
+    for m in modes:
+        check_clip(m, threshold)
+    return ClipComparison(raw=grads_raw, results={m: clip_gradients(grads_raw, m, threshold) for m in modes})

@@ -1,0 +1,364 @@
+"""The character-level model of min-char-rnn (seed 000) with a choice of cell, and its trace.
+
+Parameters use seed 000's names and orientation (weights multiply column vectors):
+
+=====  ============  =============================================
+name   shape         role
+=====  ============  =============================================
+Wxh    (G*H, V)      input (one-hot character) to every gate block
+Whh    (G*H, H)      previous hidden state to every gate block
+Why    (V, H)        hidden state to output logits
+bh     (G*H,)        gate-block biases
+by     (V,)          output biases
+=====  ============  =============================================
+
+``G`` is 1 for the tanh RNN, 4 for the LSTM (blocks i, f, o, g), 3 for the GRU (z, r, n).
+The loss is softmax cross-entropy **summed** over timesteps, as in the seed.
+
+Inputs are character indices ``(T,)``; an index of ``-1`` stands for the zero vector
+(the dinosaurs assignment feeds "no character" at the first step).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import numpy as np
+
+from .cells import GATES, GATE_NAMES, StepGrad, check_cell, step_backward, step_forward
+from .clipping import ClipReport, check_clip, clip_gradients
+
+PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
+BACKPROP_BUGS = (None, "forget-dhnext")
+
+
+def param_shapes(cell: str, vocab_size: int, hidden_size: int) -> Dict[str, tuple]:
+    """Shapes of every parameter for a cell, vocabulary size V and hidden size H."""
+    G, V, H = GATES[check_cell(cell)], vocab_size, hidden_size
+    return {"Wxh": (G * H, V), "Whh": (G * H, H), "Why": (V, H), "bh": (G * H,), "by": (V,)}
+
+
+def _check_size(name: str, value, low: int = 1, high: int = 100_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
+    return int(value)
+
+
+def init_params(cell: str = "rnn", vocab_size: int = 65, hidden_size: int = 100, seed: int = 0,
+                scale: float = 0.01, whh_radius: Optional[float] = None) -> Dict[str, np.ndarray]:
+    """Random parameters as min-char-rnn draws them: ``randn * scale`` weights, zero biases.
+
+    whh_radius: if given (rnn only), Whh is instead a random orthogonal matrix times
+    ``whh_radius``, so its spectral radius and largest singular value both equal it; the
+    vanishing and exploding presets use this to put the model on either side of 1.
+    Returns a dict of float64 arrays with the shapes of :func:`param_shapes`.
+    """
+    check_cell(cell)
+    V = _check_size("vocab_size", vocab_size, 1, 10_000)
+    H = _check_size("hidden_size", hidden_size, 1, 4096)
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale must be a finite number >= 0; got {scale!r}") from None
+    if not np.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0; got {scale!r}")
+    rng = np.random.default_rng(seed)
+    shapes = param_shapes(cell, V, H)
+    params = {}
+    for name in PARAM_NAMES:
+        if name.startswith("b"):
+            params[name] = np.zeros(shapes[name])
+        else:
+            params[name] = rng.standard_normal(shapes[name]) * scale
+    if whh_radius is not None:
+        if cell != "rnn":
+            raise ValueError("whh_radius applies to cell 'rnn' only")
+        q, r = np.linalg.qr(rng.standard_normal((H, H)))
+        params["Whh"] = q * np.sign(np.diag(r)) * float(whh_radius)
+    return params
+
+
+def check_params(params: Dict[str, np.ndarray], cell: str) -> tuple:
+    """Validate a parameter dict for ``cell``; return ``(V, H)``."""
+    check_cell(cell)
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {', '.join(missing)}; it needs {', '.join(PARAM_NAMES)}")
+    V, H = np.shape(params["Why"])
+    expected = param_shapes(cell, V, H)
+    for k in PARAM_NAMES:
+        if np.shape(params[k]) != expected[k]:
+            raise ValueError(f"params[{k!r}] has shape {np.shape(params[k])}; cell {cell!r} with "
+                             f"V={V}, H={H} needs {expected[k]}")
+    return V, H
+
+
+def _check_indices(name: str, seq, V: int, allow_blank: bool) -> np.ndarray:
+    arr = np.asarray(seq)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of integer indices; got {seq!r}"[:200])
+    low = -1 if allow_blank else 0
+    if arr.min() < low or arr.max() >= V:
+        what = "-1 (no character) or " if allow_blank else ""
+        raise ValueError(f"{name} must hold {what}indices in [0, {V}); got values from "
+                         f"{arr.min()} to {arr.max()}")
+    return arr.astype(np.intp)
+
+
+@dataclass
+class Forward:
+    """Forward intermediates of one window. T timesteps, H hidden, V vocabulary, G blocks.
+
+    x (T, V): one-hot inputs (a zero row for index -1).
+    h_prev (T, H): the state each step starts from (row 0 is h0).
+    preact (T, G*H): pre-activations of every gate block (rnn: ``Wxh x + Whh h + bh``).
+    gates: name -> (T, H): lstm i, f, o, g; gru z, r, n; empty for rnn.
+    h (T, H); c (T, H) and c_prev (T, H) for lstm, else None.
+    logits (T, V): unnormalised log-probabilities (seed's ``ys``).
+    p (T, V): softmax probabilities (seed's ``ps``).
+    losses (T,): cross-entropy of each step; loss: their sum.
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    preact: np.ndarray
+    gates: Dict[str, np.ndarray]
+    h: np.ndarray
+    c: Optional[np.ndarray]
+    c_prev: Optional[np.ndarray]
+    logits: np.ndarray
+    p: np.ndarray
+    losses: np.ndarray
+    loss: float
+    caches: list = field(repr=False, default_factory=list)
+
+
+def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> Forward:
+    """Run the forward pass over one window.  See :class:`Forward` for every shape.
+
+    inputs, targets: (T,) indices; h0, c0: (H,) initial states (zeros if None).
+    """
+    V, H = check_params(params, cell)
+    inputs = _check_indices("inputs", inputs, V, allow_blank=True)
+    targets = _check_indices("targets", targets, V, allow_blank=False)
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs and targets must have the same length; got {inputs.size} "
+                         f"and {targets.size}")
+    T = inputs.size
+    h = np.zeros(H) if h0 is None else np.asarray(h0, dtype=float).reshape(H)
+    c = np.zeros(H) if c0 is None else np.asarray(c0, dtype=float).reshape(H)
+    x = np.zeros((T, V))
+    has_char = inputs >= 0
+    x[np.flatnonzero(has_char), inputs[has_char]] = 1.0
+    # The input projection does not depend on the recurrence, so it is one gather for all T.
+    ax = np.broadcast_to(params["bh"], (T, params["bh"].size)).copy()
+    ax[has_char] += params["Wxh"][:, inputs[has_char]].T
+    Wh = params["Whh"].T
+    caches = []
+    for t in range(T):
+        cache = step_forward(cell, ax[t], h, Wh, c if cell == "lstm" else None)
+        caches.append(cache)
+        h = cache.h
+        if cell == "lstm":
+            c = cache.c
+    hs = np.stack([cc.h for cc in caches])
+    logits = hs @ params["Why"].T + params["by"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    p = e / e.sum(axis=1, keepdims=True)
+    # log-softmax from the shifted logits stays finite where p underflows to 0.
+    losses = -(shifted[np.arange(T), targets] - np.log(e.sum(axis=1)))
+    gates = {name: np.stack([cc.gates[name] for cc in caches]) for name in GATE_NAMES[cell]}
+    return Forward(
+        x=x, h_prev=np.stack([cc.h_prev for cc in caches]),
+        preact=np.stack([cc.preact for cc in caches]), gates=gates, h=hs,
+        c=np.stack([cc.c for cc in caches]) if cell == "lstm" else None,
+        c_prev=np.stack([cc.c_prev for cc in caches]) if cell == "lstm" else None,
+        logits=logits, p=p, losses=losses, loss=float(losses.sum()), caches=caches,
+    )
+
+
+# How each parameter's gradient is built from per-step factors of the trace:
+# (left field, right field or None).  Weight contribution of step t = outer(left[t], right[t]);
+# bias contribution = left[t].  Keeping the factors instead of (T, *shape) arrays makes the trace
+# O(T*(H+V)) in memory while any step's contribution is one outer product away.
+_CONTRIB_FACTORS = {"Wxh": ("dax", "x"), "Whh": ("dah", "h_prev"), "Why": ("dy", "h"),
+                    "bh": ("dax", None), "by": ("dy", None)}
+
+
+@dataclass
+class Trace(Forward):
+    """Everything one forward + backward pass computed, per timestep.
+
+    Adds to :class:`Forward` (T timesteps, H hidden, V vocabulary, G gate blocks):
+
+    cell (str); inputs (T,), targets (T,) indices; h0 (H,), c0 (H,) or None.
+    params: the parameters the trace was computed with (copies; name -> array).
+    dy (T, V): gradient at the logits, ``p - onehot(target)``.
+    dh_from_output (T, H): gradient reaching h_t from step t's own loss, ``Why^T dy_t``.
+    dh_from_future (T, H): gradient reaching h_t from later steps (``dhnext`` of step t+1;
+      zeros for the last step).
+    dh (T, H): their sum, the total gradient at h_t.
+    dax (T, G*H): gradient at the input part of the pre-activation; for the rnn this is
+      seed 000's ``dhraw`` (also available as ``dhraw``).
+    dah (T, G*H): gradient at the recurrent part (equals dax except the GRU's n block).
+    dhnext (T, H): what step t sends back into h_{t-1} (seed's ``dhnext`` after step t).
+    dc (T, H), dcnext (T, H): lstm total gradient at c_t and what step t sends to c_{t-1}.
+    grads_raw, grads: name -> array with the params' shapes, before and after clipping.
+    grad_norms_raw, grad_norms: name -> float L2 norms before and after clipping.
+    grad_norm_before_clip, grad_norm_after_clip: global L2 norms.
+    clip: the ClipReport (mode, fraction of entries clipped, cosine raw vs clipped).
+    h_last (H,), c_last (H,) or None: final states, to carry into the next window.
+    backprop_bug: None, or the deliberate teaching bug used ("forget-dhnext").
+    """
+
+    cell: str = "rnn"
+    inputs: np.ndarray = None
+    targets: np.ndarray = None
+    h0: np.ndarray = None
+    c0: Optional[np.ndarray] = None
+    params: Dict[str, np.ndarray] = None
+    dy: np.ndarray = None
+    dh_from_output: np.ndarray = None
+    dh_from_future: np.ndarray = None
+    dh: np.ndarray = None
+    dax: np.ndarray = None
+    dah: np.ndarray = None
+    dhnext: np.ndarray = None
+    dc: Optional[np.ndarray] = None
+    dcnext: Optional[np.ndarray] = None
+    grads_raw: Dict[str, np.ndarray] = None
+    grads: Dict[str, np.ndarray] = None
+    grad_norms_raw: Dict[str, float] = None
+    grad_norms: Dict[str, float] = None
+    grad_norm_before_clip: float = 0.0
+    grad_norm_after_clip: float = 0.0
+    clip: ClipReport = None
+    h_last: np.ndarray = None
+    c_last: Optional[np.ndarray] = None
+    backprop_bug: Optional[str] = None
+
+    @property
+    def T(self) -> int:
+        return int(self.inputs.size)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.h.shape[1])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.p.shape[1])
+
+    @property
+    def dhraw(self) -> np.ndarray:
+        """(T, G*H) seed 000's name for the gradient through the nonlinearity (= dax)."""
+        return self.dax
+
+    def step_grad(self, name: str, t: int) -> np.ndarray:
+        """Step t's contribution to ``grads_raw[name]``; the params' shape for ``name``.
+        The contributions of all steps sum to ``grads_raw[name]``."""
+        left, right = _CONTRIB_FACTORS[name]
+        a = getattr(self, left)[t]
+        return a.copy() if right is None else np.outer(a, getattr(self, right)[t])
+
+    def step_grad_norms(self, name: str) -> np.ndarray:
+        """(T,) L2 norm of each step's contribution to ``grads_raw[name]``."""
+        left, right = _CONTRIB_FACTORS[name]
+        # The Frobenius norm of an outer product is the product of the two vector norms.
+        n = np.linalg.norm(getattr(self, left), axis=1)
+        return n if right is None else n * np.linalg.norm(getattr(self, right), axis=1)
+
+    def accumulated_grad(self, name: str, t: int) -> np.ndarray:
+        """The raw gradient as the backward loop holds it right after processing step t:
+        the sum of the contributions of steps t..T-1. Shape of ``params[name]``."""
+        left, right = _CONTRIB_FACTORS[name]
+        a = getattr(self, left)[t:]
+        return a.sum(axis=0) if right is None else a.T @ getattr(self, right)[t:]
+
+
+def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional[str] = "value",
+             clip_value: float = 5.0, c0=None, backprop_bug: Optional[str] = None) -> Trace:
+    """Forward and backward pass over one window, recording everything (see :class:`Trace`).
+
+    params: dict as from :func:`init_params`; inputs, targets: (T,) indices (input -1 = zero
+    vector); h0, c0: (H,) carried states (zeros if None); clip: None, "none", "value", "norm"
+    or "param-norm" with threshold ``clip_value``; backprop_bug: None or "forget-dhnext"
+    (a teaching toggle reproducing the classic mistake of not adding ``dhnext`` to ``dh``).
+    """
+    clip = check_clip(clip, clip_value)
+    if backprop_bug not in BACKPROP_BUGS:
+        raise ValueError(f"backprop_bug must be None or 'forget-dhnext'; got {backprop_bug!r}")
+    fw = forward(params, inputs, targets, h0=h0, c0=c0, cell=cell)
+    T, H = fw.h.shape
+    inputs = np.asarray(inputs, dtype=np.intp)
+    targets = np.asarray(targets, dtype=np.intp)
+    dy = fw.p.copy()
+    dy[np.arange(T), targets] -= 1.0
+    dh_from_output = dy @ params["Why"]
+    Wh = params["Whh"].T
+    GH = Wh.shape[1]
+    dax, dah = np.empty((T, GH)), np.empty((T, GH))
+    dhnext, dh_from_future, dh_total = np.empty((T, H)), np.zeros((T, H)), np.empty((T, H))
+    lstm = cell == "lstm"
+    dc = np.empty((T, H)) if lstm else None
+    dcnext = np.empty((T, H)) if lstm else None
+    carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
+    for t in reversed(range(T)):
+        if backprop_bug != "forget-dhnext":
+            dh_from_future[t] = carry_h
+        dh_total[t] = dh_from_output[t] + dh_from_future[t]
+        g: StepGrad = step_backward(cell, dh_total[t], fw.caches[t], Wh, carry_c)
+        dax[t], dah[t], dhnext[t] = g.dax, g.dah, g.dh_prev
+        carry_h = g.dh_prev
+        if lstm:
+            dc[t], dcnext[t] = g.dc, g.dc_prev
+            carry_c = g.dc_prev
+    # Weight gradients are sums over t of outer products: one matmul each, not a loop.
+    grads_raw = {"Wxh": dax.T @ fw.x, "Whh": dah.T @ fw.h_prev, "Why": dy.T @ fw.h,
+                 "bh": dax.sum(axis=0), "by": dy.sum(axis=0)}
+    grads, report = clip_gradients(grads_raw, clip, clip_value)
+    h0_arr = fw.h_prev[0].copy()
+    return Trace(
+        **{k: getattr(fw, k) for k in Forward.__dataclass_fields__},
+        cell=cell, inputs=inputs, targets=targets, h0=h0_arr,
+        c0=fw.c_prev[0].copy() if lstm else None,
+        params={k: np.array(params[k], dtype=float, copy=True) for k in PARAM_NAMES},
+        dy=dy, dh_from_output=dh_from_output, dh_from_future=dh_from_future, dh=dh_total,
+        dax=dax, dah=dah, dhnext=dhnext, dc=dc, dcnext=dcnext,
+        grads_raw=grads_raw, grads=grads, grad_norms_raw=report.norms_before,
+        grad_norms=report.norms_after, grad_norm_before_clip=report.grad_norm_before_clip,
+        grad_norm_after_clip=report.grad_norm_after_clip, clip=report,
+        h_last=fw.h[-1].copy(), c_last=fw.c[-1].copy() if lstm else None,
+        backprop_bug=backprop_bug,
+    )
+
+
+def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperature: float = 1.0,
+           rng: Optional[np.random.Generator] = None, stop_ix: Optional[int] = None) -> list:
+    """Sample ``n`` indices from the model, starting from state h (H,) (and c for lstm) and
+    input index ``seed_ix`` (-1 for the zero vector). Stops early after ``stop_ix`` if given.
+    ``temperature`` < 1 sharpens the distribution, > 1 flattens it. Returns a list of ints."""
+    V, H = check_params(params, cell)
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
+    rng = rng if rng is not None else np.random.default_rng()
+    h = np.zeros(H) if h is None else np.asarray(h, dtype=float).reshape(H)
+    c = np.zeros(H) if c is None else np.asarray(c, dtype=float).reshape(H)
+    Wh = params["Whh"].T
+    ix, out = int(seed_ix), []
+    for _ in range(int(n)):
+        ax = params["bh"] + (params["Wxh"][:, ix] if ix >= 0 else 0.0)
+        cache = step_forward(cell, ax, h, Wh, c if cell == "lstm" else None)
+        h = cache.h
+        if cell == "lstm":
+            c = cache.c
+        logits = (params["Why"] @ h + params["by"]) / temperature
+        e = np.exp(logits - logits.max())
+        ix = int(rng.choice(V, p=e / e.sum()))
+        out.append(ix)
+        if stop_ix is not None and ix == stop_ix:
+            break
+    return out

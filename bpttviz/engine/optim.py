@@ -1,0 +1,103 @@
+"""Optimizers that update a parameter dict in place, as the seeds do.
+
+* ``sgd``: ``p -= lr * g`` (the dinosaurs assignment, lr 0.01).
+* ``adagrad``: ``mem += g*g; p -= lr * g / sqrt(mem + eps)`` (min-char-rnn, lr 0.1, eps 1e-8).
+* ``adam``: cs231n's ``adam`` with bias correction (beta1 0.9, beta2 0.999, eps 1e-8).
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict
+
+import numpy as np
+
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+
+
+class Optimizer:
+    """Base class: ``step(params, grads)`` updates ``params`` in place and returns the
+    update applied to each parameter (name -> array of the parameter's shape)."""
+
+    name = "base"
+
+    def __init__(self, lr: float):
+        try:
+            lr = float(lr)
+        except (TypeError, ValueError):
+            raise ValueError(f"lr (learning rate) must be a finite number > 0; got {lr!r}") from None
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr (learning rate) must be a finite number > 0; got {lr!r}")
+        self.lr = lr
+        self.state: Dict[str, np.ndarray] = {}
+
+    def step(self, params: Dict[str, np.ndarray], grads: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        """Flat name -> array view of the optimizer state, for saving sessions."""
+        return dict(self.state)
+
+    def load_state_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
+        self.state = {k: np.array(v, dtype=float) for k, v in arrays.items()}
+
+
+class SGD(Optimizer):
+    name = "sgd"
+
+    def step(self, params, grads):
+        updates = {}
+        for k in params:
+            updates[k] = -self.lr * grads[k]
+            params[k] += updates[k]
+        return updates
+
+
+class Adagrad(Optimizer):
+    name = "adagrad"
+
+    def __init__(self, lr: float = 0.1, eps: float = 1e-8):
+        super().__init__(lr)
+        self.eps = eps
+
+    def step(self, params, grads):
+        updates = {}
+        for k in params:
+            mem = self.state.setdefault("mem_" + k, np.zeros_like(params[k]))
+            mem += grads[k] * grads[k]
+            updates[k] = -self.lr * grads[k] / np.sqrt(mem + self.eps)
+            params[k] += updates[k]
+        return updates
+
+
+class Adam(Optimizer):
+    name = "adam"
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def step(self, params, grads):
+        t = self.state.get("t", np.zeros(1))
+        t = t + 1
+        self.state["t"] = t
+        updates = {}
+        for k in params:
+            m = self.state.setdefault("m_" + k, np.zeros_like(params[k]))
+            v = self.state.setdefault("v_" + k, np.zeros_like(params[k]))
+            m *= self.beta1
+            m += (1 - self.beta1) * grads[k]
+            v *= self.beta2
+            v += (1 - self.beta2) * grads[k] * grads[k]
+            mhat = m / (1 - self.beta1 ** t[0])
+            vhat = v / (1 - self.beta2 ** t[0])
+            updates[k] = -self.lr * mhat / (np.sqrt(vhat) + self.eps)
+            params[k] += updates[k]
+        return updates
+
+
+def make_optimizer(name: str, lr: float) -> Optimizer:
+    """An optimizer by name (one of ``OPTIMIZERS``) with learning rate ``lr``."""
+    classes = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}
+    if name not in classes:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
+    return classes[name](lr=lr)

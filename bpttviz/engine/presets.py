@@ -1,0 +1,83 @@
+"""Presets are data files (``resources/presets/*.json``); this module only reads them.
+
+Each file names the task, the model, the training settings, optionally exact weights (the
+notebook's printed ones), and the view that makes its point.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .data import read_corpus
+from .train import RunConfig
+
+
+def resources_dir() -> Path:
+    """The top-level ``resources/`` folder of the source checkout."""
+    path = Path(__file__).resolve().parents[2] / "resources"
+    if not path.is_dir():
+        raise FileNotFoundError(f"bpttviz resources folder not found at {path}")
+    return path
+
+
+def presets_dir() -> Path:
+    return resources_dir() / "presets"
+
+
+@dataclass
+class Preset:
+    """A loaded preset. ``kind`` is "char" (the character model) or "captioning".
+    ``config`` is a RunConfig for char presets; ``raw`` is the file's JSON."""
+
+    name: str
+    title: str
+    teaches: str
+    view: str
+    kind: str
+    config: Optional[RunConfig]
+    weights: Optional[Dict[str, np.ndarray]]
+    raw: dict
+
+
+def list_presets() -> List[str]:
+    """Names of every preset, in a teaching order (the simplest first)."""
+    order = ["notebook-one-step", "min-char-rnn", "dinosaurs", "vanishing", "exploding",
+             "long-range", "lstm-gates", "cs231n-captioning-rnn", "cs231n-captioning-lstm"]
+    names = sorted(p.stem for p in presets_dir().glob("*.json"))
+    return [n for n in order if n in names] + [n for n in names if n not in order]
+
+
+def load_preset(name: str) -> Preset:
+    """Load a preset by name; ValueError naming the known presets if there is none."""
+    names = list_presets()
+    if name not in names:
+        raise ValueError(f"preset must be one of {', '.join(names)}; got {name!r}")
+    raw = json.loads((presets_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    task, model, training = raw["task"], raw["model"], raw["training"]
+    weights = None
+    if "weights" in raw:
+        weights = {k: np.array(v, dtype=float) for k, v in raw["weights"].items()}
+    kind = "captioning" if task["kind"] == "captioning" else "char"
+    config = None
+    if kind == "char":
+        text = ""
+        if "corpus" in task:
+            text = read_corpus(resources_dir() / task["corpus"])
+        clip = training.get("clip", "value")
+        config = RunConfig(
+            task=task["kind"], text=text, cell=model.get("cell", "rnn"),
+            hidden_size=int(model["hidden_size"]), seq_length=int(model.get("seq_length", 25)),
+            seed=int(model.get("seed", 0)), init_scale=float(model.get("init_scale", 0.01)),
+            whh_radius=model.get("whh_radius"), clip=None if clip == "none" else clip,
+            clip_value=float(training.get("clip_value", 5.0)),
+            optimizer=training.get("optimizer", "adagrad"), lr=float(training.get("lr", 0.1)),
+            delay=int(task.get("delay", 8)), symbols=int(task.get("symbols", 4)),
+            inputs=tuple(task.get("inputs", ())), targets=tuple(task.get("targets", ())),
+            vocab=tuple(task.get("vocab", ())), truncation=training.get("truncation"),
+        )
+    return Preset(name=raw["name"], title=raw["title"], teaches=raw["teaches"],
+                  view=raw.get("view", "hidden"), kind=kind, config=config, weights=weights, raw=raw)

@@ -1,0 +1,390 @@
+"""The session: the one model every panel reads.
+
+It owns the current run (preset, config, parameters, optimizer, carried state), the trace of
+the current window, and the cursor on the timeline.  Whenever any of that changes it emits
+``sigChanged`` once; panels redraw from the session alone and never talk to each other.
+Problems a user should hear about (a bad corpus, divergence, a corrupt file) are raised as
+``SessionError`` by the method that was asked to do the thing, and the state is unchanged.
+
+Qt is used only for the signal and the undo stack; no widget is created here, so exports and
+the command line use the same object without a display.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict, fields
+from typing import Dict, Optional
+
+import numpy as np
+from PyQt5.QtCore import QObject, pyqtSignal
+from PyQt5.QtWidgets import QUndoCommand, QUndoStack
+
+from . import __version__
+from .engine import analysis
+from .engine.data import CorpusError, read_corpus
+from .engine.gradcheck import gradient_check
+from .engine.model import check_params
+from .engine.presets import list_presets, load_preset
+from .engine.train import CharRun, DivergenceError, RunConfig
+from .explain import describe
+from .timeline import CursorState, Event, cursor_state, parse_event, timeline
+
+SESSION_FORMAT = "bpttviz-session"
+SESSION_VERSION = 1
+DEFAULT_PRESET = "min-char-rnn"
+#: Config fields whose change needs new parameters (their shapes or their draw change).
+REINIT_FIELDS = {"task", "text", "cell", "hidden_size", "seed", "init_scale", "whh_radius",
+                 "symbols", "vocab"}
+
+
+class SessionError(Exception):
+    """Something the user asked for cannot be done; the message says why. State unchanged."""
+
+
+class _EditCommand(QUndoCommand):
+    """An undoable config edit: redo applies ``new``, undo restores ``old``."""
+
+    def __init__(self, session: "Session", old: dict, new: dict, text: str):
+        super().__init__(text)
+        self._session, self._old, self._new = session, old, new
+        self._first = True
+
+    def redo(self):
+        if self._first:  # push() calls redo(); the edit was already applied and validated
+            self._first = False
+            return
+        self._session._apply_config(self._new)
+
+    def undo(self):
+        self._session._apply_config(self._old)
+
+
+class Session(QObject):
+    """See the module docstring. ``sigChanged`` is the only state signal."""
+
+    sigChanged = pyqtSignal()
+
+    def __init__(self, preset: Optional[str] = DEFAULT_PRESET, parent=None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.preset = None
+        self.corpus_path: Optional[str] = None
+        self.run: Optional[CharRun] = None
+        self._cursor = 0
+        self._cache: Dict[str, object] = {}
+        self._update_preview = None
+        if preset is not None:
+            self.load_preset(preset)
+
+    # --- reading -----------------------------------------------------------------------
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
+
+    @property
+    def trace(self):
+        return self.run.trace()
+
+    @property
+    def vocab(self):
+        return self.run.vocab
+
+    @property
+    def params(self):
+        return self.run.params
+
+    @property
+    def iteration(self) -> int:
+        return self.run.iteration
+
+    @property
+    def events(self):
+        return timeline(self.trace.T)
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    @property
+    def state(self) -> CursorState:
+        return cursor_state(self.trace.T, self._cursor)
+
+    @property
+    def event(self) -> Event:
+        return self.state.event
+
+    def describe_event(self):
+        """``(words, equation)`` for the event at the cursor."""
+        c = self.config
+        return describe(self.event, c.cell, c.clip, c.optimizer, self.trace.T)
+
+    def update_preview(self) -> Dict[str, np.ndarray]:
+        """What the update event will add to each parameter (params' shapes), computed on a
+        copy so the run itself changes only at ``next_iteration``."""
+        if self._update_preview is None:
+            params = {k: v.copy() for k, v in self.run.params.items()}
+            opt = copy.deepcopy(self.run.optimizer)
+            self._update_preview = opt.step(params, self.trace.grads)
+        return self._update_preview
+
+    # Teaching analyses, computed once per trace and cached (the GUI never recomputes maths).
+    def _cached(self, key, fn):
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    def contributions(self):
+        return self._cached("contributions", lambda: analysis.contributions(self.trace))
+
+    def jacobian_norms(self):
+        return self._cached("jacobian", lambda: analysis.jacobian_norms(self.trace))
+
+    def whh_spectrum(self):
+        return self._cached("spectrum", lambda: analysis.whh_spectrum(self.trace))
+
+    def truncation(self, window: Optional[int] = None):
+        window = int(window or self.config.truncation or max(1, self.trace.T // 4))
+        tr = self.trace
+        return self._cached(("truncation", window), lambda: analysis.compare_truncation(
+            tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
+
+    def clip_comparison(self):
+        return self._cached("clipping", lambda: analysis.compare_clipping(
+            self.trace.grads_raw, self.config.clip_value))
+
+    def gradient_check(self, max_entries: int = 20):
+        tr = self.trace
+        return self._cached(("gradcheck", max_entries), lambda: gradient_check(
+            tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
+            max_entries=max_entries, backprop_bug=tr.backprop_bug))
+
+    # --- cursor ------------------------------------------------------------------------
+    def _changed(self):
+        self.sigChanged.emit()
+
+    def set_cursor(self, index: int) -> None:
+        index = max(0, min(int(index), len(self.events) - 1))
+        if index != self._cursor:
+            self._cursor = index
+            self._changed()
+
+    def step(self, delta: int = 1) -> None:
+        """Move the cursor; stepping past ``update`` starts the next iteration."""
+        if delta > 0 and self._cursor + delta >= len(self.events):
+            self.next_iteration()
+            return
+        self.set_cursor(self._cursor + delta)
+
+    def home(self):
+        self.set_cursor(0)
+
+    def end(self):
+        self.set_cursor(len(self.events) - 1)
+
+    def set_event(self, text: str) -> None:
+        """Move to an event named like ``forward:3`` (ValueError with the forms if malformed)."""
+        ev = parse_event(text, self.trace.T)
+        self.set_cursor(self.events.index(ev))
+
+    def next_iteration(self) -> None:
+        """Apply the update, carry the state, load the next window; cursor to its start."""
+        try:
+            self.run.update()
+        except DivergenceError as e:
+            raise SessionError(str(e)) from None
+        self._new_trace(0)
+
+    def train(self, n: int, should_stop=None, progress=None) -> int:
+        """Train n iterations at full speed (no drawing); the cursor returns to the start."""
+        try:
+            done = self.run.train(n, should_stop=should_stop, progress=progress)
+        except DivergenceError as e:
+            self._new_trace(0)
+            raise SessionError(str(e)) from None
+        self._new_trace(0)
+        return done
+
+    def _new_trace(self, cursor: int):
+        self._cache.clear()
+        self._update_preview = None
+        self._cursor = max(0, min(cursor, len(self.events) - 1))
+        self._changed()
+
+    # --- configuration -----------------------------------------------------------------
+    def load_preset(self, name: str) -> None:
+        """Start a fresh run from a preset (clears undo history: it is a new document)."""
+        try:
+            preset = load_preset(name)
+        except (ValueError, CorpusError, FileNotFoundError, KeyError, json.JSONDecodeError) as e:
+            raise SessionError(str(e)) from None
+        if preset.kind != "char":
+            raise SessionError(f"preset {name!r} is a captioning model: step through it with "
+                               "'bpttviz export --preset {name}' (the window steps character models)")
+        self.preset = preset
+        self.corpus_path = None
+        self.run = CharRun(preset.config, preset.weights)
+        self.undo_stack.clear()
+        self._new_trace(0)
+
+    def load_corpus(self, path: str) -> None:
+        """Use a text file as the corpus (an undoable edit). SessionError if unusable."""
+        try:
+            text = read_corpus(path)
+        except CorpusError as e:
+            raise SessionError(str(e)) from None
+        changes = {"text": text}
+        if self.config.task not in ("text", "names"):
+            changes["task"] = "text"
+        self.edit(f"load corpus {os.path.basename(path)}", **changes)
+        self.corpus_path = os.fspath(path)
+
+    def edit(self, text: str = "edit", **changes) -> None:
+        """Change config fields as one undoable step. SessionError (state unchanged) if invalid."""
+        old = asdict(self.config)
+        new = dict(old, **changes)
+        unknown = set(changes) - set(old)
+        if unknown:
+            raise SessionError(f"unknown setting {sorted(unknown)[0]!r}")
+        if new == old:
+            return
+        self._apply_config(new)
+        self.undo_stack.push(_EditCommand(self, old, new, text))
+
+    def _apply_config(self, values: dict) -> None:
+        old_run, old_event = self.run, self.event
+        config = RunConfig(**values)
+        reinit = any(getattr(old_run.config, f) != getattr(config, f) for f in REINIT_FIELDS)
+        try:
+            if reinit:
+                weights = self.preset.weights if self.preset is not None else None
+                if weights is not None:
+                    try:
+                        V = len(CharRun._build_data(config)[0])
+                        check_params(weights, config.cell)
+                        if weights["Why"].shape != (V, config.hidden_size):
+                            weights = None
+                    except ValueError:
+                        weights = None
+                run = CharRun(config, weights)
+            else:
+                run = CharRun(config, old_run.params)
+                for attr in ("iteration", "pointer", "h", "c", "smooth_loss", "history", "rng"):
+                    setattr(run, attr, getattr(old_run, attr))
+                if config.optimizer == old_run.config.optimizer:
+                    run.optimizer = old_run.optimizer
+                    run.optimizer.lr = config.lr
+                run.pointer = min(run.pointer, max(0, len(run._data) - config.seq_length - 1)) \
+                    if run._data is not None else 0
+            run.trace()  # surface errors now, not in a panel's slot
+        except (ValueError, CorpusError, ArithmeticError) as e:
+            raise SessionError(str(e)) from None
+        self.run = run
+        # Keep the cursor on the same kind of event if the new window still has it.
+        T = run.trace().T
+        evs = timeline(T)
+        if old_event.t is not None and old_event.t >= T:
+            old_event = Event(old_event.phase, T - 1)
+        self._new_trace(evs.index(old_event) if old_event in evs else 0)
+
+    # --- files -------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Write the session (config, params, optimizer state, carried state, cursor) to a
+        versioned ``.npz``, atomically: a crash mid-write leaves the old file intact."""
+        meta = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "app_version": __version__,
+                "preset": self.preset.name if self.preset else None, "cursor": self._cursor,
+                "iteration": self.run.iteration, "pointer": self.run.pointer,
+                "smooth_loss": self.run.smooth_loss, "history": asdict(self.run.history),
+                "config": asdict(self.config)}
+        arrays = {"meta_json": np.array(json.dumps(meta)), "state_h": self.run.h, "state_c": self.run.c}
+        arrays.update({f"param_{k}": v for k, v in self.run.params.items()})
+        arrays.update({f"opt_{k}": v for k, v in self.run.optimizer.state.items()})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write(path, buf.getvalue())
+
+    def open(self, path: str) -> None:
+        """Load a session file. SessionError for a missing, truncated, corrupt, foreign,
+        wrong-version or inconsistent file; the current session is untouched then."""
+        name = os.path.basename(os.fspath(path))
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise SessionError(f"session file not found: {path}") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+            raise SessionError(f"{name} is not a readable bpttviz session (corrupt or truncated): "
+                               f"{type(e).__name__}") from None
+        try:
+            meta = json.loads(str(data["meta_json"]))
+            if not isinstance(meta, dict) or meta.get("format") != SESSION_FORMAT:
+                raise SessionError(f"{name} is not a bpttviz session file")
+            if meta.get("version") != SESSION_VERSION:
+                raise SessionError(f"{name} has session format version {meta.get('version')!r}; this "
+                                   f"bpttviz reads version {SESSION_VERSION}")
+            known = {f.name for f in fields(RunConfig)}
+            cfg = {k: v for k, v in dict(meta["config"]).items() if k in known}
+            for k in ("inputs", "targets", "vocab"):
+                if k in cfg:
+                    cfg[k] = tuple(cfg[k])
+            config = RunConfig(**cfg)
+            params = {k[len("param_"):]: np.asarray(v, dtype=float) for k, v in data.items()
+                      if k.startswith("param_")}
+            run = CharRun(config, params)
+            check_params(run.params, config.cell)
+            if run.params["Why"].shape[0] != len(run.vocab):
+                raise SessionError(f"{name}: the parameters do not fit the saved corpus's vocabulary")
+            if not all(np.all(np.isfinite(v)) for v in run.params.values()):
+                raise SessionError(f"{name} holds non-finite parameters")
+            run.optimizer.load_state_arrays({k[len("opt_"):]: v for k, v in data.items()
+                                             if k.startswith("opt_")})
+            H = config.hidden_size
+            run.h = np.asarray(data["state_h"], dtype=float).reshape(H)
+            run.c = np.asarray(data["state_c"], dtype=float).reshape(H)
+            run.iteration = int(meta["iteration"])
+            run.pointer = int(meta["pointer"])
+            if run._data is not None and not 0 <= run.pointer <= len(run._data) - config.seq_length - 1:
+                raise SessionError(f"{name}: saved data position is outside the corpus")
+            run.smooth_loss = float(meta["smooth_loss"])
+            hist = meta.get("history", {})
+            for k in ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip"):
+                getattr(run.history, k).extend(float(x) for x in hist.get(k, []))
+            trace = run.trace()
+            cursor = int(meta.get("cursor", 0))
+            preset = None
+            if meta.get("preset") in list_presets():
+                preset = load_preset(meta["preset"])
+        except SessionError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, CorpusError, ArithmeticError) as e:
+            raise SessionError(f"{name} is damaged or inconsistent ({type(e).__name__}: "
+                               f"{str(e)[:120]})") from None
+        self.run, self.preset, self.corpus_path = run, preset, None
+        self.undo_stack.clear()
+        self._new_trace(min(max(cursor, 0), 2 * trace.T + 1))
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write bytes to ``path`` via a temporary file in the same folder and a rename, so the
+    target is either the old file or the complete new one. OSError with the reason if the
+    folder cannot be written."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".bpttviz-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
