@@ -16,3 +16,14 @@ __all__ = [
     "PARAM_NAMES", "Forward", "Trace", "check_params", "forward", "init_params",
     "param_shapes", "run_bptt", "sample",
 ]
+
+from .captioning import (CAPTION_CELLS, CAPTION_PARAM_NAMES, CaptionDataset, CaptionTrace,
+                         CaptionTrainer, caption_forward_backward, caption_loss, caption_sample,
+                         decode_captions, init_caption_params, load_caption_dataset,
+                         make_synthetic_dataset)
+
+__all__ += [
+    "CAPTION_CELLS", "CAPTION_PARAM_NAMES", "CaptionDataset", "CaptionTrace", "CaptionTrainer",
+    "caption_forward_backward", "caption_loss", "caption_sample", "decode_captions",
+    "init_caption_params", "load_caption_dataset", "make_synthetic_dataset",
+]
