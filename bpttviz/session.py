@@ -116,13 +116,13 @@ class Session(QObject):
         return cursor_state(self.trace.T, self._cursor)
 
     @property
-    def event(self) -> Event:
+    def current_event(self) -> Event:
         return self.state.event
 
     def describe_event(self):
         """``(words, equation)`` for the event at the cursor."""
         c = self.config
-        return describe(self.event, c.cell, c.clip, c.optimizer, self.trace.T)
+        return describe(self.current_event, c.cell, c.clip, c.optimizer, self.trace.T)
 
     def update_preview(self) -> Dict[str, np.ndarray]:
         """What the update event will add to each parameter (params' shapes), computed on a
@@ -257,7 +257,7 @@ class Session(QObject):
         self.undo_stack.push(_EditCommand(self, old, new, text))
 
     def _apply_config(self, values: dict) -> None:
-        old_run, old_event = self.run, self.event
+        old_run, old_event = self.run, self.current_event
         config = RunConfig(**values)
         reinit = any(getattr(old_run.config, f) != getattr(config, f) for f in REINIT_FIELDS)
         try:
