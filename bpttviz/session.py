@@ -244,7 +244,7 @@ class Session(QObject):
         self.edit(f"load corpus {os.path.basename(path)}", **changes)
         self.corpus_path = os.fspath(path)
 
-    def edit(self, text: str = "edit", **changes) -> None:
+    def edit(self, description: str = "edit", /, **changes) -> None:
         """Change config fields as one undoable step. SessionError (state unchanged) if invalid."""
         old = asdict(self.config)
         new = dict(old, **changes)
@@ -254,7 +254,7 @@ class Session(QObject):
         if new == old:
             return
         self._apply_config(new)
-        self.undo_stack.push(_EditCommand(self, old, new, text))
+        self.undo_stack.push(_EditCommand(self, old, new, description))
 
     def _apply_config(self, values: dict) -> None:
         old_run, old_event = self.run, self.current_event

@@ -81,18 +81,19 @@ def contributions(trace: Trace) -> Contributions:
 
 def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
     """(T, T) matrix J with J[t, k] = ||dh_t / dh_k|| for k <= t (1 on the diagonal,
-    0 above it), spectral norm by default (``ord="fro"`` for Frobenius).  For the LSTM this is
-    the path through h only (c_k held fixed), i.e. what ``dhnext`` carries."""
+    0 above it), spectral norm by default (``ord="fro"`` for Frobenius).  For the LSTM it is
+    the partial derivative with c_k held fixed (every path from h_k, through later h and c)."""
     T, H = trace.h.shape
     Wh = trace.params["Whh"].T
     J = np.zeros((T, T))
     for t in range(T):
         rows = np.eye(H)  # row i: d h_t[i] / d (current h)
+        # Between k and t the LSTM's cell state is a second path; only c_k itself is held fixed.
+        rows_c = np.zeros((H, H)) if trace.cell == "lstm" else None
         J[t, t] = 1.0
         for s in range(t, 0, -1):
-            g = step_backward(trace.cell, rows, trace.caches[s], Wh,
-                              np.zeros((H, H)) if trace.cell == "lstm" else None)
-            rows = g.dh_prev
+            g = step_backward(trace.cell, rows, trace.caches[s], Wh, rows_c)
+            rows, rows_c = g.dh_prev, g.dc_prev
             J[t, s - 1] = np.linalg.norm(rows, ord=ord)
     return J
 

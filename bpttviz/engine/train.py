@@ -176,7 +176,8 @@ class CharRun:
             raise DivergenceError(self.iteration, "the loss or gradient")
         backup = {k: v.copy() for k, v in self.params.items()}
         opt_backup = {k: v.copy() for k, v in self.optimizer.state.items()}
-        updates = self.optimizer.step(self.params, trace.grads)
+        with np.errstate(over="ignore", invalid="ignore"):  # detected just below
+            updates = self.optimizer.step(self.params, trace.grads)
         if not all(np.all(np.isfinite(v)) for v in self.params.values()):
             self.params.update(backup)
             self.optimizer.state = opt_backup
