@@ -258,9 +258,6 @@ def test_no_clipping(grads, thr, mode):
         assert not np.shares_memory(clipped[k], g)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: ClipReport.cosine is dot/(|a||b|) even when "
-                   "nothing was clipped, so it rounds to 0.9999999999999998 instead of the "
-                   "documented 1; a 'cosine < 1 means bent' display would flag unclipped steps")
 @pytest.mark.parametrize("mode", [None, "value", "norm"])
 def test_cosine_is_exactly_one_when_nothing_changed(mode):
     _, rep = clip_gradients({"Wxh": np.array([0.0, 1.0, 1.0])}, mode, 100.0)
@@ -380,3 +377,20 @@ def test_sample_low_temperature_picks_the_argmax():
 
     assert argmax_rate(cold) >= 0.9
     assert argmax_rate(warm) < argmax_rate(cold)
+
+
+def test_state_and_sampling_arguments_are_named_in_errors():
+    p = init_params("rnn", 6, 4)
+    with pytest.raises(ValueError, match="h0"):
+        run_bptt(p, [0, 1], [1, 2], h0=np.zeros(5))
+    with pytest.raises(ValueError, match="c0"):
+        run_bptt(init_params("lstm", 6, 4), [0, 1], [1, 2], cell="lstm", c0=np.zeros(3))
+    with pytest.raises(ValueError, match="h0"):
+        run_bptt(p, [0, 1], [1, 2], h0=np.full(4, np.nan))
+    with pytest.raises(ValueError, match="Why"):
+        run_bptt(dict(p, Why=np.zeros(6)), [0, 1], [1, 2])
+    for bad in (6, -3):
+        with pytest.raises(ValueError, match="seed_ix"):
+            sample(p, None, bad, 3)
+    with pytest.raises(ValueError, match="clip_value"):
+        run_bptt(p, [0, 1], [1, 2], clip="value", clip_value=True)

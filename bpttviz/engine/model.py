@@ -25,7 +25,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .cells import GATES, GATE_NAMES, StepGrad, check_cell, step_backward, step_forward
+from .cells import GATES, GATE_NAMES, StepCache, StepGrad, check_cell, step_backward, step_forward
 from .clipping import ClipReport, check_clip, clip_gradients
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
@@ -86,6 +86,8 @@ def check_params(params: Dict[str, np.ndarray], cell: str) -> tuple:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}; it needs {', '.join(PARAM_NAMES)}")
+    if np.ndim(params["Why"]) != 2:
+        raise ValueError(f"params['Why'] must be a (V, H) matrix; got shape {np.shape(params['Why'])}")
     V, H = np.shape(params["Why"])
     expected = param_shapes(cell, V, H)
     for k in PARAM_NAMES:
@@ -105,6 +107,19 @@ def _check_indices(name: str, seq, V: int, allow_blank: bool) -> np.ndarray:
         raise ValueError(f"{name} must hold {what}indices in [0, {V}); got values from "
                          f"{arr.min()} to {arr.max()}")
     return arr.astype(np.intp)
+
+
+def _check_state(name: str, value, H: int) -> np.ndarray:
+    """A carried state as an (H,) float array (zeros for None); ValueError naming it if its
+    size is not H or it is not finite."""
+    if value is None:
+        return np.zeros(H)
+    arr = np.asarray(value, dtype=float)
+    if arr.size != H:
+        raise ValueError(f"{name} must hold hidden_size = {H} numbers; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it holds inf or NaN")
+    return arr.reshape(H)
 
 
 @dataclass
@@ -147,23 +162,39 @@ def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> For
         raise ValueError(f"inputs and targets must have the same length; got {inputs.size} "
                          f"and {targets.size}")
     T = inputs.size
-    h = np.zeros(H) if h0 is None else np.asarray(h0, dtype=float).reshape(H)
-    c = np.zeros(H) if c0 is None else np.asarray(c0, dtype=float).reshape(H)
+    h = _check_state("h0", h0, H)
+    c = _check_state("c0", c0, H)
     x = np.zeros((T, V))
     has_char = inputs >= 0
     x[np.flatnonzero(has_char), inputs[has_char]] = 1.0
     # The input projection does not depend on the recurrence, so it is one gather for all T.
     ax = np.broadcast_to(params["bh"], (T, params["bh"].size)).copy()
     ax[has_char] += params["Wxh"][:, inputs[has_char]].T
-    Wh = params["Whh"].T
-    caches = []
-    for t in range(T):
-        cache = step_forward(cell, ax[t], h, Wh, c if cell == "lstm" else None)
-        caches.append(cache)
-        h = cache.h
-        if cell == "lstm":
-            c = cache.c
-    hs = np.stack([cc.h for cc in caches])
+    if cell == "rnn":
+        # Fast path: the loop only does what depends on the previous step, writing straight
+        # into the trace's rows (no per-step allocation beyond one mat-vec result).
+        Whh = np.ascontiguousarray(params["Whh"])
+        preact = ax
+        hs = np.empty((T, H))
+        h_prev = np.empty((T, H))
+        h_prev[0] = h
+        for t in range(T):
+            preact[t] += Whh @ (h_prev[t] if t == 0 else hs[t - 1])
+            np.tanh(preact[t], out=hs[t])
+        h_prev[1:] = hs[:-1]
+        caches = _RnnCaches(h_prev, hs, preact)
+    else:
+        Wh = params["Whh"].T
+        caches = []
+        for t in range(T):
+            cache = step_forward(cell, ax[t], h, Wh, c if cell == "lstm" else None)
+            caches.append(cache)
+            h = cache.h
+            if cell == "lstm":
+                c = cache.c
+        hs = np.stack([cc.h for cc in caches])
+        h_prev = np.stack([cc.h_prev for cc in caches])
+        preact = np.stack([cc.preact for cc in caches])
     logits = hs @ params["Why"].T + params["by"]
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
@@ -172,12 +203,25 @@ def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> For
     losses = -(shifted[np.arange(T), targets] - np.log(e.sum(axis=1)))
     gates = {name: np.stack([cc.gates[name] for cc in caches]) for name in GATE_NAMES[cell]}
     return Forward(
-        x=x, h_prev=np.stack([cc.h_prev for cc in caches]),
-        preact=np.stack([cc.preact for cc in caches]), gates=gates, h=hs,
+        x=x, h_prev=h_prev, preact=preact, gates=gates, h=hs,
         c=np.stack([cc.c for cc in caches]) if cell == "lstm" else None,
         c_prev=np.stack([cc.c_prev for cc in caches]) if cell == "lstm" else None,
         logits=logits, p=p, losses=losses, loss=float(losses.sum()), caches=caches,
     )
+
+
+class _RnnCaches:
+    """Step caches of a tanh RNN built on demand from the stacked arrays (the fast path does
+    not create T cache objects; analyses that replay steps still get them)."""
+
+    def __init__(self, h_prev, h, preact):
+        self._h_prev, self._h, self._preact = h_prev, h, preact
+
+    def __len__(self):
+        return len(self._h)
+
+    def __getitem__(self, t):
+        return StepCache(h_prev=self._h_prev[t], h=self._h[t], preact=self._preact[t])
 
 
 # How each parameter's gradient is built from per-step factors of the trace:
@@ -305,17 +349,32 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     lstm = cell == "lstm"
     dc = np.empty((T, H)) if lstm else None
     dcnext = np.empty((T, H)) if lstm else None
-    carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
-    for t in reversed(range(T)):
-        if backprop_bug != "forget-dhnext":
-            dh_from_future[t] = carry_h
-        dh_total[t] = dh_from_output[t] + dh_from_future[t]
-        g: StepGrad = step_backward(cell, dh_total[t], fw.caches[t], Wh, carry_c)
-        dax[t], dah[t], dhnext[t] = g.dax, g.dah, g.dh_prev
-        carry_h = g.dh_prev
-        if lstm:
-            dc[t], dcnext[t] = g.dc, g.dc_prev
-            carry_c = g.dc_prev
+    forget = backprop_bug == "forget-dhnext"
+    if cell == "rnn":
+        # Fast path, same arithmetic as step_backward("rnn"): dhraw = (1 - h^2) * dh.
+        Whh = np.ascontiguousarray(params["Whh"])
+        tanh_grad = 1.0 - fw.h * fw.h
+        np.copyto(dh_total, dh_from_output)
+        for t in range(T - 1, -1, -1):
+            if t < T - 1 and not forget:
+                dh_total[t] += dhnext[t + 1]
+            np.multiply(tanh_grad[t], dh_total[t], out=dax[t])
+            np.dot(dax[t], Whh, out=dhnext[t])
+        if not forget:
+            dh_from_future[:-1] = dhnext[1:]
+        dah = dax
+    else:
+        carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
+        for t in reversed(range(T)):
+            if not forget:
+                dh_from_future[t] = carry_h
+            dh_total[t] = dh_from_output[t] + dh_from_future[t]
+            g: StepGrad = step_backward(cell, dh_total[t], fw.caches[t], Wh, carry_c)
+            dax[t], dah[t], dhnext[t] = g.dax, g.dah, g.dh_prev
+            carry_h = g.dh_prev
+            if lstm:
+                dc[t], dcnext[t] = g.dc, g.dc_prev
+                carry_c = g.dc_prev
     # Weight gradients are sums over t of outer products: one matmul each, not a loop.
     grads_raw = {"Wxh": dax.T @ fw.x, "Whh": dah.T @ fw.h_prev, "Why": dy.T @ fw.h,
                  "bh": dax.sum(axis=0), "by": dy.sum(axis=0)}
@@ -344,9 +403,11 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
     V, H = check_params(params, cell)
     if not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
+    if not -1 <= int(seed_ix) < V:
+        raise ValueError(f"seed_ix must be -1 (no character) or an index in [0, {V}); got {seed_ix!r}")
     rng = rng if rng is not None else np.random.default_rng()
-    h = np.zeros(H) if h is None else np.asarray(h, dtype=float).reshape(H)
-    c = np.zeros(H) if c is None else np.asarray(c, dtype=float).reshape(H)
+    h = _check_state("h", h, H)
+    c = _check_state("c", c, H)
     Wh = params["Whh"].T
     ix, out = int(seed_ix), []
     for _ in range(int(n)):

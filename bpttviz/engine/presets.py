@@ -16,12 +16,7 @@ from .data import read_corpus
 from .train import RunConfig
 
 
-def resources_dir() -> Path:
-    """The top-level ``resources/`` folder of the source checkout."""
-    path = Path(__file__).resolve().parents[2] / "resources"
-    if not path.is_dir():
-        raise FileNotFoundError(f"bpttviz resources folder not found at {path}")
-    return path
+from ..resources_path import resources_dir  # noqa: E402  (pure Python, no Qt)
 
 
 def presets_dir() -> Path:
