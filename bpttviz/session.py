@@ -65,6 +65,20 @@ class _EditCommand(QUndoCommand):
         self._session._apply_config(self._old)
 
 
+class _ScaleWhhCommand(QUndoCommand):
+    """An undoable multiplication of the recurrent weights by a factor."""
+
+    def __init__(self, session: "Session", factor: float):
+        super().__init__(f"scale Whh by {factor:g}")
+        self._session, self._factor = session, factor
+
+    def redo(self):
+        self._session._scale_whh(self._factor)
+
+    def undo(self):
+        self._session._scale_whh(1.0 / self._factor)
+
+
 class Session(QObject):
     """See the module docstring. ``sigChanged`` is the only state signal."""
 
@@ -291,6 +305,24 @@ class Session(QObject):
         if old_event.t is not None and old_event.t >= T:
             old_event = Event(old_event.phase, T - 1)
         self._new_trace(evs.index(old_event) if old_event in evs else 0)
+
+    def scale_whh(self, factor: float) -> None:
+        """Multiply the recurrent weights Whh by ``factor`` (undoable): the gradient-decay
+        view's control for moving the model between vanishing and exploding."""
+        try:
+            factor = float(factor)
+        except (TypeError, ValueError):
+            raise SessionError(f"the Whh scale must be a number; got {factor!r}") from None
+        if not (math.isfinite(factor) and 1e-3 <= abs(factor) <= 1e3):
+            raise SessionError(f"the Whh scale must be between 0.001 and 1000; got {factor!r}")
+        if factor == 1.0:
+            return
+        self.undo_stack.push(_ScaleWhhCommand(self, factor))
+
+    def _scale_whh(self, factor: float) -> None:
+        self.run.params["Whh"] *= factor
+        self.run._trace = None
+        self._new_trace(self._cursor)
 
     # --- files -------------------------------------------------------------------------
     def save(self, path: str) -> None:

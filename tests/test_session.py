@@ -267,3 +267,15 @@ def test_atomic_write_replaces(tmp_path):
     atomic_write(p, b"one")
     atomic_write(p, b"two")
     assert p.read_bytes() == b"two"
+
+
+def test_scale_whh_moves_spectrum_and_undoes(session):
+    r0 = session.whh_spectrum().spectral_radius
+    W0 = session.params["Whh"].copy()
+    session.scale_whh(2.0)
+    assert session.whh_spectrum().spectral_radius == pytest.approx(2 * r0, rel=1e-9)
+    np.testing.assert_allclose(session.trace.params["Whh"], 2 * W0)
+    session.undo_stack.undo()
+    np.testing.assert_allclose(session.params["Whh"], W0, rtol=1e-15)
+    with pytest.raises(SessionError, match="between"):
+        session.scale_whh(0.0)
