@@ -31,7 +31,7 @@ from .engine.data import CorpusError, read_corpus
 from .engine.gradcheck import gradient_check
 from .engine.model import check_params
 from .engine.presets import list_presets, load_preset
-from .engine.train import CharRun, DivergenceError, RunConfig
+from .engine.train import CharRun, DivergenceError, RunConfig, make_run
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
 
@@ -40,7 +40,7 @@ SESSION_VERSION = 1
 DEFAULT_PRESET = "min-char-rnn"
 #: Config fields whose change needs new parameters (their shapes or their draw change).
 REINIT_FIELDS = {"task", "text", "cell", "hidden_size", "seed", "init_scale", "whh_radius",
-                 "symbols", "vocab"}
+                 "symbols", "vocab", "dataset", "wordvec_dim"}
 
 
 class SessionError(Exception):
@@ -163,6 +163,10 @@ class Session(QObject):
         return self._cached("spectrum", lambda: analysis.whh_spectrum(self.trace))
 
     def truncation(self, window: Optional[int] = None):
+        """Full vs truncated BPTT on the current window (character models only)."""
+        if self.config.task == "captioning":
+            raise SessionError("truncation is compared on the character models (try the "
+                               "long-range preset); a 7-word caption has nothing to truncate")
         window = int(window or self.config.truncation or max(1, self.trace.T // 4))
         tr = self.trace
         return self._cached(("truncation", window), lambda: analysis.compare_truncation(
@@ -174,6 +178,16 @@ class Session(QObject):
 
     def gradient_check(self, max_entries: int = 20):
         tr = self.trace
+        if self.config.task == "captioning":
+            from .engine.captioning import caption_forward_backward
+            from .engine.gradcheck import check_gradients
+            feats, caps = tr.features[None, :], np.concatenate([tr.inputs[:1], tr.targets])[None, :]
+            null = self.run.dataset.null
+            analytic = caption_forward_backward(tr.params, feats, caps, tr.cell, null).grads
+            work = {k: v.copy() for k, v in tr.params.items()}
+            return self._cached(("gradcheck", max_entries), lambda: check_gradients(
+                work, lambda p: caption_forward_backward(p, feats, caps, tr.cell, null).loss,
+                analytic, max_entries=max_entries))
         return self._cached(("gradcheck", max_entries), lambda: gradient_check(
             tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
             max_entries=max_entries, backprop_bug=tr.backprop_bug))
@@ -237,12 +251,14 @@ class Session(QObject):
             preset = load_preset(name)
         except (ValueError, CorpusError, FileNotFoundError, KeyError, json.JSONDecodeError) as e:
             raise SessionError(str(e)) from None
-        if preset.kind != "char":
-            raise SessionError(f"preset {name!r} is a captioning model: step through it with "
-                               "'bpttviz export --preset {name}' (the window steps character models)")
+        try:
+            run = make_run(preset.config, preset.weights)
+            run.trace()
+        except (ValueError, CorpusError, ArithmeticError) as e:
+            raise SessionError(str(e)) from None
         self.preset = preset
         self.corpus_path = None
-        self.run = CharRun(preset.config, preset.weights)
+        self.run = run
         self.undo_stack.clear()
         self._new_trace(0)
 
@@ -285,9 +301,9 @@ class Session(QObject):
                             weights = None
                     except ValueError:
                         weights = None
-                run = CharRun(config, weights)
+                run = make_run(config, weights)
             else:
-                run = CharRun(config, old_run.params)
+                run = make_run(config, old_run.params)
                 for attr in ("iteration", "pointer", "h", "c", "smooth_loss", "history", "rng"):
                     setattr(run, attr, getattr(old_run, attr))
                 if config.optimizer == old_run.config.optimizer:
@@ -367,10 +383,11 @@ class Session(QObject):
             config = RunConfig(**cfg)
             params = {k[len("param_"):]: np.asarray(v, dtype=float) for k, v in data.items()
                       if k.startswith("param_")}
-            run = CharRun(config, params)
-            check_params(run.params, config.cell)
-            if run.params["Why"].shape[0] != len(run.vocab):
-                raise SessionError(f"{name}: the parameters do not fit the saved corpus's vocabulary")
+            run = make_run(config, params)
+            if config.task != "captioning":
+                check_params(run.params, config.cell)
+                if run.params["Why"].shape[0] != len(run.vocab):
+                    raise SessionError(f"{name}: the parameters do not fit the saved corpus's vocabulary")
             if not all(np.all(np.isfinite(v)) for v in run.params.values()):
                 raise SessionError(f"{name} holds non-finite parameters")
             run.optimizer.load_state_arrays({k[len("opt_"):]: v for k, v in data.items()

@@ -45,7 +45,7 @@ def contributions(trace: Trace) -> Contributions:
     """Split dWhh of a trace into (loss t, step k) parts.  Works for every cell: each loss's
     gradient is back-propagated on its own, as one row of a batch through the same steps."""
     T, H = trace.h.shape
-    Wh = trace.params["Whh"].T
+    Wh = trace.recurrent_weights
     GH = Wh.shape[1]
     keep = T * T * GH <= MAX_PARTS
     parts = np.zeros((T, T, GH)) if keep else None
@@ -84,7 +84,7 @@ def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
     0 above it), spectral norm by default (``ord="fro"`` for Frobenius).  For the LSTM it is
     the partial derivative with c_k held fixed (every path from h_k, through later h and c)."""
     T, H = trace.h.shape
-    Wh = trace.params["Whh"].T
+    Wh = trace.recurrent_weights
     J = np.zeros((T, T))
     for t in range(T):
         rows = np.eye(H)  # row i: d h_t[i] / d (current h)
@@ -115,10 +115,11 @@ class WhhSpectrum:
 
 
 def whh_spectrum(trace_or_params, cell: str = "rnn") -> WhhSpectrum:
-    params = trace_or_params.params if isinstance(trace_or_params, Trace) else trace_or_params
     if isinstance(trace_or_params, Trace):
         cell = trace_or_params.cell
-    W = np.asarray(params["Whh"])
+        W = np.asarray(trace_or_params.recurrent_weights).T
+    else:
+        W = np.asarray(trace_or_params["Whh"])
     H = W.shape[1]
     # For gated cells the candidate block (g for lstm, n for gru) plays Whh's role.
     square = W if cell == "rnn" else W[-H:]

@@ -297,6 +297,16 @@ class Trace(Forward):
         return int(self.p.shape[1])
 
     @property
+    def recurrent_weights(self) -> np.ndarray:
+        """(H, G*H) the recurrent matrix in the row-vector orientation the cells use."""
+        return self.params["Whh"].T
+
+    @property
+    def recurrent_name(self) -> str:
+        """The parameter name of the recurrent matrix ("Whh" here; "Wh" in cs231n's model)."""
+        return "Whh"
+
+    @property
     def dhraw(self) -> np.ndarray:
         """(T, G*H) seed 000's name for the gradient through the nonlinearity (= dax)."""
         return self.dax

@@ -25,8 +25,9 @@ def presets_dir() -> Path:
 
 @dataclass
 class Preset:
-    """A loaded preset. ``kind`` is "char" (the character model) or "captioning".
-    ``config`` is a RunConfig for char presets; ``raw`` is the file's JSON."""
+    """A loaded preset. ``kind`` is "char" (the character model) or "captioning";
+    ``config`` is its RunConfig (``make_run(config, weights)`` builds the run); ``raw`` is
+    the file's JSON."""
 
     name: str
     title: str
@@ -73,6 +74,18 @@ def load_preset(name: str) -> Preset:
             delay=int(task.get("delay", 8)), symbols=int(task.get("symbols", 4)),
             inputs=tuple(task.get("inputs", ())), targets=tuple(task.get("targets", ())),
             vocab=tuple(task.get("vocab", ())), truncation=training.get("truncation"),
+        )
+    else:
+        clip = training.get("clip", "none")
+        from .captioning import load_caption_dataset
+        data_path = resources_dir() / task["dataset"]
+        T = load_caption_dataset(str(data_path)).T
+        config = RunConfig(
+            task="captioning", dataset=task["dataset"], cell=model.get("cell", "rnn"),
+            hidden_size=int(model["hidden_size"]), wordvec_dim=int(model.get("wordvec_dim", 16)),
+            batch_size=int(task.get("batch_size", 25)), seq_length=T, seed=int(model.get("seed", 0)),
+            clip=None if clip == "none" else clip, clip_value=float(training.get("clip_value", 5.0)),
+            optimizer=training.get("optimizer", "adam"), lr=float(training.get("lr", 0.005)),
         )
     return Preset(name=raw["name"], title=raw["title"], teaches=raw["teaches"],
                   view=raw.get("view", "hidden"), kind=kind, config=config, weights=weights, raw=raw)

@@ -18,7 +18,7 @@ from .data import (CorpusError, Vocabulary, check_seq_length, delay_task, name_e
 from .model import init_params, run_bptt, sample
 from .optim import make_optimizer
 
-TASKS = ("text", "names", "delay", "fixed")
+TASKS = ("text", "names", "delay", "fixed", "captioning")
 
 
 class DivergenceError(ArithmeticError):
@@ -62,6 +62,10 @@ class RunConfig:
     carry_state: bool = True
     backprop_bug: Optional[str] = None
     truncation: Optional[int] = None  # teaching: the window the truncation view compares
+    # captioning (cs231n CaptioningRNN) only:
+    dataset: str = ""
+    wordvec_dim: int = 16
+    batch_size: int = 25
 
     def with_changes(self, **changes) -> "RunConfig":
         return replace(self, **changes)
@@ -77,11 +81,19 @@ class History:
     grad_norm_after_clip: List[float] = field(default_factory=list)
 
 
+def make_run(config: RunConfig, params: Optional[Dict[str, np.ndarray]] = None):
+    """A CharRun, or a CaptionRun for ``task="captioning"`` (same interface)."""
+    if config.task == "captioning":
+        from .caption_run import CaptionRun
+        return CaptionRun(config, params)
+    return CharRun(config, params)
+
+
 class CharRun:
     """One run of the character model.  ``params`` are updated in place by ``update``."""
 
     def __init__(self, config: RunConfig, params: Optional[Dict[str, np.ndarray]] = None):
-        if config.task not in TASKS:
+        if config.task not in TASKS or config.task == "captioning":
             raise ValueError(f"task must be one of {', '.join(TASKS)}; got {config.task!r}")
         self.config = config
         self.vocab, self._data, self._names = self._build_data(config)
