@@ -426,6 +426,11 @@ def atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".bpttviz-", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); a saved session or slide should get the
+        # permissions any other new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
