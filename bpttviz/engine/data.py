@@ -8,8 +8,8 @@ from typing import List, Optional
 import numpy as np
 
 #: A corpus larger than this is refused with the limit named: a character model of this size
-#: learns nothing more from 20 MB than from 1 MB, and reading it would stall the window.
-MAX_CORPUS_BYTES = 20 * 1024 * 1024
+#: learns nothing more from 10 MB than from 1 MB (min-char-rnn's own example is 1 MB).
+MAX_CORPUS_BYTES = 10 * 1024 * 1024
 #: More distinct characters than this makes one-hot inputs and the output layer meaningless
 #: for a teaching-size model (and the V x T heatmaps unreadable).
 MAX_VOCAB = 256
@@ -37,10 +37,18 @@ class Vocabulary:
 
     def encode(self, text: str) -> np.ndarray:
         """(len(text),) indices; raises CorpusError for a character outside the vocabulary."""
-        try:
-            return np.fromiter((self.index[c] for c in text), dtype=np.intp, count=len(text))
-        except KeyError as e:
-            raise CorpusError(f"character {e.args[0]!r} is not in the vocabulary") from None
+        # Vectorised through code points: a 10 MB corpus encodes in a fraction of a second
+        # instead of the seconds a per-character dict lookup takes.
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        table = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+        order = np.argsort(table)
+        pos = np.searchsorted(table[order], codes)
+        pos = np.minimum(pos, len(table) - 1)
+        found = table[order][pos] == codes
+        if not np.all(found):
+            bad = chr(int(codes[np.argmin(found)]))
+            raise CorpusError(f"character {bad!r} is not in the vocabulary")
+        return order[pos].astype(np.intp)
 
     def decode(self, indices) -> str:
         return "".join(self.chars[int(i)] if int(i) >= 0 else "" for i in indices)
