@@ -1,0 +1,304 @@
+"""The code of the current cell's forward and backward pass, with the line being executed
+highlighted and the numbers it produced at the cursor, printed as the seed notebook does.
+
+The code is our own, written in seed 000's notation (column vectors, ``xs``/``hs``/``ps``
+dictionaries, ``dhnext``).  Each line carries a tag saying which event runs it:
+``f``/``F`` forward loop (``F`` = the line that makes the event's main result), ``b``/``B``
+backward loop, ``c``/``C`` clipping, ``u``/``U`` the update.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
+from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
+from PyQt5.QtCore import Qt
+
+from ...engine.model import PARAM_NAMES
+from .. import style
+from .base import Panel
+
+FORWARD = {
+    "rnn": [
+        ("# forward pass: one event per step t", ""),
+        ("for t in range(len(inputs)):", "f"),
+        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1  # one-hot", "f"),
+        ("    hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t-1] + bh)  # new state", "F"),
+        ("    ys[t] = Why @ hs[t] + by                      # logits", "f"),
+        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))  # softmax", "f"),
+        ("    loss += -np.log(ps[t][targets[t], 0])         # cross-entropy", "f"),
+    ],
+    "lstm": [
+        ("# forward pass: one event per step t (gate blocks i, f, o, g)", ""),
+        ("for t in range(len(inputs)):", "f"),
+        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1", "f"),
+        ("    a = Wxh @ xs[t] + Whh @ hs[t-1] + bh          # 4H pre-activations", "f"),
+        ("    i, f, o = sigmoid(a[:H]), sigmoid(a[H:2*H]), sigmoid(a[2*H:3*H])", "f"),
+        ("    g = np.tanh(a[3*H:])                          # candidate", "f"),
+        ("    cs[t] = f * cs[t-1] + i * g                   # cell state", "f"),
+        ("    hs[t] = o * np.tanh(cs[t])                    # new state", "F"),
+        ("    ys[t] = Why @ hs[t] + by", "f"),
+        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))", "f"),
+        ("    loss += -np.log(ps[t][targets[t], 0])", "f"),
+    ],
+    "gru": [
+        ("# forward pass: one event per step t (gate blocks z, r, n)", ""),
+        ("for t in range(len(inputs)):", "f"),
+        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1", "f"),
+        ("    ax = Wxh @ xs[t] + bh;  ah = Whh @ hs[t-1]    # input / recurrent parts", "f"),
+        ("    z = sigmoid(ax[:H] + ah[:H]);  r = sigmoid(ax[H:2*H] + ah[H:2*H])", "f"),
+        ("    n = np.tanh(ax[2*H:] + r * ah[2*H:])          # candidate", "f"),
+        ("    hs[t] = (1 - z) * n + z * hs[t-1]             # new state", "F"),
+        ("    ys[t] = Why @ hs[t] + by", "f"),
+        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))", "f"),
+        ("    loss += -np.log(ps[t][targets[t], 0])", "f"),
+    ],
+}
+
+_BACK_HEAD = [
+    ("# backward pass: one event per step, t = T-1 down to 0", ""),
+    ("dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)", ""),
+    ("dbh, dby = np.zeros_like(bh), np.zeros_like(by)", ""),
+]
+BACKWARD = {
+    "rnn": _BACK_HEAD + [
+        ("dhnext = np.zeros_like(hs[0])", ""),
+        ("for t in reversed(range(len(inputs))):", "b"),
+        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1      # into the logits", "b"),
+        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
+        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
+        ("    dhraw = (1 - hs[t] * hs[t]) * dh              # through tanh", "b"),
+        ("    dWxh += dhraw @ xs[t].T;  dWhh += dhraw @ hs[t-1].T;  dbh += dhraw", "b"),
+        ("    dhnext = Whh.T @ dhraw                        # sent to h[t-1]", "B"),
+    ],
+    "lstm": _BACK_HEAD + [
+        ("dhnext, dcnext = np.zeros_like(hs[0]), np.zeros_like(cs[0])", ""),
+        ("for t in reversed(range(len(inputs))):", "b"),
+        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1", "b"),
+        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
+        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
+        ("    dc = dh * o * (1 - np.tanh(cs[t])**2) + dcnext", "b"),
+        ("    di, df, do, dg = dc * g, dc * cs[t-1], dh * np.tanh(cs[t]), dc * i", "b"),
+        ("    da = np.vstack([di*i*(1-i), df*f*(1-f), do*o*(1-o), dg*(1-g*g)])", "b"),
+        ("    dWxh += da @ xs[t].T;  dWhh += da @ hs[t-1].T;  dbh += da", "b"),
+        ("    dhnext = Whh.T @ da;  dcnext = f * dc         # sent to step t-1", "B"),
+    ],
+    "gru": _BACK_HEAD + [
+        ("dhnext = np.zeros_like(hs[0])", ""),
+        ("for t in reversed(range(len(inputs))):", "b"),
+        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1", "b"),
+        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
+        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
+        ("    dn = dh * (1 - z);  dz = dh * (hs[t-1] - n);  dan = dn * (1 - n*n)", "b"),
+        ("    dax = np.vstack([dz*z*(1-z), dan * ah[2*H:] * r*(1-r), dan])", "b"),
+        ("    dah = np.vstack([dax[:2*H], dan * r])", "b"),
+        ("    dWxh += dax @ xs[t].T;  dWhh += dah @ hs[t-1].T;  dbh += dax", "b"),
+        ("    dhnext = Whh.T @ dah + dh * z                 # sent to h[t-1]", "B"),
+    ],
+}
+
+CLIP = {
+    None: [("# no clipping: the update uses the raw gradients", "C")],
+    "value": [("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
+              ("    np.clip(dparam, -c, c, out=dparam)            # each entry", "C")],
+    "norm": [("norm = np.sqrt(sum(np.sum(d * d) for d in grads))", "c"),
+             ("if norm > c:", "c"),
+             ("    grads = [d * c / norm for d in grads]         # keeps direction", "C")],
+    "param-norm": [("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
+                   ("    n = np.linalg.norm(dparam)", "c"),
+                   ("    if n > c: dparam *= c / n                     # each parameter", "C")],
+}
+
+UPDATE = {
+    "adagrad": [("for param, dparam, mem in zip(params, grads, mems):", "u"),
+                ("    mem += dparam * dparam", "u"),
+                ("    param += -learning_rate * dparam / np.sqrt(mem + 1e-8)", "U")],
+    "sgd": [("for param, dparam in zip(params, grads):", "u"),
+            ("    param += -learning_rate * dparam", "U")],
+    "adam": [("for param, dparam, m, v in zip(params, grads, ms, vs):", "u"),
+             ("    m = b1 * m + (1 - b1) * dparam;  v = b2 * v + (1 - b2) * dparam**2", "u"),
+             ("    param += -learning_rate * m_hat / (np.sqrt(v_hat) + eps)", "U")],
+}
+
+PHASE_TAG = {"forward": "f", "backward": "b", "clip": "c", "update": "u"}
+
+
+def code_lines(cell: str, clip, optimizer: str):
+    """``[(text, tag)]`` for a cell, clip mode and optimizer, in execution order."""
+    clip_head = [("# clip (threshold c = clip_value)", "")]
+    upd_head = [(f"# update ({optimizer})", "")]
+    return (FORWARD[cell] + [("", "")] + BACKWARD[cell] + [("", "")] + clip_head
+            + CLIP.get(clip, CLIP[None]) + [("", "")] + upd_head
+            + UPDATE.get(optimizer, UPDATE["sgd"]))
+
+
+def fmt(name, values, n=6):
+    return style.format_values(name, values, max_shown=n)
+
+
+class CodePanel(Panel):
+    key = "code"
+    title = "Code and numbers"
+    help_html = (
+        "<p>At the top: what the current event does, in words and as an equation. In the "
+        "middle: the code of one training iteration for the current cell (in the notation of "
+        "min-char-rnn); the light band marks the loop the event runs and the strong band the "
+        "line that produces its main result. At the bottom: the numbers that code produced at "
+        "this step, printed as the notebook prints them (long vectors show their first 6 "
+        "values and their length).</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.words = QLabel("")
+        self.words.setFont(t.font(t.big_pt, bold=True))
+        self.words.setWordWrap(True)
+        self.words.setToolTip("What the current event computes")
+        self.equation = QLabel("")
+        self.equation.setFont(t.font(t.mono_pt, mono=True))
+        self.equation.setWordWrap(True)
+        self.equation.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.equation.setToolTip("The equations of this event")
+        for w in (self.words, self.equation):
+            w.setStyleSheet(f"color: {t.foreground}; padding: 2px 6px;")
+        self.code = QPlainTextEdit()
+        self.values = QPlainTextEdit()
+        for w in (self.code, self.values):
+            w.setReadOnly(True)
+            w.setFont(t.font(t.mono_pt, mono=True))
+            w.setLineWrapMode(QPlainTextEdit.NoWrap)
+            w.setStyleSheet(f"color: {t.foreground}; background: {t.background};")
+        self.code.setToolTip("One training iteration's code; the highlighted line is running")
+        self.values.setToolTip("The numbers the highlighted code produced at this step")
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.code)
+        split.addWidget(self.values)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.words)
+        lay.addWidget(self.equation)
+        lay.addWidget(split, 1)
+        self._code_key = None
+        self.lines = []
+        self.highlighted_lines = []
+        self.main_line = None
+
+    def _set_code(self, cell, clip, optimizer):
+        key = (cell, clip, optimizer)
+        if key == self._code_key:
+            return
+        self._code_key = key
+        self.lines = code_lines(cell, clip, optimizer)
+        self.code.setPlainText("\n".join(text for text, _ in self.lines))
+
+    def redraw(self):
+        s = self.session
+        cfg, st = s.config, s.state
+        words, eq = s.describe_event()
+        self.words.setText(words)
+        self.equation.setText(eq)
+        self._set_code(cfg.cell, cfg.clip, cfg.optimizer)
+        tag = PHASE_TAG[st.event.phase]
+        self.highlighted_lines = [i for i, (_, g) in enumerate(self.lines) if g.lower() == tag]
+        mains = [i for i, (_, g) in enumerate(self.lines) if g == tag.upper()]
+        self.main_line = mains[0] if mains else None
+        sels = []
+        light = QColor("#fff2cc")
+        strong = QColor("#ffc857")
+        doc = self.code.document()
+        for i in self.highlighted_lines:
+            sel = QTextEdit.ExtraSelection()
+            fmt_ = QTextCharFormat()
+            fmt_.setBackground(strong if i == self.main_line else light)
+            fmt_.setProperty(QTextFormat.FullWidthSelection, True)
+            if i == self.main_line:
+                fmt_.setFontWeight(75)
+            sel.format = fmt_
+            sel.cursor = QTextCursor(doc.findBlockByNumber(i))
+            sels.append(sel)
+        self.code.setExtraSelections(sels)
+        if self.main_line is not None:
+            cur = QTextCursor(doc.findBlockByNumber(self.main_line))
+            self.code.setTextCursor(cur)
+            self.code.centerCursor()
+        self.values.setPlainText("\n".join(self.value_lines()))
+
+    def value_lines(self):
+        """The numbers the event produced, in the notebook's print style."""
+        s = self.session
+        tr, st, vocab = s.trace, s.state, s.vocab
+        ev = st.event
+        t = ev.t
+        out = []
+        if ev.phase == "forward":
+            ix = int(tr.inputs[t])
+            tg = int(tr.targets[t])
+            ch = f"'{vocab.label(ix)}'" if ix >= 0 else "none (zero vector)"
+            out.append(f"inputs[{t}] = {ix}  {ch}      targets[{t}] = {tg}  '{vocab.label(tg)}'")
+            if tr.cell == "lstm":
+                for g in ("i", "f", "o", "g"):
+                    out.append(fmt(f"{g}[{t}]", tr.gates[g][t]))
+                out.append(fmt(f"cs[{t}]", tr.c[t]))
+            elif tr.cell == "gru":
+                for g in ("z", "r", "n"):
+                    out.append(fmt(f"{g}[{t}]", tr.gates[g][t]))
+            out.append(fmt(f"hs[{t}]", tr.h[t]))
+            out.append(fmt(f"ys[{t}]", tr.logits[t]))
+            out.append(fmt(f"ps[{t}]", tr.p[t]))
+            top = int(np.argmax(tr.p[t]))
+            out.append(f"ps[{t}][targets[{t}]] = {tr.p[t, tg]:.4f}   (most likely: "
+                       f"'{vocab.label(top)}' {tr.p[t, top]:.4f})")
+            out.append(f"loss_{t} = {tr.losses[t]:.4f}    loss so far = {tr.losses[:t + 1].sum():.4f}")
+        elif ev.phase == "backward":
+            out.append(fmt("dy", tr.dy[t]))
+            out.append(f"||dh|| = {np.linalg.norm(tr.dh[t]):.4g}   ||dhnext|| = "
+                       f"{np.linalg.norm(tr.dhnext[t]):.4g}")
+            out.append(fmt("dh", tr.dh[t]))
+            out.append(fmt("  Why.T @ dy", tr.dh_from_output[t]) + "   (own loss)")
+            out.append(fmt("  + dhnext  ", tr.dh_from_future[t]) + "   (future)")
+            if tr.cell == "rnn":
+                out.append(fmt("dhraw", tr.dax[t]))
+            elif tr.cell == "lstm":
+                out.append(fmt("dc", tr.dc[t]))
+                out.append(fmt("da", tr.dax[t]))
+            else:
+                out.append(fmt("dax", tr.dax[t]))
+                out.append(fmt("dah", tr.dah[t]))
+            out.append(fmt("dhnext", tr.dhnext[t]) + "   (to step t-1)")
+            for k in PARAM_NAMES:
+                out.append(f"||d{k}|| so far = {np.linalg.norm(tr.accumulated_grad(k, t)):.4g}")
+        elif ev.phase == "clip":
+            rep = tr.clip
+            for k in PARAM_NAMES:
+                out.append(f"||d{k}||: {tr.grad_norms_raw[k]:.4g} -> {tr.grad_norms[k]:.4g}   "
+                           f"({100 * rep.fraction_clipped[k]:.1f}% of entries clipped)")
+            out.append(f"global norm: {tr.grad_norm_before_clip:.4g} -> {tr.grad_norm_after_clip:.4g}")
+            out.append(f"cos(raw, clipped) = {rep.cosine:.5f}")
+        else:
+            delta = s.update_preview()
+            for k in PARAM_NAMES:
+                out.append(f"||Δ{k}|| = {np.linalg.norm(delta[k]):.4g}   " + fmt(f"Δ{k}", delta[k]))
+        return out
+
+    def csv_tables(self):
+        s = self.session
+        tr, ev = s.trace, s.state.event
+        t = ev.t
+        if ev.phase == "forward":
+            H, V = tr.hidden_size, tr.vocab_size
+            n = max(H, V)
+            rows = np.full((n, 2), np.nan)
+            rows[:H, 0] = tr.h[t]
+            rows[:V, 1] = tr.p[t]
+            return {"values": (["h_t", "p_t"], rows)}
+        if ev.phase == "backward":
+            return {"values": (["dh_t", "dhnext_t"], np.column_stack([tr.dh[t], tr.dhnext[t]]))}
+        if ev.phase == "clip":
+            rows = np.array([[tr.grad_norms_raw[k], tr.grad_norms[k]] for k in PARAM_NAMES])
+            return {"values": (["norm_before(" + "|".join(PARAM_NAMES) + ")", "norm_after"], rows)}
+        delta = s.update_preview()
+        rows = np.array([[float(np.linalg.norm(delta[k]))] for k in PARAM_NAMES])
+        return {"values": (["norm_update(" + "|".join(PARAM_NAMES) + ")"], rows)}

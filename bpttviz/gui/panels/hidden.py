@@ -1,0 +1,183 @@
+"""Hidden states as a heatmap: one row per hidden unit, one column per timestep."""
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
+
+from .. import style
+from .base import Panel
+
+#: What each quantity is, for the combo's tooltips and the hover read-out.
+QUANTITIES = {
+    "h": "h: hidden state h_t (the memory passed to the next step)",
+    "c": "c: LSTM cell state c_t = f⊙c_{t-1} + i⊙g",
+    "i": "i: LSTM input gate σ(·), how much of g is written",
+    "f": "f: LSTM forget gate σ(·), how much of c_{t-1} is kept",
+    "o": "o: LSTM output gate σ(·), how much of tanh(c_t) is shown",
+    "g": "g: LSTM candidate tanh(·), what would be written",
+    "z": "z: GRU update gate σ(·), how much of h_{t-1} is kept",
+    "r": "r: GRU reset gate σ(·), how much of h_{t-1} feeds n",
+    "n": "n: GRU candidate tanh(·), the new content",
+}
+SHORT = {"h": "h  hidden state", "c": "c  cell state", "i": "i  input gate", "f": "f  forget gate",
+         "o": "o  output gate", "g": "g  candidate", "z": "z  update gate", "r": "r  reset gate",
+         "n": "n  candidate"}
+GATE_ORDER = {"rnn": ("h",), "lstm": ("h", "c", "i", "f", "o", "g"), "gru": ("h", "z", "r", "n")}
+SIGMOID_GATES = ("i", "f", "o", "z", "r")
+
+
+class HiddenStatesPanel(Panel):
+    key = "hidden_states"
+    title = "Hidden states"
+    help_html = (
+        "<p>Each <b>column</b> is a timestep t, each <b>row</b> a hidden unit. Colour is the "
+        "value of h_t[unit]: <span style='color:#2166ac'>blue</span> negative, white 0, "
+        "<span style='color:#b2182b'>red</span> positive, on the fixed range [-1, 1] of tanh. "
+        "Columns fill left to right as the forward pass proceeds; empty columns are not "
+        "computed yet (grey). The orange frame marks the current step.</p>"
+        "<p>For an LSTM or GRU the box above chooses the cell state or a gate instead; gates "
+        "(sigmoids, in [0, 1]) use the yellow-purple scale. Hover a cell to read its value, "
+        "the formula that produced it and its inputs.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.combo = QComboBox()
+        self.combo.setFont(t.font(t.tick_pt))
+        self.combo.setToolTip("Which quantity to show: h (default); for an LSTM also the cell "
+                              "state c and the gates i, f, o, g; for a GRU the gates z, r, n")
+        self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.note = QLabel("")
+        self.note.setFont(t.font(t.tick_pt))
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        lab = QLabel("show:")
+        lab.setFont(t.font(t.tick_pt))
+        top.addWidget(lab)
+        top.addWidget(self.combo)
+        top.addWidget(self.note, 1)
+        self.plot_widget = style.make_plot_widget("timestep t", "hidden unit")
+        self.plot_widget.setToolTip("Hover a cell: value, formula and inputs")
+        self.plot = self.plot_widget.getPlotItem()
+        self.readout = style.readout_label("Hover a cell to see its value and formula.")
+        self.heatmap = style.Heatmap(self.plot, style.diverging_cmap(), (-1, 1), "value",
+                                     describe=self.describe_cell, on_hover=self._show_hover)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.plot_widget, 1)
+        lay.addWidget(self.readout)
+        self._cell = None
+        self._trace_id = None
+        self._sym = 1.0
+        self.data = np.zeros((0, 0))
+
+    # --- what to show -------------------------------------------------------------------
+    @property
+    def quantity(self) -> str:
+        return self.combo.currentData() or "h"
+
+    def set_quantity(self, name: str):
+        i = self.combo.findData(name)
+        if i >= 0:
+            self.combo.setCurrentIndex(i)
+
+    def _array(self, tr, name):
+        """(T, H) array of the quantity."""
+        if name == "h":
+            return tr.h
+        if name == "c":
+            return tr.c
+        return tr.gates[name]
+
+    def _sync_combo(self, cell):
+        if cell == self._cell:
+            return
+        self._cell = cell
+        current = self.quantity
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for i, name in enumerate(GATE_ORDER[cell]):
+            self.combo.addItem(SHORT[name], name)
+            self.combo.setItemData(i, QUANTITIES[name], 3)  # Qt.ToolTipRole
+        j = self.combo.findData(current)
+        self.combo.setCurrentIndex(j if j >= 0 else 0)
+        self.combo.blockSignals(False)
+        self.combo.setEnabled(self.combo.count() > 1)
+
+    # --- drawing --------------------------------------------------------------------------
+    def redraw(self):
+        s = self.session
+        tr, st = s.trace, s.state
+        self._sync_combo(tr.cell)
+        name = self.quantity
+        arr = self._array(tr, name)
+        if id(tr) != self._trace_id or getattr(self, "_name", None) != name:
+            self._trace_id, self._name = id(tr), name
+            if name in SIGMOID_GATES:
+                self.heatmap.set_levels((0.0, 1.0), style.sequential_cmap())
+            elif name == "c":
+                m = float(np.max(np.abs(arr))) or 1.0
+                self._sym = m
+                self.heatmap.set_levels((-m, m), style.diverging_cmap())
+            else:
+                self.heatmap.set_levels((-1.0, 1.0), style.diverging_cmap())
+            rng = {"c": f"[-{self._sym:.3g}, {self._sym:.3g}] (largest |c| of this window)"}.get(
+                name, "[0, 1]" if name in SIGMOID_GATES else "[-1, 1]")
+            self.note.setText(f"{name}: {tr.hidden_size} units × {tr.T} steps, colour range {rng}")
+        T, H = arr.shape
+        data = np.full((H, T), np.nan)
+        n = st.forward_count
+        data[:, :n] = arr[:n].T
+        self.data = data
+        self.heatmap.set_data(data)
+        self.heatmap.set_cursor(st.current_t)
+
+    def _show_hover(self, text):
+        self.readout.setText(text)
+        self.plot_widget.setToolTip(text)
+
+    def describe_cell(self, row: int, col: int) -> str:
+        """Value, formula and inputs of the shown quantity at (unit=row, t=col)."""
+        s = self.session
+        tr, st = s.trace, s.state
+        name, j, t = self.quantity, row, col
+        if t >= st.forward_count:
+            return f"{name}[{j}, t={t}]: not computed yet (forward step {t} comes later)"
+        H = tr.hidden_size
+        v = self._array(tr, name)[t, j]
+        pre = tr.preact[t]
+        if tr.cell == "rnn":
+            return (f"h[{j}, t={t}] = {v:.4f} = tanh(preact[{j},{t}] = {pre[j]:.4f}),  preact = "
+                    f"Wxh·x_t + Whh·h_{{t-1}} + bh,  h[{j}, t-1] = {tr.h_prev[t, j]:.4f}")
+        g = tr.gates
+        if tr.cell == "lstm":
+            if name == "h":
+                return (f"h[{j}, t={t}] = {v:.4f} = o·tanh(c) = {g['o'][t, j]:.4f}·tanh("
+                        f"{tr.c[t, j]:.4f})")
+            if name == "c":
+                return (f"c[{j}, t={t}] = {v:.4f} = f·c_prev + i·g = {g['f'][t, j]:.4f}·"
+                        f"{tr.c_prev[t, j]:.4f} + {g['i'][t, j]:.4f}·{g['g'][t, j]:.4f}")
+            block = "ifog".index(name)
+            fn = "tanh" if name == "g" else "σ"
+            return (f"{name}[{j}, t={t}] = {v:.4f} = {fn}(preact[{block * H + j},{t}] = "
+                    f"{pre[block * H + j]:.4f})")
+        # gru
+        if name == "h":
+            return (f"h[{j}, t={t}] = {v:.4f} = (1-z)·n + z·h_prev = (1-{g['z'][t, j]:.4f})·"
+                    f"{g['n'][t, j]:.4f} + {g['z'][t, j]:.4f}·{tr.h_prev[t, j]:.4f}")
+        block = "zrn".index(name)
+        if name == "n":
+            return (f"n[{j}, t={t}] = {v:.4f} = tanh(ax_n + r·ah_n) = tanh({pre[2 * H + j]:.4f}),"
+                    f"  r = {g['r'][t, j]:.4f}")
+        return f"{name}[{j}, t={t}] = {v:.4f} = σ(preact[{block * H + j},{t}] = {pre[block * H + j]:.4f})"
+
+    def csv_tables(self):
+        tr, st = self.session.trace, self.session.state
+        n = st.forward_count
+        name = self.quantity
+        arr = self._array(tr, name)[:n]
+        cols = ["t"] + [f"{name}[{j}]" for j in range(arr.shape[1])]
+        return {name: (cols, np.column_stack([np.arange(n), arr]) if n else np.zeros((0, len(cols))))}

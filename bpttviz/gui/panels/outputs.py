@@ -1,0 +1,165 @@
+"""Output probabilities p_t (vocabulary x time) with the targets marked, and the loss per step."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtWidgets import QVBoxLayout
+
+from .. import style
+from .base import Panel
+
+
+class OutputsPanel(Panel):
+    key = "outputs"
+    title = "Outputs and loss"
+    help_html = (
+        "<p><b>Top</b>: the probability p_t[c] the model gives to each character c (rows) "
+        "as the next character, for each timestep t (columns, labelled with the input "
+        "character x_t). Colour: dark purple = 0, yellow = 1. The <b>ringed cell</b> in each "
+        "column is the target (the character that really comes next): training pushes it "
+        "towards yellow. Grey columns are not computed yet.</p>"
+        "<p><b>Bottom</b>: the loss of each step, -log p_t[target_t], in nats. The dashed line "
+        "is ln V, the loss of a uniform guess. Hover a cell to read p, the logit and the "
+        "formula.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self.view = style.make_layout_widget(t)
+        self.view.setToolTip("Hover a cell: probability, logit and formula")
+        self.plot = self.view.addPlot(row=0, col=0)
+        style.style_plot(self.plot, "input character x_t (timestep →)", "next character c")
+        self.heatmap = style.Heatmap(self.plot, style.sequential_cmap(), (0, 1), "p_t[c]",
+                                     describe=self.describe_cell, on_hover=self._show_hover,
+                                     insert_bar=False)
+        self.view.addItem(self.heatmap.bar, row=0, col=1)
+        ring_pen = pg.mkPen("#000000", width=3.0 * t.scale)
+        self.targets_outer = pg.ScatterPlotItem(symbol="s", pen=ring_pen, brush=None, size=14,
+                                                pxMode=True)
+        self.targets_inner = pg.ScatterPlotItem(symbol="s", pen=pg.mkPen("#ffffff", width=1.5 * t.scale),
+                                                brush=None, size=9, pxMode=True)
+        for it in (self.targets_outer, self.targets_inner):
+            it.setZValue(5)
+            self.plot.addItem(it)
+        self.loss_plot = self.view.addPlot(row=1, col=0)
+        style.style_plot(self.loss_plot, "timestep t", "loss (nats)")
+        self.loss_plot.setXLink(self.plot)
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 1)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=t.forward,
+                                    pen=pg.mkPen(t.foreground, width=1))
+        self.loss_plot.addItem(self.bars)
+        self.uniform = pg.InfiniteLine(angle=0, pen=t.pen("#555555", 2, style=pg.QtCore.Qt.DashLine))
+        self.loss_plot.addItem(self.uniform)
+        self.uniform_label = pg.TextItem("ln V = uniform guess", color=t.foreground, anchor=(1, 1))
+        self.uniform_label.setFont(t.font(t.tick_pt - 1))
+        self.uniform_label.setZValue(4)
+        self.loss_plot.addItem(self.uniform_label)
+        self.loss_text = pg.TextItem("", color=t.foreground, anchor=(0, 0))
+        self.loss_text.setFont(t.font(t.tick_pt - 1))
+        self.loss_text.setZValue(4)
+        self.loss_plot.addItem(self.loss_text)
+        self.loss_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
+        self.loss_plot.addItem(self.loss_cursor)
+        self.readout = style.readout_label("Hover a cell to see p, the logit and the formula.")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.readout)
+        self._trace_id = None
+        self._tick_key = None
+        self.data = np.zeros((0, 0))
+        # Align the two plots' left edges (the heatmap's axis labels are characters).
+        self.plot.getAxis("left").setWidth(int(64 * t.scale))
+        self.loss_plot.getAxis("left").setWidth(int(64 * t.scale))
+
+    def _new_trace(self, tr):
+        T, V = tr.T, tr.vocab_size
+        self.heatmap.set_shape(V, T)
+        top = max(float(np.max(tr.losses)), math.log(V)) * 1.45
+        self.loss_plot.setYRange(0, top, padding=0)
+        self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
+        self.uniform.setPos(math.log(V))
+        self.uniform_label.setPos(T - 0.5, math.log(V))
+        self.loss_text.setPos(-0.5, top)
+        self._tick_key = None
+
+    def _update_ticks(self, tr):
+        """Characters on both axes, thinned to fit the plot's size (big fonts first)."""
+        vocab = self.session.vocab
+        vb = self.plot.vb.boundingRect()
+        T, V = tr.T, tr.vocab_size
+        key = (id(tr), int(vb.width()) // 20, int(vb.height()) // 20)
+        if key == self._tick_key:
+            return
+        self._tick_key = key
+        px_row = max(vb.height(), 1) / V
+        step_v = max(1, math.ceil(20 / px_row)) if V > 12 else 1
+        if V > 40:
+            step_v = max(step_v, 2)
+        left = [(i, vocab.label(i)) for i in range(0, V, step_v)]
+        self.plot.getAxis("left").setTicks([left, []])
+        px_col = max(vb.width(), 1) / T
+        step_t = max(1, math.ceil(16 / px_col))
+        bottom = [(t, vocab.label(i) if i >= 0 else "∅") for t, i in enumerate(tr.inputs)][::step_t]
+        self.plot.getAxis("bottom").setTicks([bottom, []])
+
+    def redraw(self):
+        s = self.session
+        tr, st = s.trace, s.state
+        if id(tr) != self._trace_id:
+            self._trace_id = id(tr)
+            self._new_trace(tr)
+        self._update_ticks(tr)
+        n = st.forward_count
+        data = np.full((tr.vocab_size, tr.T), np.nan)
+        data[:, :n] = tr.p[:n].T
+        self.data = data
+        self.heatmap.set_data(data)
+        self.heatmap.set_cursor(st.current_t)
+        xs = np.arange(n, dtype=float)
+        ys = tr.targets[:n].astype(float)
+        self.targets_outer.setData(xs, ys)
+        self.targets_inner.setData(xs, ys)
+        self.bars.setOpts(x=xs, height=tr.losses[:n], width=0.75)
+        if st.current_t is None:
+            self.loss_cursor.setVisible(False)
+        else:
+            self.loss_cursor.setVisible(True)
+            self.loss_cursor.setPos(st.current_t)
+        total = float(np.sum(tr.losses[:n]))
+        self.loss_text.setText(f"sum so far = {total:.3f} ({n} of {tr.T} steps)")
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self._tick_key = None
+        if not self._dirty and self.session is not None:
+            self._update_ticks(self.session.trace)
+
+    def _show_hover(self, text):
+        self.readout.setText(text)
+        self.view.setToolTip(text)
+
+    def describe_cell(self, row: int, col: int) -> str:
+        s = self.session
+        tr, st, vocab = s.trace, s.state, s.vocab
+        k, t = row, col
+        if t >= st.forward_count:
+            return f"p_{t}['{vocab.label(k)}']: not computed yet (forward step {t} comes later)"
+        tgt = int(tr.targets[t])
+        mark = "  ← target" if k == tgt else f"  (target '{vocab.label(tgt)}': p = {tr.p[t, tgt]:.4f})"
+        return (f"p_{t}['{vocab.label(k)}'] = {tr.p[t, k]:.4f} = exp(y = {tr.logits[t, k]:.3f}) / "
+                f"Σ_c exp(y_{t}[c]),  y = Why·h_{t} + by{mark},  loss_{t} = {tr.losses[t]:.3f}")
+
+    def csv_tables(self):
+        tr, st, vocab = self.session.trace, self.session.state, self.session.vocab
+        n = st.forward_count
+        V = tr.vocab_size
+        pcols = ["t", "input", "target"] + [f"p[{vocab.label(k)}]" for k in range(V)]
+        p = np.column_stack([np.arange(n), tr.inputs[:n], tr.targets[:n], tr.p[:n]]) if n \
+            else np.zeros((0, len(pcols)))
+        loss = np.column_stack([np.arange(n), tr.losses[:n]]) if n else np.zeros((0, 2))
+        return {"probabilities": (pcols, p), "loss": (["t", "loss"], loss)}

@@ -1,0 +1,267 @@
+"""The network unrolled over the window: x_t -> h_t -> y_t per step, h_{t-1} -> h_t across,
+and during the backward pass the gradient arrows h_t -> h_{t-1} sized by ||dhnext_t||.
+
+Drawing is a fixed set of pyqtgraph items created once (per window length for the labels)
+and restyled on every redraw, so stepping stays fast at T = 100.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
+from PyQt5.QtWidgets import QVBoxLayout
+
+from .. import style
+from .base import Panel
+
+ROW_X, ROW_H, ROW_Y = 0.0, 1.0, 2.0
+R = 0.3            # half the gap an arrow leaves around a node (data units)
+N_BINS = 8         # gradient arrows are grouped into this many widths/colours
+MAX_W = 9.0        # widest gradient arrow (px, times the theme scale)
+
+
+def _pairs(x0, y0, x1, y1):
+    """Interleave segment end points for ``connect="pairs"``."""
+    x = np.empty(2 * len(x0))
+    y = np.empty(2 * len(x0))
+    x[0::2], x[1::2], y[0::2], y[1::2] = x0, x1, y0, y1
+    return x, y
+
+
+class UnrolledPanel(Panel):
+    key = "unrolled"
+    title = "Unrolled network"
+    help_html = (
+        "<p>The network unrolled in time: one column per timestep t. Bottom row: the input "
+        "character x_t; middle: the hidden state h_t; top: the output y_t with the "
+        "<b>target</b> character written above it. Blue arrows are the forward pass "
+        "(x_t→h_t, h_t→y_t and h_{t-1}→h_t); grey nodes and arrows are not computed yet. The "
+        "orange band is the current step.</p>"
+        "<p>During the backward pass red arrows run the other way: y_t→h_t carries dy_t and "
+        "the arrow under the h row from h_t to h_{t-1} carries dhnext_t. Its <b>width and colour "
+        "grow with ||dhnext_t||</b> (relative to the largest in this window): thin, dark arrows "
+        "to the left mean the gradient is vanishing. The leftmost node h₋₁ is the state carried "
+        "in from the previous window.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.plot_widget = style.make_plot_widget("timestep t", "")
+        self.plot = self.plot_widget.getPlotItem()
+        rows = [(ROW_X, "input x_t"), (ROW_H, "hidden h_t"), (ROW_Y, "output y_t")]
+        self.plot.getAxis("left").setTicks([rows, []])
+        fm = QFontMetrics(t.font(t.tick_pt))
+        self.plot.getAxis("left").setWidth(max(fm.horizontalAdvance(r[1]) for r in rows) + 24)
+        self.plot.showGrid(x=False, y=False)
+        self.band = pg.LinearRegionItem(values=(0, 1), movable=False,
+                                        brush=pg.mkBrush(255, 157, 0, 70),
+                                        pen=pg.mkPen(t.highlight, width=2))
+        self.band.setZValue(-10)
+        self.plot.addItem(self.band)
+        fwd = t.pen(t.forward, 3)
+        grey = t.pen(t.muted, 1.5, Qt.DashLine)
+        # Arrows are horizontal or vertical: no antialiasing needed (it is the costly part).
+        self.fwd_lines = pg.PlotDataItem([], [], pen=fwd, connect="pairs", antialias=False)
+        self.todo_lines = pg.PlotDataItem([], [], pen=grey, connect="pairs", antialias=False)
+        self.dy_lines = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), connect="pairs",
+                                        antialias=False)
+        self.grad_bins = []
+        self.grad_heads = []
+        for k in range(N_BINS):
+            frac = (k + 1) / N_BINS
+            color = self._grad_color(frac)
+            item = pg.PlotDataItem([], [], connect="pairs", antialias=False,
+                                   pen=pg.mkPen(color, width=self._grad_width(frac)))
+            self.grad_bins.append(item)
+            head = pg.ScatterPlotItem(pxMode=True, symbol="t3", pen=None, brush=pg.mkBrush(color),
+                                      size=6.0 + 1.3 * self._grad_width(frac))
+            self.grad_heads.append(head)
+        for it in [self.todo_lines, self.fwd_lines, self.dy_lines] + self.grad_bins:
+            self.plot.addItem(it)
+        # Nodes and arrow heads: one item per style (per-point styles are slow to update).
+        on_pen, off_pen = pg.mkPen(t.forward, width=2), pg.mkPen(t.muted, width=1.5)
+        grad_pen = pg.mkPen(t.backward, width=3)
+
+        def scatter(z=5, **kw):
+            item = pg.ScatterPlotItem(pxMode=True, **kw)
+            item.setZValue(z)
+            self.plot.addItem(item)
+            return item
+
+        self.todo_nodes = scatter(symbol="o", pen=off_pen, brush=pg.mkBrush(t.background))
+        self.x_nodes = scatter(symbol="o", pen=on_pen, brush=pg.mkBrush("#c6dbef"))
+        self.h_nodes = scatter(symbol="o", pen=on_pen, brush=pg.mkBrush("#6baed6"))
+        self.y_nodes = scatter(symbol="o", pen=on_pen, brush=pg.mkBrush("#fdd49e"))
+        self.grad_nodes = scatter(z=5.5, symbol="o", pen=grad_pen, brush=None)
+        self.fwd_heads_up = scatter(z=6, symbol="t1", pen=None, brush=pg.mkBrush(t.forward))
+        self.fwd_heads_right = scatter(z=6, symbol="t2", pen=None, brush=pg.mkBrush(t.forward))
+        self.dy_heads = scatter(z=6, symbol="t", pen=None, brush=pg.mkBrush(t.backward))
+        for h in self.grad_heads:
+            h.setZValue(6)
+            self.plot.addItem(h)
+        self.legend = style.readout_label("", mono=False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.plot_widget, 1)
+        lay.addWidget(self.legend)
+        self._T = None
+        self._trace_id = None
+        self.in_labels, self.out_labels = [], []
+        self._label_step = None
+        # Public, for tests and exports: what the gradient arrows show at the cursor.
+        self.arrow_steps = np.zeros(0, dtype=int)
+        self.arrow_widths = np.zeros(0)
+
+    # --- gradient styling -------------------------------------------------------------------
+    def _grad_width(self, frac):
+        return max(1.0, MAX_W * frac) * self._theme.scale
+
+    @staticmethod
+    def _grad_color(frac):
+        # From the sequential map's middle (teal) up to... a red ramp reads as "gradient"
+        # on the white background; keep lightness varying so it survives greyscale.
+        lo, hi = np.array([253, 174, 97]), np.array([165, 0, 38])
+        c = lo + (hi - lo) * float(np.clip(frac, 0, 1))
+        return pg.mkColor(int(c[0]), int(c[1]), int(c[2]))
+
+    # --- built once per window length --------------------------------------------------------
+    def _build(self, T):
+        for it in self.in_labels + self.out_labels:
+            self.plot.removeItem(it)
+        t = self._theme
+        font = t.font(t.tick_pt + 1, bold=True, mono=True)
+        self.in_labels, self.out_labels = [], []
+        for i in range(T):
+            a = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.0))
+            a.setFont(font)
+            a.setPos(i, ROW_X - 0.25)
+            b = pg.TextItem("", color=t.foreground, anchor=(0.5, 1.0))
+            b.setFont(font)
+            b.setPos(i, ROW_Y + 0.25)
+            self.plot.addItem(a)
+            self.plot.addItem(b)
+            self.in_labels.append(a)
+            self.out_labels.append(b)
+        self.plot.setXRange(-1.6, T - 0.4, padding=0)
+        self.plot.setYRange(-0.85, 2.85, padding=0)
+        self._T = T
+        self._label_step = None
+
+    def _new_trace(self, tr):
+        if tr.T != self._T:
+            self._build(tr.T)
+        vocab = self.session.vocab
+        for i in range(tr.T):
+            ix = int(tr.inputs[i])
+            self.in_labels[i].setText(vocab.label(ix) if ix >= 0 else "∅")
+            self.out_labels[i].setText(vocab.label(int(tr.targets[i])))
+        self.norms = np.linalg.norm(tr.dhnext, axis=1)
+        self.max_norm = float(self.norms.max()) if self.norms.size and self.norms.max() > 0 else 1.0
+        self._label_step = None
+
+    def _layout_labels(self, T):
+        """Show every label when there is room, else every k-th (compressed view)."""
+        px = max(self.plot.vb.boundingRect().width(), 1.0) / (T + 1.2)
+        step = max(1, math.ceil(22 / px))
+        if step != self._label_step:
+            self._label_step = step
+            for i in range(T):
+                vis = i % step == 0
+                self.in_labels[i].setVisible(vis)
+                self.out_labels[i].setVisible(vis)
+        return px
+
+    def resizeEvent(self, ev):
+        super().resizeEvent(ev)
+        self._label_step = None
+
+    # --- drawing --------------------------------------------------------------------------------
+    def redraw(self):
+        s = self.session
+        tr, st = s.trace, s.state
+        T = tr.T
+        if id(tr) != self._trace_id:
+            self._trace_id = id(tr)
+            self._new_trace(tr)
+        px = self._layout_labels(T)
+        th = self._theme
+        n = st.forward_count
+        b = st.backward_from
+        cur = st.current_t
+        if cur is None:
+            self.band.setVisible(False)
+        else:
+            self.band.setVisible(True)
+            self.band.setRegion((cur - 0.5, cur + 0.5))
+        size = float(np.clip(0.5 * px, 5, 30)) * th.scale
+        ts = np.arange(T, dtype=float)
+        done = ts[:n]
+        todo = ts[n:]
+        back = ts[b:]
+        self.x_nodes.setData(x=done, y=np.full(n, ROW_X), size=size)
+        self.h_nodes.setData(x=np.concatenate([[-1.0], done]), y=np.full(n + 1, ROW_H), size=size)
+        self.y_nodes.setData(x=done, y=np.full(n, ROW_Y), size=size)
+        self.todo_nodes.setData(x=np.tile(todo, 3), y=np.repeat([ROW_X, ROW_H, ROW_Y], todo.size),
+                                size=size)
+        self.grad_nodes.setData(x=np.tile(back, 2), y=np.repeat([ROW_H, ROW_Y], back.size), size=size)
+        done = np.arange(T) < n
+        # Forward arrows: vertical x->h, h->y, and horizontal h_{t-1}->h_t (slightly above).
+        r = min(R, 0.42)
+        rx = min(0.3, max(0.12, size / max(px, 1) * 0.6))
+        fx0 = np.concatenate([ts, ts, ts - 1 + rx])
+        fy0 = np.concatenate([np.full(T, ROW_X + r), np.full(T, ROW_H + r), np.full(T, ROW_H + 0.1)])
+        fx1 = np.concatenate([ts, ts, ts - rx])
+        fy1 = np.concatenate([np.full(T, ROW_H - r), np.full(T, ROW_Y - r), np.full(T, ROW_H + 0.1)])
+        rev = np.concatenate([done, done, done])
+        self.fwd_lines.setData(*_pairs(fx0[rev], fy0[rev], fx1[rev], fy1[rev]))
+        self.todo_lines.setData(*_pairs(fx0[~rev], fy0[~rev], fx1[~rev], fy1[~rev]))
+        hs = max(7.0, 0.3 * size)
+        self.fwd_heads_up.setData(x=fx1[rev][:2 * n], y=fy1[rev][:2 * n], size=hs)
+        self.fwd_heads_right.setData(x=fx1[rev][2 * n:], y=fy1[rev][2 * n:], size=hs)
+        # Backward: dy arrows y_t -> h_t and dhnext arrows h_t -> h_{t-1} (slightly below).
+        bt = np.arange(b, T, dtype=float)
+        if bt.size:
+            self.dy_lines.setData(*_pairs(bt + 0.12, np.full(bt.size, ROW_Y - r), bt + 0.12,
+                                          np.full(bt.size, ROW_H + r)))
+            self.dy_heads.setData(x=bt + 0.12, y=np.full(bt.size, ROW_H + r), size=hs)
+        else:
+            self.dy_lines.setData([], [])
+            self.dy_heads.setData([], [])
+        fr = self.norms[b:] / self.max_norm if bt.size else np.zeros(0)
+        bins = np.minimum((fr * N_BINS).astype(int), N_BINS - 1) if bt.size else np.zeros(0, int)
+        for k, (item, head) in enumerate(zip(self.grad_bins, self.grad_heads)):
+            sel = bins == k
+            if np.any(sel):
+                x0 = bt[sel] - rx
+                x1 = bt[sel] - 1 + rx
+                yy = np.full(x0.size, ROW_H - 0.2)
+                item.setData(*_pairs(x0, yy, x1, yy))
+                head.setData(x=x1, y=yy)
+            elif item.xData is not None and len(item.xData):
+                item.setData([], [])
+                head.setData([], [])
+        self.arrow_steps = np.arange(b, T)
+        self.arrow_widths = np.array([self._grad_width((k + 1) / N_BINS) for k in bins])
+        if bt.size:
+            self.legend.setText(
+                f"Red arrows under the h row: dhnext_t sent from h_t back to h_(t-1); width ∝ "
+                f"||dhnext_t|| (here {self.norms[b]:.3g}; largest this window "
+                f"{self.max_norm:.3g}). Above each y_t: its target character.")
+        else:
+            self.legend.setText(
+                f"Forward pass: {n} of {T} steps computed. Below x_t: the input character; "
+                "above y_t: the target (the next character).")
+
+    def csv_tables(self):
+        tr, st = self.session.trace, self.session.state
+        b = st.backward_from
+        n = st.forward_count
+        ts = np.arange(tr.T)
+        norm = np.where(ts >= b, np.linalg.norm(tr.dhnext, axis=1), np.nan)
+        rows = np.column_stack([ts, tr.inputs, tr.targets, (ts < n).astype(float), norm])
+        return {"steps": (["t", "input", "target", "forward_done", "norm_dhnext"], rows)}

@@ -1,0 +1,304 @@
+"""Look and feel shared by every panel: pyqtgraph options, colour maps, fonts, themes.
+
+Everything here is sized for a projector at the back of a classroom: tick labels of at least
+11 pt, axis labels of at least 12 pt, thick lines.  Colour maps are colour-blind safe:
+
+* ``diverging_cmap()`` for signed values (ColorBrewer RdBu, blue = negative, white = 0,
+  red = positive), used with a symmetric range so white always means zero;
+* ``sequential_cmap()`` for magnitudes and probabilities (viridis stops: dark purple = low,
+  yellow = high; monotonic in lightness, so it also reads in greyscale).
+
+``configure_pyqtgraph()`` sets the global pyqtgraph options once (row-major images, so an
+array ``(rows, cols)`` is drawn with rows along y and columns along x, as printed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import QRectF, Qt
+from PyQt5.QtGui import QColor, QFont
+from PyQt5.QtWidgets import QGraphicsRectItem
+
+_CONFIGURED = False
+
+
+def configure_pyqtgraph() -> None:
+    """Set pyqtgraph's global options exactly once (later calls do nothing)."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    _CONFIGURED = True
+
+
+# ColorBrewer RdBu (11 classes), reversed so that blue is negative and red positive.
+_RDBU = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
+         "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+# viridis, 10 evenly spaced stops.
+_VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
+            "#35b779", "#6ece58", "#b5de2b", "#fde725"]
+
+_CMAPS = {}
+
+
+def _cmap(name: str, stops) -> pg.ColorMap:
+    if name not in _CMAPS:
+        pos = np.linspace(0.0, 1.0, len(stops))
+        _CMAPS[name] = pg.ColorMap(pos, [QColor(s) for s in stops], name=name)
+    return _CMAPS[name]
+
+
+def diverging_cmap() -> pg.ColorMap:
+    """Blue (negative) - white (zero) - red (positive); use with a symmetric range."""
+    return _cmap("bpttviz-RdBu", _RDBU)
+
+
+def sequential_cmap() -> pg.ColorMap:
+    """Viridis-like: dark purple (low) to yellow (high); for norms and probabilities."""
+    return _cmap("bpttviz-viridis", _VIRIDIS)
+
+
+def sequential_color(fraction: float, alpha: int = 255) -> QColor:
+    """The sequential map's colour at ``fraction`` in [0, 1]."""
+    c = sequential_cmap().map(float(np.clip(fraction, 0.0, 1.0)), mode="qcolor")
+    c.setAlpha(alpha)
+    return c
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours and sizes. ``scale`` multiplies every font size and line width (a later
+    presentation mode raises it)."""
+
+    name: str = "light"
+    background: str = "#ffffff"
+    foreground: str = "#000000"
+    muted: str = "#9a9a9a"          # not-yet-computed things
+    empty: str = "#d4d4d4"          # heatmap background: cells not computed yet (grey)
+    highlight: str = "#ff9d00"       # the current step (orange, visible on both maps)
+    forward: str = "#1f4e9c"         # forward arrows / revealed nodes
+    backward: str = "#c0392b"        # backward (gradient) things
+    raw: str = "#e08214"             # bars before clipping (orange)
+    clipped: str = "#542788"         # bars after clipping (purple): orange/purple is CVD-safe
+    tick_pt: float = 12.0
+    label_pt: float = 13.0
+    title_pt: float = 14.0
+    big_pt: float = 16.0             # the code panel's event words
+    mono_pt: float = 13.0
+    line_width: float = 2.5
+    scale: float = 1.0
+
+    def pt(self, size: float) -> float:
+        return size * self.scale
+
+    def font(self, size: Optional[float] = None, bold: bool = False, mono: bool = False) -> QFont:
+        f = QFont("DejaVu Sans Mono" if mono else "DejaVu Sans")
+        if mono:
+            f.setStyleHint(QFont.Monospace)
+        f.setPointSizeF(self.pt(self.label_pt if size is None else size))
+        f.setBold(bold)
+        return f
+
+    def pen(self, color: Optional[str] = None, width: Optional[float] = None, style=Qt.SolidLine):
+        return pg.mkPen(color or self.foreground, width=(width or self.line_width) * self.scale,
+                        style=style)
+
+    def with_scale(self, scale: float) -> "Theme":
+        return replace(self, scale=float(scale))
+
+
+LIGHT = Theme()
+DARK = Theme(name="dark", background="#111111", foreground="#f0f0f0", muted="#6a6a6a", empty="#3a3a3a",
+             forward="#7fb2ff", backward="#ff7b6b")
+
+_theme = LIGHT
+
+
+def theme() -> Theme:
+    """The current theme (light by default: classrooms project light)."""
+    return _theme
+
+
+def set_theme(t: Theme) -> None:
+    """Switch theme for panels built afterwards (and pyqtgraph's default colours)."""
+    global _theme
+    _theme = t
+    pg.setConfigOptions(background=t.background, foreground=t.foreground)
+
+
+def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,
+               yunits: Optional[str] = None, title: Optional[str] = None, t: Optional[Theme] = None,
+               mouse: bool = False) -> pg.PlotItem:
+    """Big fonts, labelled axes, no auto-range, no context menu. Returns ``plot``."""
+    t = t or theme()
+    tick_font = t.font(t.tick_pt)
+    label_css = {"color": t.foreground, "font-size": f"{t.pt(t.label_pt):.0f}pt"}
+    for name in ("left", "bottom"):
+        ax = plot.getAxis(name)
+        ax.setTickFont(tick_font)
+        ax.setPen(t.pen(t.foreground, 1.2))
+        ax.setTextPen(t.pen(t.foreground, 1))
+        ax.setStyle(tickTextOffset=int(4 * t.scale))
+        ax.enableAutoSIPrefix(False)  # "(x0.001)" confuses students; ticks show the numbers
+    if xlabel:
+        plot.setLabel("bottom", xlabel, units=xunits, **label_css)
+    if ylabel:
+        plot.setLabel("left", ylabel, units=yunits, **label_css)
+    if title:
+        plot.setTitle(title, color=t.foreground, size=f"{t.pt(t.title_pt):.0f}pt")
+    plot.layout.setContentsMargins(2, 12, 10, 2)
+    plot.disableAutoRange()
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=mouse, y=mouse)
+    return plot
+
+
+def make_plot_widget(xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,
+                     yunits: Optional[str] = None, title: Optional[str] = None,
+                     t: Optional[Theme] = None, parent=None) -> pg.PlotWidget:
+    """A ``pg.PlotWidget`` with the theme's background and styled, labelled axes."""
+    configure_pyqtgraph()
+    t = t or theme()
+    w = pg.PlotWidget(parent=parent, background=t.background)
+    style_plot(w.getPlotItem(), xlabel, ylabel, xunits, yunits, title, t)
+    return w
+
+
+def make_layout_widget(t: Optional[Theme] = None, parent=None) -> pg.GraphicsLayoutWidget:
+    """A ``pg.GraphicsLayoutWidget`` (several plots in one view) with the theme's background."""
+    configure_pyqtgraph()
+    t = t or theme()
+    w = pg.GraphicsLayoutWidget(parent=parent)
+    w.setBackground(t.background)
+    return w
+
+
+def color_bar(cmap: pg.ColorMap, values, label: str = "", t: Optional[Theme] = None) -> pg.ColorBarItem:
+    """A non-interactive colour bar with a fixed range and a big-font label."""
+    t = t or theme()
+    bar = pg.ColorBarItem(values=tuple(values), colorMap=cmap, interactive=False,
+                          width=int(18 * t.scale), colorMapMenu=False)
+    ax = bar.axis
+    ax.enableAutoSIPrefix(False)
+    ax.setWidth(int((84 if label else 66) * t.scale))  # room for "-0.0005"
+    ax.setTickFont(t.font(t.tick_pt))
+    ax.setPen(t.pen(t.foreground, 1))
+    ax.setTextPen(t.pen(t.foreground, 1))
+    if label:
+        ax.setLabel(label, color=t.foreground, **{"font-size": f"{t.pt(t.label_pt):.0f}pt"})
+    return bar
+
+
+def format_values(name: str, values, max_shown: int = 6, precision: int = 3) -> str:
+    """``name = [ 0.012 -0.331 ...]`` in the seed notebook's style, truncated for long
+    vectors: the first ``max_shown`` values and "… (N values)"."""
+    v = np.asarray(values, dtype=float).ravel()
+    body = " ".join(f"{x: .{precision}f}" for x in v[:max_shown])
+    if v.size > max_shown:
+        return f"{name} = [{body} … ({v.size} values)]"
+    return f"{name} = [{body}]"
+
+
+class Heatmap:
+    """A fixed-range heatmap in a PlotItem: one ImageItem reused for every redraw, a colour
+    bar, a cursor frame around one column and a hover read-out.
+
+    Data are ``(rows, cols)`` arrays (rows along y with row 0 at the top, columns along x);
+    NaN cells are transparent (not yet computed).  ``describe(row, col) -> str`` is called on
+    mouse moves over the image and its text goes to ``on_hover(text)``.
+    """
+
+    def __init__(self, plot: pg.PlotItem, cmap: pg.ColorMap, levels, bar_label: str = "",
+                 describe=None, on_hover=None, t: Optional[Theme] = None, insert_bar: bool = True):
+        t = t or theme()
+        self.plot, self.describe, self.on_hover = plot, describe, on_hover
+        self.shape = (0, 0)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self.image)
+        plot.invertY(True)
+        plot.vb.setBackgroundColor(t.empty)
+        self.bar = color_bar(cmap, levels, bar_label, t)
+        # insert_bar=False: the caller places ``self.bar`` (e.g. in a layout column shared
+        # with plots below, so their x axes line up).
+        self.bar.setImageItem(self.image, insert_in=plot if insert_bar else None)
+        self.levels = tuple(levels)
+        self.cursor = QGraphicsRectItem()
+        pen = pg.mkPen(t.highlight, width=3.5 * t.scale)
+        pen.setCosmetic(True)
+        self.cursor.setPen(pen)
+        self.cursor.setZValue(10)
+        plot.addItem(self.cursor)
+        plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.last_hover = ""
+
+    def set_levels(self, levels, cmap: Optional[pg.ColorMap] = None):
+        levels = (float(levels[0]), float(levels[1]))
+        if levels[0] == levels[1]:
+            levels = (levels[0] - 1.0, levels[1] + 1.0)
+        if cmap is not None and cmap is not self.bar.colorMap():
+            self.bar.setColorMap(cmap)
+        if levels != self.levels:
+            self.levels = levels
+            self.bar.setLevels(levels)
+        self.image.setLevels(levels)
+
+    def set_shape(self, rows: int, cols: int):
+        """Place the image so cell (r, c) is centred on (x=c, y=r); fix the view range."""
+        if (rows, cols) == self.shape:
+            return
+        self.shape = (rows, cols)
+        self.image.setImage(np.full((rows, cols), np.nan), autoLevels=False, levels=self.levels)
+        self.image.setRect(QRectF(-0.5, -0.5, cols, rows))
+        self.plot.setXRange(-0.5, cols - 0.5, padding=0)
+        self.plot.setYRange(-0.5, rows - 0.5, padding=0)
+
+    def set_data(self, data: np.ndarray):
+        """``data`` (rows, cols), NaN for not-yet-computed cells."""
+        self.set_shape(*data.shape)
+        self.image.setImage(data, autoLevels=False, levels=self.levels)
+
+    def set_cursor(self, col: Optional[int]):
+        if col is None:
+            self.cursor.setVisible(False)
+            return
+        rows = self.shape[0]
+        self.cursor.setRect(QRectF(col - 0.5, -0.5, 1.0, rows))
+        self.cursor.setVisible(True)
+
+    def cell_at(self, scene_pos):
+        """``(row, col)`` under a scene position, or None outside the image."""
+        if not self.plot.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.plot.vb.mapSceneToView(scene_pos)
+        r, c = int(round(p.y())), int(round(p.x()))
+        if 0 <= r < self.shape[0] and 0 <= c < self.shape[1]:
+            return r, c
+        return None
+
+    def _mouse_moved(self, scene_pos):
+        if self.describe is None:
+            return
+        cell = self.cell_at(scene_pos)
+        if cell is None:
+            return
+        text = self.describe(*cell)
+        self.last_hover = text
+        if self.on_hover is not None:
+            self.on_hover(text)
+
+
+def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
+    """A one/two-line label for hover read-outs and panel notes (big, selectable)."""
+    from PyQt5.QtWidgets import QLabel, QSizePolicy
+    t = t or theme()
+    lab = QLabel(text)
+    lab.setFont(t.font(t.tick_pt, mono=mono))
+    lab.setWordWrap(True)
+    lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    lab.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+    lab.setStyleSheet(f"color: {t.foreground}; background: {t.background}; padding: 2px 6px;")
+    return lab

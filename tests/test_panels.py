@@ -1,0 +1,323 @@
+"""The six panels: each builds from a Session, draws exactly what is computed at the cursor,
+exports the numbers it draws, and redraws for every cell and at T=100/H=256.
+Exceptions inside Qt slots fail the test (pytest-qt's default capture)."""
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+import pytest
+
+from bpttviz.engine.model import PARAM_NAMES
+from bpttviz.gui import style
+from bpttviz.gui.panels import (PANELS, CodePanel, DhnextPanel, GradNormsPanel, HiddenStatesPanel,
+                                OutputsPanel, UnrolledPanel, panel_by_key)
+from bpttviz.session import Session, SessionError
+
+_TEXT = ("From fairest creatures we desire increase, that thereby beauty's rose might never die,\n"
+         + string.ascii_letters + string.digits + " .,;:!?'-\n") * 20
+
+
+def make_session(preset: str = "min-char-rnn") -> Session:
+    """The preset, or (before the corpora are installed) the same model on a built-in text."""
+    try:
+        return Session(preset)
+    except SessionError:
+        s = Session("long-range")
+        s.edit(task="text", text=_TEXT, hidden_size=100, seq_length=25, whh_radius=None,
+               init_scale=0.01, clip="value", clip_value=5.0)
+        return s
+
+
+@pytest.fixture
+def session():
+    return make_session()
+
+
+def show(qtbot, cls, session, w=900, h=500):
+    panel = cls(session)
+    qtbot.addWidget(panel)
+    panel.resize(w, h)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def cursor_at(s, phase, t=None):
+    s.set_event(phase if t is None else f"{phase}:{t}")
+
+
+# --- registry and style ------------------------------------------------------------------------
+def test_registry_and_style():
+    assert [c.key for c in PANELS] == ["unrolled", "hidden_states", "outputs", "dhnext_flow",
+                                       "grad_norms", "code"]
+    assert panel_by_key("code") is CodePanel
+    with pytest.raises(KeyError):
+        panel_by_key("nope")
+    for cls in PANELS:
+        assert cls.title and cls.help_html
+    style.configure_pyqtgraph()
+    style.configure_pyqtgraph()  # idempotent
+    import pyqtgraph as pg
+    assert pg.getConfigOption("imageAxisOrder") == "row-major"
+    t = style.theme()
+    assert t.tick_pt >= 11 and t.label_pt >= 12 and t.background == "#ffffff"
+    assert style.DARK.background != t.background and t.with_scale(2).pt(10) == 20
+    div = style.diverging_cmap().map([0.0, 0.5, 1.0], mode="byte").astype(int)
+    assert div[0][2] > div[0][0] and div[2][0] > div[2][2]  # blue low, red high
+    assert min(div[1][:3]) > 240  # white middle
+    seq = style.sequential_cmap().map([0.0, 1.0], mode="byte").astype(int)
+    assert sum(seq[1][:3]) > sum(seq[0][:3])  # dark to light
+    assert style.format_values("h[3]", np.arange(100) / 100) == \
+        "h[3] = [ 0.000  0.010  0.020  0.030  0.040  0.050 … (100 values)]"
+
+
+# --- hidden states ---------------------------------------------------------------------------------
+def test_hidden_states_reveal_left_to_right(qtbot, session):
+    p = show(qtbot, HiddenStatesPanel, session)
+    tr = session.trace
+    for t in (0, 7, tr.T - 1):
+        cursor_at(session, "forward", t)
+        data = p.heatmap.image.image
+        assert data.shape == (tr.hidden_size, tr.T)
+        assert np.array_equal(data[:, :t + 1], tr.h[:t + 1].T)
+        assert np.isnan(data[:, t + 1:]).all()
+        assert p.heatmap.levels == (-1.0, 1.0)
+        assert p.heatmap.cursor.isVisible() and p.heatmap.cursor.rect().center().x() == t
+    names, table = p.csv_tables()["h"]
+    assert names[0] == "t" and np.array_equal(table[:, 1:], tr.h)
+    cursor_at(session, "backward", 3)
+    assert np.isfinite(p.heatmap.image.image).all()
+    text = p.describe_cell(5, 3)
+    assert f"{tr.h[3, 5]:.4f}" in text and "tanh" in text and f"{tr.preact[3, 5]:.4f}" in text
+
+
+def test_hidden_states_gates_for_lstm_and_gru(qtbot, session):
+    p = show(qtbot, HiddenStatesPanel, session)
+    assert p.combo.count() == 1
+    session.edit(cell="lstm")
+    cursor_at(session, "forward", 4)
+    assert [p.combo.itemData(i) for i in range(p.combo.count())] == ["h", "c", "i", "f", "o", "g"]
+    tr = session.trace
+    p.set_quantity("f")
+    assert np.array_equal(p.heatmap.image.image[:, :5], tr.gates["f"][:5].T)
+    assert p.heatmap.levels == (0.0, 1.0)
+    assert "σ" in p.describe_cell(2, 1)
+    p.set_quantity("c")
+    m = np.max(np.abs(tr.c))
+    assert p.heatmap.levels == pytest.approx((-m, m))
+    assert "f·c_prev + i·g" in p.describe_cell(2, 1)
+    session.edit(cell="gru")
+    assert [p.combo.itemData(i) for i in range(p.combo.count())] == ["h", "z", "r", "n"]
+    p.set_quantity("z")
+    assert np.array_equal(p.heatmap.image.image[:, :5], session.trace.gates["z"][:5].T)
+    p.set_quantity("h")
+    assert "(1-z)·n + z·h_prev" in p.describe_cell(0, 0)
+
+
+# --- outputs ------------------------------------------------------------------------------------------
+def test_outputs_probabilities_targets_and_loss(qtbot, session):
+    p = show(qtbot, OutputsPanel, session)
+    tr = session.trace
+    cursor_at(session, "forward", 9)
+    data = p.heatmap.image.image
+    assert data.shape == (tr.vocab_size, tr.T)
+    assert np.array_equal(data[:, :10], tr.p[:10].T) and np.isnan(data[:, 10:]).all()
+    assert p.heatmap.levels == (0.0, 1.0)
+    x, y = p.targets_outer.getData()
+    assert np.array_equal(x, np.arange(10)) and np.array_equal(y, tr.targets[:10])
+    assert np.allclose(p.bars.opts["height"], tr.losses[:10])
+    left = p.plot.getAxis("left")._tickLevels[0]
+    bottom = p.plot.getAxis("bottom")._tickLevels[0]
+    assert left[0] == (0, session.vocab.label(0))
+    assert bottom[0] == (0, session.vocab.label(int(tr.inputs[0])))
+    if tr.vocab_size > 40:
+        assert len(left) < tr.vocab_size  # thinned to stay readable
+    tables = p.csv_tables()
+    assert np.array_equal(tables["probabilities"][1][:, 3:], tr.p[:10])
+    assert np.array_equal(tables["loss"][1][:, 1], tr.losses[:10])
+    tg = int(tr.targets[2])
+    text = p.describe_cell(tg, 2)
+    assert "target" in text and f"{tr.p[2, tg]:.4f}" in text and "exp" in text
+    assert "not computed" in p.describe_cell(0, 20)
+
+
+# --- dhnext -------------------------------------------------------------------------------------------
+def test_dhnext_fills_right_to_left(qtbot, session):
+    p = show(qtbot, DhnextPanel, session)
+    tr = session.trace
+    T = tr.T
+    cursor_at(session, "forward", 5)
+    x, _ = p.norm_curve.getData()
+    assert x is None or len(x) == 0
+    norms = np.linalg.norm(tr.dhnext, axis=1)
+    for b in (T - 1, 10, 0):
+        cursor_at(session, "backward", b)
+        x, y = p.norm_curve.getData()
+        assert len(x) == T - b == session.state.T - session.state.backward_from
+        assert np.array_equal(x, np.arange(b, T)) and np.allclose(y, norms[b:])
+        data = p.heatmap.image.image
+        assert np.array_equal(data[:, b:], tr.dhnext[b:].T) and np.isnan(data[:, :b]).all()
+        _, yo = p.out_curve.getData()
+        _, yf = p.fut_curve.getData()
+        assert np.allclose(yo, np.linalg.norm(tr.dh_from_output[b:], axis=1))
+        assert np.allclose(yf, np.linalg.norm(tr.dh_from_future[b:], axis=1))
+    levels = p.heatmap.levels
+    cursor_at(session, "backward", 12)
+    assert p.heatmap.levels == levels == pytest.approx((-np.abs(tr.dhnext).max(), np.abs(tr.dhnext).max()))
+    p.log_box.setChecked(True)
+    x, y = p.norm_curve.getData()
+    assert len(x) == T - 12
+    p.log_box.setChecked(False)
+    tables = p.csv_tables()
+    assert np.allclose(tables["norms"][1][:, 1], norms[12:])
+    assert np.array_equal(tables["dhnext"][1][:, 1:], tr.dhnext[12:])
+    assert "Whh" in p.describe_cell(3, 15) and "not computed" in p.describe_cell(3, 2)
+
+
+# --- gradient norms ------------------------------------------------------------------------------
+def test_grad_norms_before_and_after_clip(qtbot, session):
+    p = show(qtbot, GradNormsPanel, session)
+    tr = session.trace
+    cursor_at(session, "forward", 3)
+    assert np.isnan(p.raw_heights).all() and np.isnan(p.clip_heights).all()
+    cursor_at(session, "backward", 10)
+    acc = [np.linalg.norm(tr.accumulated_grad(k, 10)) for k in PARAM_NAMES]
+    assert np.allclose(p.raw_heights[:5], acc)
+    assert p.raw_heights[5] == pytest.approx(math.sqrt(sum(a * a for a in acc)))
+    assert np.isnan(p.clip_heights).all()
+    cursor_at(session, "clip")
+    assert np.allclose(p.raw_heights, [tr.grad_norms_raw[k] for k in PARAM_NAMES]
+                       + [tr.grad_norm_before_clip])
+    assert np.allclose(p.clip_heights, [tr.grad_norms[k] for k in PARAM_NAMES]
+                       + [tr.grad_norm_after_clip])
+    assert np.allclose(p.raw_bars.opts["height"], p.raw_heights)
+    assert "cos(raw, clipped)" in p.info.text()
+    names, rows = p.csv_tables()["norms"]
+    assert np.allclose(rows[:, 1], p.raw_heights) and np.allclose(rows[:, 2], p.clip_heights)
+
+
+def test_grad_norms_combo_changes_session_live(qtbot, session):
+    p = show(qtbot, GradNormsPanel, session)
+    session.edit(clip_value=0.5)
+    cursor_at(session, "clip")
+    assert p.combo.currentData() == "value"
+    p.combo.setCurrentIndex(p.combo.findData("norm"))
+    assert session.config.clip == "norm"
+    assert session.state.event.phase == "clip"  # still on the clip event
+    tr = session.trace
+    assert p.clip_heights[5] == pytest.approx(tr.grad_norm_after_clip)
+    assert p.clip_heights[5] == pytest.approx(min(0.5, tr.grad_norm_before_clip))
+    x, y = p.threshold.getData()
+    assert len(x) == 2 and np.allclose(y, 0.5)
+    p.combo.setCurrentIndex(p.combo.findData("none"))
+    assert session.config.clip is None
+    assert np.allclose(p.clip_heights, p.raw_heights)
+    p.combo.setCurrentIndex(p.combo.findData("param-norm"))
+    assert session.config.clip == "param-norm"
+    assert np.all(p.clip_heights[:5] <= 0.5 + 1e-9)
+    session.undo_stack.undo()
+    assert session.config.clip is None and p.combo.currentData() == "none"
+
+
+# --- code -----------------------------------------------------------------------------------------------
+def test_code_panel_highlights_the_running_line(qtbot, session):
+    p = show(qtbot, CodePanel, session)
+    cursor_at(session, "forward", 4)
+    assert "hs[t] = np.tanh" in p.lines[p.main_line][0]
+    assert p.words.text() == session.describe_event()[0]
+    assert "h[4]" in p.words.text().replace("h_4", "h[4]")
+    text = p.values.toPlainText()
+    assert "hs[4] = [" in text and f"({session.trace.hidden_size} values)" in text
+    cursor_at(session, "backward", 7)
+    assert p.lines[p.main_line][0].strip().startswith("dhnext = Whh.T @ dhraw")
+    assert all(p.lines[i][1].lower() == "b" for i in p.highlighted_lines)
+    assert len(p.code.extraSelections()) == len(p.highlighted_lines)
+    assert "dhnext = [" in p.values.toPlainText()
+    np.testing.assert_array_equal(p.csv_tables()["values"][1][:, 1], session.trace.dhnext[7])
+    cursor_at(session, "clip")
+    assert "np.clip" in p.lines[p.main_line][0]
+    cursor_at(session, "update")
+    assert "param" in p.lines[p.main_line][0] and "ΔWxh" in p.values.toPlainText()
+    for cell in ("lstm", "gru"):
+        session.edit(cell=cell)
+        cursor_at(session, "backward", 2)
+        assert p.lines[p.main_line][0].strip().startswith("dhnext = Whh.T @")
+        cursor_at(session, "forward", 2)
+        assert p.lines[p.main_line][0].strip().startswith("hs[t] =")
+
+
+# --- unrolled ---------------------------------------------------------------------------------------
+def test_unrolled_nodes_and_gradient_arrows(qtbot, session):
+    p = show(qtbot, UnrolledPanel, session)
+    tr = session.trace
+    T = tr.T
+    cursor_at(session, "forward", 6)
+    assert len(p.x_nodes.data) == 7 and len(p.todo_nodes.data) == 3 * (T - 7)
+    assert len(p.arrow_steps) == 0
+    assert p.in_labels[0].toPlainText() == session.vocab.label(int(tr.inputs[0]))
+    assert p.out_labels[3].toPlainText() == session.vocab.label(int(tr.targets[3]))
+    assert p.band.getRegion() == pytest.approx((5.5, 6.5))
+    cursor_at(session, "backward", 5)
+    assert np.array_equal(p.arrow_steps, np.arange(5, T))
+    norms = np.linalg.norm(tr.dhnext, axis=1)[5:]
+    order = np.argsort(norms)
+    assert np.all(np.diff(p.arrow_widths[order]) >= 0)  # wider arrow = bigger ||dhnext||
+    assert np.allclose(p.csv_tables()["steps"][1][5:, 4], norms)
+    cursor_at(session, "update")
+    assert not p.band.isVisible() and len(p.arrow_steps) == T
+
+
+# --- every panel, every cell, big sizes ------------------------------------------------------------
+def _step_everywhere(qtbot, s, panels):
+    T = s.trace.T
+    for idx in (0, T // 2, T - 1, T, T + T // 2, 2 * T - 1, 2 * T, 2 * T + 1):
+        s.set_cursor(idx)
+        for p in panels:
+            assert p.isVisible()
+            for name, (cols, rows) in p.csv_tables().items():
+                assert rows.ndim == 2 and rows.shape[1] == len(cols), (p.key, name)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_all_panels_for_each_cell(qtbot, session, cell):
+    if cell != "rnn":
+        session.edit(cell=cell)
+    panels = [show(qtbot, cls, session, 640, 420) for cls in PANELS]
+    _step_everywhere(qtbot, session, panels)
+    session.step(1)  # past update: next iteration, new trace
+    assert session.cursor == 0
+
+
+def test_all_panels_big_window(qtbot):
+    s = make_session()
+    s.edit(hidden_size=256, seq_length=100)
+    assert (s.trace.T, s.trace.hidden_size) == (100, 256)
+    panels = [show(qtbot, cls, s, 640, 420) for cls in PANELS]
+    _step_everywhere(qtbot, s, panels)
+    up = panels[0]
+    s.set_cursor(50)
+    visible = sum(lab.isVisible() for lab in up.in_labels)
+    assert 0 < visible < 100  # compressed: labels thinned
+    code = panels[-1]
+    s.set_event("forward:3")
+    assert "(256 values)" in code.values.toPlainText()
+
+
+def test_lstm_gates_preset_if_available(qtbot):
+    try:
+        s = Session("lstm-gates")
+    except SessionError:
+        pytest.skip("lstm-gates corpus not installed")
+    panels = [show(qtbot, cls, s, 640, 420) for cls in PANELS]
+    _step_everywhere(qtbot, s, panels)
+
+
+def test_hidden_panel_catches_up_when_shown(qtbot, session):
+    p = HiddenStatesPanel(session)
+    qtbot.addWidget(p)
+    session.set_event("forward:5")  # hidden: no redraw yet
+    p.show()
+    qtbot.waitExposed(p)
+    assert np.isfinite(p.heatmap.image.image[:, :6]).all()
