@@ -302,3 +302,16 @@ def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
     lab.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
     lab.setStyleSheet(f"color: {t.foreground}; background: {t.background}; padding: 2px 6px;")
     return lab
+
+
+def shrinkable(widget):
+    """Let a label/combo shrink below its text width, so six docked panels fit 1280x720
+    (long texts are elided by the layout instead of widening the window)."""
+    from PyQt5.QtWidgets import QComboBox, QLabel, QSizePolicy
+    if isinstance(widget, QComboBox):
+        widget.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        widget.setMinimumContentsLength(5)
+    elif isinstance(widget, QLabel):
+        widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        widget.setMinimumWidth(0)
+    return widget

@@ -160,6 +160,7 @@ class CodePanel(Panel):
         self.equation.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.equation.setToolTip("The equations of this event")
         for w in (self.words, self.equation):
+            style.shrinkable(w)
             w.setStyleSheet(f"color: {t.foreground}; padding: 2px 6px;")
         self.code = QPlainTextEdit()
         self.values = QPlainTextEdit()

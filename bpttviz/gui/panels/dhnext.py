@@ -42,6 +42,8 @@ class DhnextPanel(Panel):
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.log_box)
         top.addWidget(self.note, 1)
+        style.shrinkable(self.note)
+        self.note.setToolTip("The heatmap's colour range, fixed for this window")
         self.view = style.make_layout_widget(t)
         self.norm_plot = self.view.addPlot(row=0, col=0)
         style.style_plot(self.norm_plot, "timestep t", "||dhnext||")
@@ -62,7 +64,8 @@ class DhnextPanel(Panel):
         self.norm_plot.addItem(self.norm_text)
         self.norm_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.norm_plot.addItem(self.norm_cursor)
-        legend = self.split_plot.addLegend(offset=(4, 4), labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
+        legend = self.split_plot.addLegend(offset=(2, 2), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
+                                           verSpacing=-6,
                                            labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 200))
         self.total_curve = pg.PlotDataItem([], [], pen=t.pen(t.foreground, 2, Qt.DashLine),
                                            name="total ||dh_t||")

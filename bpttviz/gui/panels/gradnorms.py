@@ -59,9 +59,11 @@ class GradNormsPanel(Panel):
         self.spin.editingFinished.connect(self._spin_changed)
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
-        for w in (QLabel("clip mode:"), self.combo, QLabel("threshold c:"), self.spin):
+        for w in (QLabel("clip:"), self.combo, QLabel("c ="), self.spin):
             w.setFont(t.font(t.tick_pt))
             top.addWidget(w)
+        style.shrinkable(self.combo)
+        self.spin.setMinimumWidth(60)
         top.addStretch(1)
         self.plot_widget = style.make_plot_widget("parameter", "gradient L2 norm")
         self.plot = self.plot_widget.getPlotItem()
@@ -83,6 +85,7 @@ class GradNormsPanel(Panel):
         self.info = QLabel("")
         self.info.setFont(t.font(t.tick_pt))
         self.info.setWordWrap(True)
+        style.shrinkable(self.info)
         self.info.setStyleSheet(f"color: {t.foreground}; padding: 2px 6px;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

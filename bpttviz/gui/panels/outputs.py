@@ -53,7 +53,7 @@ class OutputsPanel(Panel):
         self.loss_plot.addItem(self.bars)
         self.uniform = pg.InfiniteLine(angle=0, pen=t.pen("#555555", 2, style=pg.QtCore.Qt.DashLine))
         self.loss_plot.addItem(self.uniform)
-        self.uniform_label = pg.TextItem("ln V = uniform guess", color=t.foreground, anchor=(1, 1))
+        self.uniform_label = pg.TextItem("ln V (uniform)", color=t.foreground, anchor=(1, 1))
         self.uniform_label.setFont(t.font(t.tick_pt - 1))
         self.uniform_label.setZValue(4)
         self.loss_plot.addItem(self.uniform_label)
