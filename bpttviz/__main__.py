@@ -1,0 +1,4 @@
+"""``python -m bpttviz``: the command line."""
+from bpttviz.cli import main
+
+raise SystemExit(main())

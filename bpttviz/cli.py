@@ -1,0 +1,216 @@
+"""Command line: ``bpttviz [--preset NAME] [--corpus FILE] [--cell rnn|lstm|gru] [--at EVENT]
+[--screenshot PNG] [--list-presets] [--version]`` and ``bpttviz export ...``.
+
+Bad arguments give one line on stderr, ``bpttviz: error: ...``, and exit code 2 -- never a
+traceback.  Without a screen the window is not attempted (exit 1 with what to do instead).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from typing import List, Optional
+
+NO_SCREEN = ("bpttviz: no screen found: use `bpttviz export`, `--screenshot`, or run under "
+             "Xvfb (xvfb-run bpttviz)")
+#: Debian/Ubuntu packages Qt's xcb platform plugin needs beyond the PyQt5 wheel.
+XCB_DEBS = ("libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+            "libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 "
+            "libgl1 libegl1 libfontconfig1 libdbus-1-3")
+#: shared library name prefix -> Debian package
+LIB_TO_DEB = {"libxcb-icccm": "libxcb-icccm4", "libxcb-image": "libxcb-image0",
+              "libxcb-keysyms": "libxcb-keysyms1", "libxcb-randr": "libxcb-randr0",
+              "libxcb-render-util": "libxcb-render-util0", "libxcb-shape": "libxcb-shape0",
+              "libxcb-xfixes": "libxcb-xfixes0", "libxcb-xinerama": "libxcb-xinerama0",
+              "libxcb-xkb": "libxcb-xkb1", "libxkbcommon-x11": "libxkbcommon-x11-0",
+              "libxkbcommon.": "libxkbcommon0", "libGL.": "libgl1", "libEGL": "libegl1",
+              "libfontconfig": "libfontconfig1", "libdbus-1": "libdbus-1-3",
+              "libxcb-util": "libxcb-util1", "libxcb-cursor": "libxcb-cursor0"}
+#: platforms that need no screen
+HEADLESS = ("offscreen", "minimal", "vnc", "linuxfb", "eglfs", "webgl")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="bpttviz", description="Step through backpropagation through time in a "
+                "tiny RNN, one timestep at a time.",
+                epilog="Subcommand: `bpttviz export ...` writes pictures/CSV without a window "
+                       "(see `bpttviz export --help`).")
+    p.add_argument("--preset", metavar="NAME", help="start from this preset (see --list-presets)")
+    p.add_argument("--corpus", metavar="FILE", help="train on this UTF-8 text file")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="cell type")
+    p.add_argument("--at", metavar="EVENT", help="start at this event: forward:N, backward:N, "
+                   "clip, update, start or end")
+    p.add_argument("--screenshot", metavar="PNG", help="draw the window offscreen into PNG "
+                   "(no screen needed) and exit")
+    p.add_argument("--list-presets", action="store_true", help="list the presets and what each teaches")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def _fail(message: str, code: int = 2) -> int:
+    message = " ".join(str(message).split())  # always one line
+    sys.stderr.write(f"bpttviz: error: {message}\n")
+    return code
+
+
+def _list_presets() -> int:
+    from .engine.presets import list_presets, load_preset
+
+    for name in list_presets():
+        try:
+            p = load_preset(name)
+            title, teaches = p.title, p.teaches
+        except Exception as e:  # noqa: BLE001 -- list what is there, say what is broken
+            title, teaches = "(unreadable)", str(e)
+        print(f"{name:24s} {title}")
+        print(f"{'':24s}   {' '.join(teaches.split())}")
+    return 0
+
+
+def _export(rest: List[str]) -> int:
+    try:
+        from . import export
+    except ImportError as e:
+        return _fail(f"the export command is not available in this installation ({e})")
+    return int(export.main(rest) or 0)
+
+
+def _platform_wanted() -> str:
+    return os.environ.get("QT_QPA_PLATFORM", "").strip()
+
+
+def display_problem(probe: Optional[subprocess.Popen] = None) -> Optional[str]:
+    """A message if the window cannot be shown here, else None (Linux/BSD only)."""
+    if sys.platform.startswith(("win", "darwin")):
+        return None
+    platform = _platform_wanted().split(":")[0].split(";")[0]
+    if platform in HEADLESS:
+        return None
+    has_x, has_wayland = bool(os.environ.get("DISPLAY")), bool(os.environ.get("WAYLAND_DISPLAY"))
+    if not has_x and not has_wayland:
+        return NO_SCREEN
+    if probe is None:
+        return None
+    try:
+        _, err = probe.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        probe.communicate()
+        return None  # slow, not broken: let Qt try
+    if probe.returncode == 0:
+        return None
+    return _explain_probe(err.decode("utf-8", "replace"))
+
+
+def _explain_probe(err: str) -> str:
+    low = err.lower()
+    if "could not connect to display" in low:
+        return (f"bpttviz: no screen found: cannot connect to display "
+                f"{os.environ.get('DISPLAY', '')!r}; use `bpttviz export`, `--screenshot`, or run "
+                "under Xvfb (xvfb-run bpttviz)")
+    if "platform plugin" in low or "xcb" in low:
+        missing = sorted({deb for lib, deb in LIB_TO_DEB.items()
+                          for m in re.findall(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object", err)
+                          if m.startswith(lib)})
+        named = f" (missing: {' '.join(missing)})" if missing else ""
+        return ("bpttviz: Qt could not load its X11 (xcb) platform plugin" + named + ". "
+                f"On Debian/Ubuntu install: sudo apt-get install {XCB_DEBS}. Or use "
+                "`bpttviz export` / `--screenshot`, which need no screen.")
+    last = [line for line in err.strip().splitlines() if line.strip()][-1:] or ["unknown error"]
+    return f"bpttviz: the window cannot start here: {last[0].strip()}"
+
+
+def start_probe() -> Optional[subprocess.Popen]:
+    """Start a tiny Qt app with the X11 plugin in a subprocess (runs while we load the model),
+    so a broken plugin is a clear message instead of Qt aborting this process."""
+    if sys.platform.startswith(("win", "darwin")) or os.environ.get("BPTTVIZ_NO_PROBE"):
+        return None
+    platform = _platform_wanted()
+    if not os.environ.get("DISPLAY") or (platform and not platform.startswith("xcb")):
+        return None
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", QT_DEBUG_PLUGINS="1")
+    code = "from PyQt5.QtWidgets import QApplication; QApplication(['bpttviz-probe'])"
+    try:
+        return subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError:
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "export":
+        return _export(argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        return _fail(e)
+    if args.version:
+        from . import __version__
+        print(f"bpttviz {__version__}")
+        return 0
+    if args.list_presets:
+        return _list_presets()
+
+    from .engine.presets import list_presets
+    try:
+        names = list_presets()
+    except FileNotFoundError as e:
+        return _fail(e)
+    if args.preset is not None and args.preset not in names:
+        return _fail(f"unknown preset {args.preset!r}; choose one of: {', '.join(names)}")
+    if args.corpus is not None and not os.path.isfile(args.corpus):
+        what = "is a folder, not a text file" if os.path.isdir(args.corpus) else "not found"
+        return _fail(f"corpus file {what}: {args.corpus}")
+
+    if args.screenshot is not None:
+        folder = os.path.dirname(os.path.abspath(args.screenshot))
+        if not os.path.isdir(folder):
+            return _fail(f"cannot write the screenshot: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            return _fail(f"cannot write the screenshot: folder {folder} is not writable")
+
+    probe = None if args.screenshot else start_probe()
+    try:
+        from .gui.app import StartupError, make_session, render_screenshot, run_app
+
+        if args.screenshot:
+            # No screen needed: draw offscreen whatever the environment says.
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+            session = make_session(args.preset, args.corpus, args.cell, args.at)
+            return render_screenshot(args, args.screenshot, session=session)
+        remembered = None
+        if args.preset is None:
+            remembered = _remembered_preset()
+        session = make_session(args.preset, args.corpus, args.cell, args.at, remembered)
+    except StartupError as e:
+        if probe is not None:
+            probe.kill()
+        return _fail(e)
+    problem = display_problem(probe)
+    if problem:
+        sys.stderr.write(problem + "\n")
+        return 1
+    return run_app(args, session=session)
+
+
+def _remembered_preset() -> Optional[str]:
+    from PyQt5.QtCore import QSettings
+
+    value = QSettings("bpttviz", "bpttviz").value("session/last_preset", None)
+    return str(value) if value else None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""The controls dock: preset, corpus, model and training settings, play speed.
+
+Every setting is an undoable ``session.edit``.  When the session refuses a change
+(``SessionError``) the user is told why and the widget goes back to the session's value.
+Widgets follow ``sigChanged`` with their signals blocked, so syncing never makes an edit.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                             QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..engine.presets import list_presets, load_preset
+from ..session import SessionError
+
+CELLS = ("rnn", "lstm", "gru")
+OPTIMIZERS = ("sgd", "adagrad", "adam")
+#: combo label -> RunConfig.clip
+CLIP_MODES = {"none": None, "value": "value", "norm": "norm", "param-norm": "param-norm"}
+CORPUS_FILTER = "Text files (*.txt *.text *.md *.csv);;All files (*)"
+
+
+def preset_infos():
+    """[(name, title, teaches)] for every preset, in teaching order (unreadable ones named)."""
+    out = []
+    for name in list_presets():
+        try:
+            p = load_preset(name)
+            out.append((name, p.title, p.teaches))
+        except Exception as e:  # a broken preset file must not stop the window  # noqa: BLE001
+            out.append((name, name, f"(cannot be read: {e})"))
+    return out
+
+
+def warn(parent: Optional[QWidget], title: str, message: str) -> None:
+    """The one way the GUI reports a refused request (tests patch QMessageBox.warning)."""
+    QMessageBox.warning(parent, title, message)
+
+
+class ControlsPanel(QWidget):
+    """The settings of the run.  Not a data panel: it lives in its own dock, key "controls"."""
+
+    key = "controls"
+    title = "Controls"
+    #: events per second while playing
+    speedChanged = pyqtSignal(float)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self._syncing = False
+        self.setObjectName("controls")
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+
+        # --- what to look at -------------------------------------------------------------
+        box = QGroupBox("Example")
+        form = QFormLayout(box)
+        self.preset = QComboBox()
+        self.preset.setObjectName("preset")
+        self.preset.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.preset.setMinimumContentsLength(14)
+        for name, title, teaches in preset_infos():
+            self.preset.addItem(title if title != name else name, name)
+            i = self.preset.count() - 1
+            self.preset.setItemData(i, f"<b>{title}</b> ({name})<br>{teaches}", Qt.ToolTipRole)
+        self.preset.setToolTip("Choose a ready-made example; each one teaches one thing")
+        self.preset.activated.connect(self._preset_chosen)
+        form.addRow("Preset", self.preset)
+        self.corpus_button = QPushButton("Load corpus…")
+        self.corpus_button.setObjectName("corpus")
+        self.corpus_button.setToolTip("Train on a UTF-8 text file of your own (Ctrl+L)")
+        self.corpus_button.clicked.connect(self.choose_corpus)
+        self.corpus_label = QLabel()
+        self.corpus_label.setWordWrap(True)
+        form.addRow(self.corpus_button)
+        form.addRow(self.corpus_label)
+        outer.addWidget(box)
+
+        # --- model -----------------------------------------------------------------------
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.cell = self._combo("cell", CELLS, "Cell: plain tanh RNN, LSTM or GRU")
+        form.addRow("Cell", self.cell)
+        self.hidden_size = self._spin("hidden_size", 1, 1024, "Hidden units H")
+        form.addRow("Hidden size", self.hidden_size)
+        self.seq_length = self._spin("seq_length", 1, 400, "Timesteps per window (T): the length "
+                                     "backpropagation goes back through")
+        form.addRow("Sequence length", self.seq_length)
+        self.seed = self._spin("seed", 0, 2**31 - 1, "Random seed of the initial weights")
+        form.addRow("Random seed", self.seed)
+        self.init_scale = self._dspin("init_scale", 1e-5, 100.0, 5, 0.005,
+                                      "Initial weights are drawn as randn · init scale")
+        form.addRow("Init scale", self.init_scale)
+        outer.addWidget(box)
+
+        # --- training --------------------------------------------------------------------
+        box = QGroupBox("Training")
+        form = QFormLayout(box)
+        self.clip = self._combo("clip", tuple(CLIP_MODES), "Gradient clipping: none, each entry "
+                                "to ±c (value), the global norm (norm) or each parameter's norm")
+        form.addRow("Clipping", self.clip)
+        self.clip_value = self._dspin("clip_value", 1e-4, 1e6, 4, 0.5, "Clipping threshold c")
+        form.addRow("Threshold", self.clip_value)
+        self.lr = self._dspin("lr", 1e-6, 100.0, 6, 0.01, "Learning rate")
+        form.addRow("Learning rate", self.lr)
+        self.optimizer = self._combo("optimizer", OPTIMIZERS, "Optimizer used at the update event")
+        form.addRow("Optimizer", self.optimizer)
+        outer.addWidget(box)
+
+        # --- playback --------------------------------------------------------------------
+        box = QGroupBox("Playback")
+        form = QFormLayout(box)
+        self.speed = QDoubleSpinBox()
+        self.speed.setObjectName("speed")
+        self.speed.setRange(0.25, 60.0)
+        self.speed.setDecimals(2)
+        self.speed.setSingleStep(1.0)
+        self.speed.setValue(4.0)
+        self.speed.setSuffix(" events/s")
+        self.speed.setToolTip("How fast Play (Space) steps through the timeline")
+        self.speed.valueChanged.connect(self.speedChanged)
+        form.addRow("Speed", self.speed)
+        outer.addWidget(box)
+        outer.addStretch(1)
+
+        self._edits: Dict[str, QWidget] = {
+            "cell": self.cell, "hidden_size": self.hidden_size, "seq_length": self.seq_length,
+            "seed": self.seed, "init_scale": self.init_scale, "clip": self.clip,
+            "clip_value": self.clip_value, "lr": self.lr, "optimizer": self.optimizer}
+        session.sigChanged.connect(self.sync)
+        self.sync()
+
+    # --- widget factories ----------------------------------------------------------------
+    def _combo(self, field, items, tip):
+        w = QComboBox()
+        w.setObjectName(field)
+        w.addItems(list(items))
+        w.setToolTip(tip)
+        w.activated.connect(lambda _i, f=field: self._edited(f))
+        return w
+
+    def _spin(self, field, lo, hi, tip):
+        w = QSpinBox()
+        w.setObjectName(field)
+        w.setRange(lo, hi)
+        w.setKeyboardTracking(False)  # one edit on Enter / focus out, not one per digit
+        w.setToolTip(tip)
+        w.valueChanged.connect(lambda _v, f=field: self._edited(f))
+        return w
+
+    def _dspin(self, field, lo, hi, decimals, step, tip):
+        w = QDoubleSpinBox()
+        w.setObjectName(field)
+        w.setRange(lo, hi)
+        w.setDecimals(decimals)
+        w.setSingleStep(step)
+        w.setKeyboardTracking(False)
+        w.setToolTip(tip)
+        w.valueChanged.connect(lambda _v, f=field: self._edited(f))
+        return w
+
+    # --- widget <-> config -----------------------------------------------------------------
+    def _widget_value(self, field):
+        w = self._edits[field]
+        if field == "clip":
+            return CLIP_MODES[w.currentText()]
+        if isinstance(w, QComboBox):
+            return w.currentText()
+        return w.value()
+
+    def _set_widget(self, field, value):
+        w = self._edits[field]
+        if field == "clip":
+            value = next((k for k, v in CLIP_MODES.items() if v == value), "none")
+        if isinstance(w, QComboBox):
+            i = w.findText(str(value))
+            if i < 0:  # a value this build does not list (from a saved file): show it anyway
+                w.addItem(str(value))
+                i = w.count() - 1
+            w.setCurrentIndex(i)
+        elif value is not None:
+            w.setValue(value)
+
+    def sync(self):
+        """Show the session's values (signals blocked: syncing never edits)."""
+        if self.session.run is None:
+            return
+        self._syncing = True
+        try:
+            c = self.session.config
+            for field, w in self._edits.items():
+                old = w.blockSignals(True)
+                try:
+                    self._set_widget(field, getattr(c, field))
+                finally:
+                    w.blockSignals(old)
+            self.clip_value.setEnabled(c.clip is not None)
+            self.seq_length.setEnabled(c.task in ("text", "delay"))
+            self.seq_length.setToolTip(
+                self.seq_length.toolTip() if c.task in ("text", "delay") else
+                "This task's windows have their own length (one name, or the fixed example)")
+            old = self.preset.blockSignals(True)
+            name = self.session.preset.name if self.session.preset is not None else None
+            self.preset.setCurrentIndex(self.preset.findData(name) if name else -1)
+            self.preset.blockSignals(old)
+            path = self.session.corpus_path
+            if path:
+                self.corpus_label.setText(f"Corpus: {os.path.basename(path)}")
+                self.corpus_label.setToolTip(path)
+            elif c.task in ("text", "names"):
+                self.corpus_label.setText(f"Corpus: the preset's ({len(c.text):,} characters)")
+                self.corpus_label.setToolTip("")
+            else:
+                self.corpus_label.setText(f"Task: {c.task} (no corpus)")
+                self.corpus_label.setToolTip("")
+        finally:
+            self._syncing = False
+
+    def _edited(self, field):
+        if self._syncing or self.session.run is None:
+            return
+        value = self._widget_value(field)
+        if getattr(self.session.config, field) == value:
+            return
+        label = field.replace("_", " ")
+        shown = "none" if value is None else value
+        try:
+            self.session.edit(f"{label} {shown}", **{field: value})
+        except SessionError as e:
+            warn(self.window(), f"Cannot change {label}", str(e))
+            self.sync()
+
+    def _preset_chosen(self, index):
+        name = self.preset.itemData(index)
+        if name is None or (self.session.preset is not None and self.session.preset.name == name):
+            return
+        try:
+            self.session.load_preset(name)
+        except SessionError as e:
+            warn(self.window(), "Cannot load preset", str(e))
+        self.sync()
+
+    def choose_corpus(self):
+        path, _ = QFileDialog.getOpenFileName(self.window(), "Load corpus", "", CORPUS_FILTER)
+        if path:
+            self.load_corpus(path)
+
+    def load_corpus(self, path) -> bool:
+        try:
+            self.session.load_corpus(path)
+        except SessionError as e:
+            warn(self.window(), "Cannot use this corpus", str(e))
+            self.sync()
+            return False
+        self.sync()  # corpus_path is set after the edit's sigChanged
+        return True
+
+    def events_per_second(self) -> float:
+        return float(self.speed.value())
