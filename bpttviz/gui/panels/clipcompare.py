@@ -1,0 +1,336 @@
+"""Clipping compared: the same raw gradient under none / value / norm / param-norm clipping,
+side by side: per-parameter norms, the cosine to the raw direction, and which entries value
+clipping cut."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
+
+from ...engine.analysis import compare_clipping
+from .. import style
+from .base import Panel
+from .contrib import explain_label
+
+MODES = ("none", "value", "norm", "param-norm")
+#: Okabe-Ito-like colours, distinct for colour-blind viewers; "none" is the raw orange.
+MODE_COLORS = {"none": "#e08214", "value": "#0072b2", "norm": "#542788", "param-norm": "#009e73"}
+MODE_TIPS = {"none": "the raw gradient, unchanged",
+             "value": "every entry clipped to [-c, c] (min-char-rnn): can bend the direction",
+             "norm": "all gradients scaled by c / global norm if that exceeds c: same direction",
+             "param-norm": "each parameter scaled by c / its own norm if that exceeds c"}
+AUTO = "auto"
+
+EXPLAIN = ("Same raw gradient, four clip rules, same threshold c. <b>Norm</b> clipping only "
+           "shortens it (cosine exactly 1); <b>value</b> clipping cuts the large entries (crosses) "
+           "and <b>param-norm</b> shrinks parameters unequally, so both can bend the step "
+           "(cosine &lt; 1).")
+
+
+class ClipComparePanel(Panel):
+    key = "clipping"
+    title = "Clipping compared"
+    help_html = (
+        "<p><b>Top left</b>: for each parameter (and all together, <i>global</i>) the L2 norm "
+        "of the gradient under each clip mode: <span style='color:#e08214'>none</span>, "
+        "<span style='color:#0072b2'>value</span>, <span style='color:#542788'>norm</span>, "
+        "<span style='color:#009e73'>param-norm</span>. The dashed red line is the threshold "
+        "c (a norm limit for norm / param-norm).</p>"
+        "<p><b>Bottom left</b>: the cosine between each clipped gradient and the raw one, over "
+        "all parameters as one vector (1 = same direction).</p>"
+        "<p><b>Top right</b>: the raw gradient of one parameter (blue negative, red positive, "
+        "symmetric range); a cross marks every entry that value clipping changed (|g| &gt; c). "
+        "<b>Bottom right</b>: the fraction of each parameter's entries value clipping changed.</p>"
+        "<p>During the backward pass the comparison uses the raw gradient accumulated so far "
+        "(steps t..T−1); from the clip event on, the full raw gradient of the window.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.combo = QComboBox()
+        self.combo.setFont(t.font(t.tick_pt))
+        self.combo.setToolTip("Which parameter's gradient the heatmap shows; 'auto' picks the one "
+                              "with the most entries changed by value clipping")
+        self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.note = QLabel("")
+        self.note.setFont(t.font(t.tick_pt))
+        self.note.setContentsMargins(6, 0, 6, 0)
+        # The colour key as one line of text above the plots (a legend would hide bars).
+        key = "  ".join(f"<span style='color:{MODE_COLORS[m]}; font-size:{t.pt(t.label_pt + 2):.0f}pt'>"
+                        f"■</span> {m}" for m in MODES)
+        self.key_label = QLabel(key)
+        self.key_label.setFont(t.font(t.tick_pt))
+        self.key_label.setTextFormat(Qt.RichText)
+        self.key_label.setToolTip("<br>".join(f"<b>{m}</b>: {MODE_TIPS[m]}" for m in MODES))
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        lab = QLabel("heatmap of:")
+        lab.setFont(t.font(t.tick_pt))
+        lab.setToolTip(self.combo.toolTip())
+        top.addWidget(lab)
+        top.addWidget(self.combo)
+        top.addSpacing(10)
+        top.addWidget(self.key_label)
+        top.addStretch(1)
+
+        self.view = style.make_layout_widget(t)
+        self.norm_plot = self.view.addPlot(row=0, col=0)
+        style.style_plot(self.norm_plot, "", "gradient L2 norm")
+        self.cos_plot = self.view.addPlot(row=1, col=0)
+        style.style_plot(self.cos_plot, "cos(clipped, raw): 1 = same direction", "")
+        self.heat_plot = self.view.addPlot(row=0, col=1)
+        style.style_plot(self.heat_plot, "column", "row")
+        self.heatmap = style.Heatmap(self.heat_plot, style.diverging_cmap(), (-1.0, 1.0), "raw grad",
+                                     describe=self.describe_cell, on_hover=self._show_hover,
+                                     insert_bar=False)
+        self.view.addItem(self.heatmap.bar, row=0, col=2)
+        self.frac_plot = self.view.addPlot(row=1, col=1, colspan=2)
+        style.style_plot(self.frac_plot, "", "entries cut (%)")
+        self.frac_plot.getAxis("left").setWidth(int(78 * t.scale))
+        lay_ = self.view.ci.layout
+        lay_.setColumnStretchFactor(0, 6)
+        lay_.setColumnStretchFactor(1, 4)
+        lay_.setRowStretchFactor(0, 3)
+        lay_.setRowStretchFactor(1, 3)
+        for p in (self.norm_plot, self.cos_plot):
+            p.getAxis("left").setWidth(int(122 * t.scale))
+
+        self.mode_bars = {}
+        for m in MODES:
+            b = pg.BarGraphItem(x=[], height=[], width=0.2, brush=MODE_COLORS[m],
+                                pen=pg.mkPen(t.foreground, width=0.8))
+            self.norm_plot.addItem(b)
+            self.mode_bars[m] = b
+        self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 2.5, Qt.DashLine))
+        self.norm_plot.addItem(self.threshold)
+        # Horizontal bars: one row per mode, the cosine written at the end of each bar.
+        self.cos_bars = pg.BarGraphItem(x0=np.zeros(len(MODES)), y=np.arange(len(MODES), dtype=float),
+                                        width=np.zeros(len(MODES)), height=0.6,
+                                        brushes=[pg.mkBrush(MODE_COLORS[m]) for m in MODES],
+                                        pen=pg.mkPen(t.foreground, width=0.8))
+        self.cos_plot.addItem(self.cos_bars)
+        self.cos_plot.invertY(True)
+        self.cos_plot.getAxis("left").setTicks([[(i, m) for i, m in enumerate(MODES)], []])
+        self.cos_plot.getAxis("bottom").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
+        self.cos_plot.setYRange(-0.6, len(MODES) - 0.4, padding=0)
+        self.cos_plot.setXRange(-0.04, 1.45, padding=0)
+        self.cos_one = pg.InfiniteLine(pos=1.0, angle=90, pen=t.pen(t.muted, 1.5, Qt.DashLine))
+        self.cos_plot.addItem(self.cos_one)
+        self.cos_texts = []
+        for i in range(len(MODES)):
+            ti = pg.TextItem("", color=t.foreground, anchor=(0.0, 0.5))
+            ti.setFont(t.font(t.tick_pt, bold=True))
+            ti.setPos(0.02, i)
+            self.cos_plot.addItem(ti)
+            self.cos_texts.append(ti)
+        self.frac_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=MODE_COLORS["value"],
+                                         pen=pg.mkPen(t.foreground, width=0.8))
+        self.frac_plot.addItem(self.frac_bars)
+        self.marks = pg.ScatterPlotItem([], [], symbol="x", size=0.8, pxMode=False,
+                                        brush=pg.mkBrush("#000000"), pen=pg.mkPen("#ffffff", width=1))
+        self.marks.setZValue(6)
+        self.heat_plot.addItem(self.marks)
+        self.empty_text = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
+        self.empty_text.setFont(t.font(t.label_pt))
+        self.empty_text.setZValue(20)
+        self.norm_plot.addItem(self.empty_text)
+
+        self.explain = explain_label(EXPLAIN, t)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.note)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.explain)
+        self.view.setToolTip("Bars: norms and cosines per clip mode. Heatmap: hover a cell for "
+                             "the raw and the value-clipped entry")
+
+        self._names = ()
+        self._cache_key = None
+        self._cache = None
+        self.comparison = None          # the ClipComparison drawn (None before backward)
+        self.heat_name: Optional[str] = None
+
+    # --- numbers ----------------------------------------------------------------------------
+    def current_comparison(self):
+        """The ClipComparison for the cursor: None during forward; the raw gradient
+        accumulated so far during backward; the whole window's raw gradient from clip on."""
+        s = self.session
+        tr, st = s.trace, s.state
+        if st.clipped:
+            return s.clip_comparison()
+        if not st.in_backward:
+            return None
+        key = (id(tr), st.backward_from, s.config.clip_value)
+        if key != self._cache_key:
+            acc = {k: tr.accumulated_grad(k, st.backward_from) for k in tr.grads_raw}
+            self._cache = compare_clipping(acc, s.config.clip_value)
+            self._cache_key = key
+        return self._cache
+
+    def _sync_combo(self, names):
+        names = tuple(names)
+        if names == self._names:
+            return
+        self._names = names
+        current = self.combo.currentData() or AUTO
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem(AUTO, AUTO)
+        self.combo.setItemData(0, "the parameter with the most value-clipped entries", Qt.ToolTipRole)
+        for n in names:
+            self.combo.addItem(n, n)
+        i = self.combo.findData(current)
+        self.combo.setCurrentIndex(i if i >= 0 else 0)
+        self.combo.blockSignals(False)
+
+    # --- drawing ----------------------------------------------------------------------------
+    def redraw(self):
+        s = self.session
+        tr, st = s.trace, s.state
+        t = self._theme
+        c = float(s.config.clip_value)
+        names = list(tr.grads_raw)
+        self._sync_combo(names)
+        groups = names + ["global"]
+        G = len(groups)
+        self.norm_plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(groups)], []])
+        self.norm_plot.setXRange(-0.6, G - 0.4, padding=0)
+        self.frac_plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(names)], []])
+        self.frac_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+        comp = self.current_comparison()
+        self.comparison = comp
+        if comp is None:
+            for b in self.mode_bars.values():
+                b.setOpts(x=[], height=[])
+            self.cos_bars.setOpts(width=np.zeros(len(MODES)))
+            for ti in self.cos_texts:
+                ti.setText("")
+            self.frac_bars.setOpts(x=[], height=[])
+            self.frac_plot.setYRange(0, 1.25, padding=0)
+            self.frac_plot.getAxis("left").setTicks([[(0, "0"), (0.5, "0.5"), (1, "1")], []])
+            self.threshold.setData([], [])
+            rec = getattr(tr, "recurrent_name", names[0])
+            shape = np.shape(tr.grads_raw.get(rec, tr.grads_raw[names[0]]))
+            self.heatmap.set_data(np.full(shape if len(shape) == 2 else (1, max(shape[0], 1)), np.nan))
+            self._heat_axes(len(shape))
+            self.heat_plot.setTitle(f"raw d{rec}: not computed yet", color=t.foreground,
+                                    size=f"{t.pt(t.tick_pt):.0f}pt")
+            self.frac_plot.setTitle("value clipping: no gradient yet", color=t.foreground,
+                                    size=f"{t.pt(t.tick_pt):.0f}pt")
+            self.marks.setData([], [])
+            self.norm_plot.setYRange(0, 1, padding=0)
+            self.empty_text.setText("No gradient yet:\nstep to the backward pass")
+            self.empty_text.setPos((G - 1) / 2, 0.5)
+            self.empty_text.setVisible(True)
+            self.note.setText(f"Forward pass (step {st.current_t} of {tr.T - 1}): no gradient yet; "
+                              f"threshold c = {c:g}")
+            self.heat_name = None
+            return
+        self.empty_text.setVisible(False)
+        norms = self.norm_table(comp, names)
+        top = float(np.nanmax(norms)) if norms.size else 1.0
+        x = np.arange(G, dtype=float)
+        for j, m in enumerate(MODES):
+            self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, height=norms[j], width=0.2)
+        self.threshold.setData([-0.5, G - 0.5], [c, c])
+        self.norm_plot.setYRange(0, max(top, c) * 1.35, padding=0)
+        cos = np.array([comp.results[m][1].cosine for m in MODES])
+        self.cos_bars.setOpts(width=cos)
+        for ti, v in zip(self.cos_texts, cos):
+            ti.setText(f"{v:.4f}")
+            ti.setPos(max(float(v), 0.0) + 0.02, ti.pos().y())
+        rep_v = comp.results["value"][1]
+        frac = np.array([100.0 * rep_v.fraction_clipped[n] for n in names])
+        self.frac_bars.setOpts(x=np.arange(len(names), dtype=float), height=frac, width=0.6)
+        fmax = max(float(frac.max()) if frac.size else 0.0, 1.0)
+        self.frac_plot.setYRange(0, fmax * 1.25, padding=0)
+        self.frac_plot.getAxis("left").setTicks([[(0, "0"), (fmax / 2, f"{fmax / 2:.3g}"),
+                                                  (fmax, f"{fmax:.3g}")], []])
+        self.frac_plot.setTitle(f"value clipping changed {100 * rep_v.fraction_clipped_total:.2f}% "
+                                "of all entries", color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
+        # Heatmap of one parameter's raw gradient, value-clipped entries crossed.
+        choice = self.combo.currentData() or AUTO
+        if choice == AUTO or choice not in comp.raw:
+            counts = {n: rep_v.fraction_clipped[n] * comp.raw[n].size for n in names}
+            best = max(names, key=lambda n: counts[n])
+            rec = getattr(tr, "recurrent_name", "Whh")
+            choice = best if counts[best] > 0 else (rec if rec in comp.raw else names[0])
+        self.heat_name = choice
+        g = np.asarray(comp.raw[choice], dtype=float)
+        g2 = g if g.ndim == 2 else g.reshape(1, -1)
+        m = float(np.max(np.abs(g2))) if g2.size else 1.0
+        self.heatmap.set_levels((-m, m) if m > 0 else (-1.0, 1.0))
+        self.heatmap.set_data(g2)
+        self._heat_axes(g.ndim)
+        changed = np.asarray(comp.results["value"][0][choice]).reshape(g2.shape) != g2
+        rr, cc = np.nonzero(changed)
+        self.marks.setData(cc.astype(float), rr.astype(float))
+        self.heat_plot.setTitle(f"raw d{choice}: {int(changed.sum())} entries with |g| > {c:g}",
+                                color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
+        where = ("whole window, from the clip event" if st.clipped else
+                 f"accumulated over steps {st.backward_from}..{tr.T - 1} so far")
+        self.note.setText(f"Raw gradient {where}; threshold c = {c:g}; global norm "
+                          f"{comp.results['none'][1].grad_norm_before_clip:.4g}")
+
+    def _heat_axes(self, ndim: int):
+        if ndim == getattr(self, "_heat_ndim", None):
+            return
+        self._heat_ndim = ndim
+        t = self._theme
+        css = {"color": t.foreground, "font-size": f"{t.pt(t.label_pt):.0f}pt"}
+        left = self.heat_plot.getAxis("left")
+        if ndim == 2:
+            self.heat_plot.setLabel("bottom", "column j", **css)
+            self.heat_plot.setLabel("left", "row i", **css)
+            left.setTicks(None)
+        else:
+            self.heat_plot.setLabel("bottom", "entry (a bias vector)", **css)
+            self.heat_plot.setLabel("left", " ", **css)
+            left.setTicks([[], []])
+
+    @staticmethod
+    def norm_table(comp, names) -> np.ndarray:
+        """(modes, parameters + global) norms after each clip mode."""
+        rows = []
+        for m in MODES:
+            rep = comp.results[m][1]
+            rows.append([rep.norms_after[n] for n in names] + [rep.grad_norm_after_clip])
+        return np.array(rows, dtype=float)
+
+    def _show_hover(self, text):
+        self.note.setText(text)  # the status line doubles as the hover read-out
+
+    def describe_cell(self, row: int, col: int) -> str:
+        comp, name = self.comparison, self.heat_name
+        if comp is None or name is None:
+            return "No gradient yet: the backward pass has not started."
+        g = np.asarray(comp.raw[name], dtype=float)
+        g2 = g if g.ndim == 2 else g.reshape(1, -1)
+        v = np.asarray(comp.results["value"][0][name]).reshape(g2.shape)
+        raw, cl = g2[row, col], v[row, col]
+        idx = f"[{row}, {col}]" if g.ndim == 2 else f"[{col}]"
+        if raw != cl:
+            return f"d{name}{idx} = {raw:.4g}: value clipping cut it to {cl:.4g}"
+        return f"d{name}{idx} = {raw:.4g}: unchanged by value clipping"
+
+    def csv_tables(self):
+        comp = self.current_comparison()
+        names = list(self.session.trace.grads_raw)
+        label = "mode_index(" + "|".join(MODES) + ")"
+        idx = np.arange(len(MODES), dtype=float)
+        if comp is None:
+            norms = np.full((len(MODES), len(names) + 1), np.nan)
+            cos = np.full((len(MODES), 2), np.nan)
+        else:
+            norms = self.norm_table(comp, names)
+            cos = np.array([[comp.results[m][1].cosine, comp.results[m][1].fraction_clipped_total]
+                            for m in MODES])
+        return {"clipping_norms": ([label] + names + ["global"], np.column_stack([idx, norms])),
+                "clipping_cosine": ([label, "cosine", "fraction_clipped_total"],
+                                    np.column_stack([idx, cos]))}

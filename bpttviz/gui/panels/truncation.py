@@ -1,0 +1,260 @@
+"""Truncation compared: full BPTT against BPTT truncated to windows of k steps on the same
+sequence — per-parameter gradients, their cosine, and where the truncated one goes blind."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout
+
+from ...session import SessionError
+from .. import style
+from .base import Panel
+from .contrib import explain_label, legend_for
+
+FULL_COLOR = "#1f4e9c"     # full BPTT (blue)
+TRUNC_COLOR = "#e08214"    # truncated (orange): blue/orange is colour-blind safe
+LOST_COLOR = "#c0392b"     # gradient truncation cannot see (red)
+KEPT_COLOR = "#bdbdbd"     # gradient it keeps (grey)
+BAR_W = 0.38
+
+EXPLAIN = ("Truncated BPTT back-propagates only inside windows of k steps (the hidden state "
+           "still flows forward across boundaries). Any dependency longer than the window is "
+           "<b>invisible</b> to it: on the <b>long-range</b> preset the target is the input 5 steps "
+           "earlier, so windows of 4 never see the path that explains it — the red bars at "
+           "distance ≥ k are exactly the gradient it throws away.")
+
+
+class TruncationPanel(Panel):
+    key = "truncation"
+    title = "Truncation compared"
+    help_html = (
+        "<p>The same sequence and weights, two ways of computing the gradient: <b>full BPTT</b> "
+        "over the whole window and <b>truncated BPTT</b> in windows of k steps (set k above; "
+        "it starts at the preset's truncation, or T/4).</p>"
+        "<p><b>Top left</b>: L2 norm of each parameter's gradient, full (blue) and truncated "
+        "(orange); above each pair the cosine between the two (1 = same direction) and the "
+        "relative difference ||g_full − g_trunc|| / ||g_full||.</p>"
+        "<p><b>Top right</b>: the size of the full dWhh parts that travel d steps back "
+        "(grey, all of them for d ≥ 1), and in red the ones truncation cuts (d ≥ k).</p>"
+        "<p><b>Bottom</b>: for each loss step t, how many steps back its gradient can travel: "
+        "all the way to step 0 with full BPTT (blue line), only to the start of its window when "
+        "truncated (orange bars). Dashed lines are the window boundaries; the orange line is "
+        "the current step. The comparison covers the whole window and does not follow the "
+        "cursor.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.spin = QSpinBox()
+        self.spin.setFont(t.font(t.label_pt))
+        self.spin.setRange(1, 1)
+        self.spin.setToolTip("Truncation window k: gradients flow back at most k−1 steps, "
+                             "inside windows [0, k), [k, 2k), … (the session's setting is not changed)")
+        self.spin.valueChanged.connect(lambda _v: self.refresh())
+        self.summary = QLabel("")
+        self.summary.setFont(t.font(t.label_pt, bold=True))
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.summary.setToolTip("Cosine between the full and the truncated gradient over all "
+                                "parameters as one vector")
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        lab = QLabel("window k:")
+        lab.setFont(t.font(t.label_pt))
+        lab.setToolTip(self.spin.toolTip())
+        top.addWidget(lab)
+        top.addWidget(self.spin)
+        top.addSpacing(16)
+        top.addWidget(self.summary, 1)
+
+        self.view = style.make_layout_widget(t)
+        self.norm_plot = self.view.addPlot(row=0, col=0)
+        style.style_plot(self.norm_plot, "", "gradient L2 norm")
+        self.lost_plot = self.view.addPlot(row=0, col=1)
+        style.style_plot(self.lost_plot, "distance d (steps back)", "||dWhh parts at d||")
+        self.reach_plot = self.view.addPlot(row=1, col=0, colspan=2)
+        style.style_plot(self.reach_plot, "loss step t", "steps back")
+        lay_ = self.view.ci.layout
+        lay_.setRowStretchFactor(0, 3)
+        lay_.setRowStretchFactor(1, 2)
+        for p in (self.norm_plot, self.lost_plot, self.reach_plot):
+            p.getAxis("left").setWidth(int(80 * t.scale))
+
+        pen = pg.mkPen(t.foreground, width=0.8)
+        self.full_bars = pg.BarGraphItem(x=[], height=[], width=BAR_W, brush=FULL_COLOR, pen=pen)
+        self.trunc_bars = pg.BarGraphItem(x=[], height=[], width=BAR_W, brush=TRUNC_COLOR, pen=pen)
+        self.norm_plot.addItem(self.full_bars)
+        self.norm_plot.addItem(self.trunc_bars)
+        big = f"font-size:{t.pt(t.label_pt + 2):.0f}pt"
+        self.key_label = QLabel(
+            f"<span style='color:{FULL_COLOR}; {big}'>■</span> full BPTT &nbsp; "
+            f"<span style='color:{TRUNC_COLOR}; {big}'>■</span> truncated &nbsp;&nbsp; numbers above "
+            "the bars: cosine(full, truncated) and Δ = ||g<sub>full</sub> − g<sub>trunc</sub>|| / "
+            "||g<sub>full</sub>||")
+        self.key_label.setFont(t.font(t.tick_pt))
+        self.key_label.setTextFormat(Qt.RichText)
+        self.key_label.setWordWrap(True)
+        self.key_label.setContentsMargins(6, 0, 6, 0)
+        self.key_label.setToolTip("Blue bars: full BPTT gradient norms; orange: truncated BPTT")
+        self.cos_texts = []
+
+        self.kept_bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=KEPT_COLOR, pen=pen)
+        self.lost_bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=LOST_COLOR, pen=pen)
+        self.lost_plot.addItem(self.kept_bars)
+        self.lost_plot.addItem(self.lost_bars)
+        self.cut_line = pg.InfiniteLine(angle=90, pen=t.pen(LOST_COLOR, 2.5, Qt.DashLine))
+        self.lost_plot.addItem(self.cut_line)
+        leg2 = legend_for(self.lost_plot, t, offset=(-4, 2), cols=1)
+        leg2.addItem(self.kept_bars, "all parts (d ≥ 1)")
+        leg2.addItem(self.lost_bars, "cut by truncation (d ≥ k)")
+
+        self.reach_bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=TRUNC_COLOR, pen=pen)
+        self.full_reach = pg.PlotDataItem([], [], pen=t.pen(FULL_COLOR, 3), symbol="o",
+                                          symbolSize=6 * t.scale, symbolBrush=FULL_COLOR, symbolPen=None)
+        self.reach_plot.addItem(self.reach_bars)
+        self.reach_plot.addItem(self.full_reach)
+        self.boundaries = pg.PlotDataItem([], [], pen=t.pen(t.foreground, 2, Qt.DashLine), connect="pairs")
+        self.reach_plot.addItem(self.boundaries)
+        self.cursor_line = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
+        self.reach_plot.addItem(self.cursor_line)
+        leg3 = legend_for(self.reach_plot, t, offset=(4, 2), cols=3)
+        leg3.addItem(self.full_reach, "full BPTT reach (t steps)")
+        leg3.addItem(self.reach_bars, "truncated reach")
+        leg3.addItem(self.boundaries, "window boundary")
+        self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
+        self.message.setFont(t.font(t.label_pt, bold=True))
+        self.norm_plot.addItem(self.message)
+
+        self.explain = explain_label(EXPLAIN, t)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.key_label)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.explain)
+        self.view.setToolTip("Full vs truncated BPTT on this window's sequence")
+
+        self._T = None
+        self._default = None
+        self.comparison = None
+
+    # --- numbers ----------------------------------------------------------------------------
+    def _sync_spin(self, T: int, default: int):
+        if (T, default) == (self._T, self._default):
+            return
+        self._T, self._default = T, default
+        self.spin.blockSignals(True)
+        self.spin.setRange(1, max(1, T))
+        self.spin.setValue(min(max(1, default), max(1, T)))
+        self.spin.blockSignals(False)
+
+    @property
+    def window(self) -> int:
+        return int(self.spin.value())
+
+    def set_window(self, k: int):
+        self.spin.setValue(int(k))
+
+    def current(self):
+        """``(comparison, all_parts)`` for the spin box's window, or ``(None, message)``."""
+        s = self.session
+        try:
+            comp = s.truncation(self.window)
+            everything = s.truncation(1).lost_by_distance  # all parts at d >= 1
+        except SessionError as e:
+            return None, str(e)
+        return comp, everything
+
+    def norm_rows(self, comp) -> np.ndarray:
+        """Rows per parameter: full norm, truncated norm, diff norm, rel diff, cosine."""
+        names = list(comp.full.grads_raw)
+        return np.array([[float(np.linalg.norm(comp.full.grads_raw[n])),
+                          float(np.linalg.norm(comp.truncated.grads_raw[n])),
+                          comp.diff_norms[n], comp.rel_diff[n], comp.cosine[n]] for n in names])
+
+    # --- drawing ----------------------------------------------------------------------------
+    def redraw(self):
+        s = self.session
+        tr, st = s.trace, s.state
+        t = self._theme
+        T = tr.T
+        cfg_k = getattr(s.config, "truncation", None) if s.config is not None else None
+        self._sync_spin(T, int(cfg_k or max(1, T // 4)))
+        comp, extra = self.current()
+        self.comparison = comp
+        for ti in self.cos_texts:
+            self.norm_plot.removeItem(ti)
+        self.cos_texts = []
+        if comp is None:
+            for b in (self.full_bars, self.trunc_bars, self.kept_bars, self.lost_bars, self.reach_bars):
+                b.setOpts(x=[], height=[])
+            self.full_reach.setData([], [])
+            self.boundaries.setData([], [])
+            self.message.setText(extra)
+            self.message.setPos(0, 0.5)
+            self.message.setVisible(True)
+            self.summary.setText("")
+            return
+        self.message.setVisible(False)
+        k = self.window
+        names = list(comp.full.grads_raw)
+        rows = self.norm_rows(comp)
+        x = np.arange(len(names), dtype=float)
+        self.full_bars.setOpts(x=x - BAR_W / 2, height=rows[:, 0], width=BAR_W)
+        self.trunc_bars.setOpts(x=x + BAR_W / 2, height=rows[:, 1], width=BAR_W)
+        top = float(rows[:, :2].max()) if rows.size else 1.0
+        top = top if top > 0 else 1.0
+        self.norm_plot.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(names)], []])
+        self.norm_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+        self.norm_plot.setYRange(0, top * 1.55, padding=0)
+        for i, n in enumerate(names):
+            ti = pg.TextItem(f"{comp.cosine[n]:.3f}\nΔ {100 * comp.rel_diff[n]:.0f}%",
+                             color=t.foreground, anchor=(0.5, 1.0))
+            ti.setFont(t.font(t.tick_pt - 1))
+            ti.setPos(i, max(rows[i, 0], rows[i, 1]) + 0.02 * top)
+            self.norm_plot.addItem(ti)
+            self.cos_texts.append(ti)
+        # Where truncation goes blind.
+        d = np.arange(T, dtype=float)
+        lost = comp.lost_by_distance
+        kept_mask = (d >= 1)
+        self.kept_bars.setOpts(x=d[kept_mask], height=extra[kept_mask], width=0.75)
+        lm = d >= k
+        self.lost_bars.setOpts(x=d[lm], height=lost[lm], width=0.75)
+        self.cut_line.setPos(k - 0.5)
+        ltop = float(extra.max()) if extra.size and extra.max() > 0 else 1.0
+        self.lost_plot.setXRange(-0.6, max(T - 0.4, 1.0), padding=0)
+        self.lost_plot.setYRange(0, ltop * 1.5, padding=0)
+        # Reach over the timesteps, with the window boundaries.
+        reach = comp.truncated.reach
+        self.reach_bars.setOpts(x=d, height=reach.astype(float), width=0.75)
+        self.full_reach.setData(d, d)
+        starts = comp.truncated.starts[1:]
+        bx = np.repeat(starts - 0.5, 2).astype(float)
+        by = np.tile([0.0, float(T)], len(starts))
+        self.boundaries.setData(bx, by)
+        self.reach_plot.setXRange(-0.6, T - 0.4, padding=0)
+        self.reach_plot.setYRange(0, max(T - 1, 1) * 1.6, padding=0)
+        if st.current_t is not None:
+            self.cursor_line.setPos(st.current_t)
+            self.cursor_line.setVisible(True)
+        else:
+            self.cursor_line.setVisible(False)
+        self.summary.setText(f"{len(comp.truncated.starts)} windows of ≤ {k} steps over T = {T}:  "
+                             f"cos(full, truncated) = {comp.cosine_total:.4f}")
+
+    def csv_tables(self):
+        comp, _extra = self.current()
+        label = "param_index(" + "|".join(self.session.trace.grads_raw) + ")"
+        cols = [label, "full_norm", "truncated_norm", "diff_norm", "rel_diff", "cosine"]
+        if comp is None:
+            return {"truncation_norms": (cols, np.zeros((0, len(cols)))),
+                    "truncation_lost": (["distance", "lost_norm"], np.zeros((0, 2)))}
+        rows = self.norm_rows(comp)
+        T = comp.lost_by_distance.shape[0]
+        return {"truncation_norms": (cols, np.column_stack([np.arange(len(rows)), rows])),
+                "truncation_lost": (["distance", "lost_norm"],
+                                    np.column_stack([np.arange(T), comp.lost_by_distance]))}
