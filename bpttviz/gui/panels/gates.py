@@ -1,0 +1,256 @@
+"""LSTM / GRU gates over time, and the gradient through the cell state against the gradient
+through h: why the LSTM carries gradient further back."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QStackedWidget,
+                             QVBoxLayout, QWidget)
+
+from .. import style
+from ..training import controller_for
+from .base import Panel
+
+#: Heatmaps per cell, in drawing order.
+GATES_OF = {"lstm": ("i", "f", "o", "g", "c"), "gru": ("z", "r", "n")}
+SIGMOID = ("i", "f", "o", "z", "r")
+LONG = {"i": "i  input gate", "f": "f  forget gate", "o": "o  output gate", "g": "g  candidate",
+        "c": "c  cell state", "z": "z  update gate", "r": "r  reset gate", "n": "n  candidate"}
+FORMULA = {"i": "σ(·): how much of g is written", "f": "σ(·): how much of c_{t-1} is kept",
+           "o": "σ(·): how much of tanh(c_t) is shown", "g": "tanh(·): what would be written",
+           "c": "f⊙c_{t-1} + i⊙g", "z": "σ(·): how much of h_{t-1} is kept",
+           "r": "σ(·): how much of h_{t-1} feeds n", "n": "tanh(·): the new content"}
+_TINY = 1e-30
+RNN_MESSAGE = ("This view needs an LSTM or GRU \u2014 choose cell LSTM or the lstm-gates preset.\n\n"
+               "A plain tanh RNN has no gates: its only path back in time goes through "
+               "tanh and Whh at every step.")
+
+
+class GatesPanel(Panel):
+    key = "gates"
+    title = "Gates (LSTM/GRU)"
+    help_html = (
+        "<p>Each heatmap has one <b>row per hidden unit</b> and one <b>column per timestep</b>; "
+        "columns appear as the forward pass reaches them (grey = not computed yet; the orange "
+        "frame is the current step).</p>"
+        "<p>Gates are sigmoids in [0, 1] (dark purple = closed, yellow = open): the LSTM's "
+        "<b>i</b>nput, <b>f</b>orget and <b>o</b>utput gates, the GRU's update <b>z</b> and "
+        "reset <b>r</b>. Candidates (<b>g</b>, <b>n</b>) are tanh in [-1, 1] and the cell state "
+        "<b>c</b> is signed: blue negative, white 0, red positive.</p>"
+        "<p><b>Gradient flow</b> (bottom right, log scale, filled right to left during the "
+        "backward pass): ||dc_t||, the gradient through the LSTM cell state, against ||dh_t|| "
+        "and ||dhnext_t||, the gradient through h. Along c the gradient is only multiplied by "
+        "the forget gate f (no squashing, no weight matrix), so when f is near 1 it reaches "
+        "early steps almost undiminished; through h it shrinks.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.stack = QStackedWidget()
+        # Page 0: the rnn message.
+        msg_page = QWidget()
+        msg_lay = QVBoxLayout(msg_page)
+        self.message = QLabel(RNN_MESSAGE)
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignCenter)
+        self.message.setFont(t.font(t.big_pt))
+        self.switch_button = QPushButton("Use an LSTM cell")
+        self.switch_button.setFont(t.font(t.label_pt, bold=True))
+        self.switch_button.setToolTip("Change the cell of this run to an LSTM (undoable; the "
+                                      "parameters are re-initialised for the new shapes)")
+        self.switch_button.clicked.connect(self.switch_to_lstm)
+        msg_lay.addStretch(1)
+        msg_lay.addWidget(self.message)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.switch_button)
+        row.addStretch(1)
+        msg_lay.addLayout(row)
+        msg_lay.addStretch(1)
+        # Page 1: heatmaps and the flow plot.
+        gate_page = QWidget()
+        self.note = style.readout_label("", t, mono=False)
+        self.view = style.make_layout_widget(t)
+        self.view.setToolTip("Gates over time (rows: hidden units, columns: timesteps) and the "
+                             "gradient norms through c and h (log scale)")
+        self.readout = style.readout_label("Hover a cell to read its value.", t)
+        g_lay = QVBoxLayout(gate_page)
+        g_lay.setContentsMargins(0, 0, 0, 0)
+        g_lay.setSpacing(2)
+        g_lay.addWidget(self.note)
+        g_lay.addWidget(self.view, 1)
+        g_lay.addWidget(self.readout)
+        self.stack.addWidget(msg_page)
+        self.stack.addWidget(gate_page)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.stack)
+
+        self._cell = None
+        self._trace_id = None
+        self.heatmaps = {}
+        self.data = {}
+        self.flow = {}
+        self.flow_curves = {}
+        self.flow_plot = None
+        self.controller = controller_for(session)
+        self.controller.sigRunningChanged.connect(
+            lambda running: self.switch_button.setEnabled(not running))
+
+    # --- building ---------------------------------------------------------------------------
+    def switch_to_lstm(self):
+        from ...session import SessionError
+        if self.controller.running:
+            return
+        try:
+            self.session.edit("cell", cell="lstm")
+        except SessionError as e:
+            QMessageBox.warning(self, "Cannot switch to an LSTM", str(e))
+
+    def _build(self, cell):
+        """(Re)create the heatmaps for a cell's gates."""
+        t = self._theme
+        self.view.clear()
+        self.heatmaps, self.flow_curves = {}, {}
+        names = GATES_OF[cell]
+        cols = 3
+        for k, name in enumerate(names):
+            plot = self.view.addPlot(row=k // cols, col=k % cols)
+            style.style_plot(plot, "timestep t", "unit", t=t)
+            plot.setTitle(LONG[name], color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
+            if name in SIGMOID:
+                cmap, levels = style.sequential_cmap(), (0.0, 1.0)
+            else:
+                cmap, levels = style.diverging_cmap(), (-1.0, 1.0)
+            self.heatmaps[name] = style.Heatmap(
+                plot, cmap, levels, "",
+                describe=lambda r, c, _n=name: self.describe_cell(_n, r, c),
+                on_hover=self._show_hover, t=t)
+        k = len(names)
+        self.flow_plot = self.view.addPlot(row=k // cols, col=k % cols)
+        style.style_plot(self.flow_plot, "timestep t", "gradient norm", t=t)
+        self.flow_plot.setLogMode(x=False, y=True)
+        self.flow_plot.setTitle("gradient flow (log)", color=t.foreground,
+                                size=f"{t.pt(t.tick_pt):.0f}pt")
+        legend = self.flow_plot.addLegend(offset=(4, -4), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
+                                          labelTextColor=t.foreground,
+                                          brush=pg.mkBrush(255, 255, 255, 200))
+        sym = dict(symbolSize=7 * t.scale, symbolPen=None)
+        if cell == "lstm":
+            self.flow_curves["dc"] = pg.PlotDataItem([], [], pen=t.pen("#1b7837", 3), symbol="s",
+                                                     symbolBrush="#1b7837", name="||dc_t||", **sym)
+        self.flow_curves["dh"] = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbol="o",
+                                                 symbolBrush=t.backward, name="||dh_t||", **sym)
+        self.flow_curves["dhnext"] = pg.PlotDataItem([], [], pen=t.pen(t.clipped, 2, Qt.DashLine),
+                                                     symbol="t", symbolBrush=t.clipped,
+                                                     name="||dhnext_t||", **sym)
+        for c in self.flow_curves.values():
+            self.flow_plot.addItem(c)
+        self.flow_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
+        self.flow_plot.addItem(self.flow_cursor)
+        del legend
+
+    def _new_trace(self, tr):
+        for name, hm in self.heatmaps.items():
+            if name == "c":
+                m = max(1.0, float(np.max(np.abs(tr.c))) if tr.c.size else 1.0)
+                hm.set_levels((-m, m))
+        self.flow = {"dh": np.linalg.norm(tr.dh, axis=1),
+                     "dhnext": np.linalg.norm(tr.dhnext, axis=1)}
+        if tr.cell == "lstm":
+            self.flow["dc"] = np.linalg.norm(tr.dc, axis=1)
+        allv = np.concatenate(list(self.flow.values()))
+        pos = allv[np.isfinite(allv) & (allv > 0)]
+        lo, hi = (np.log10(pos.min()), np.log10(pos.max())) if pos.size else (-3.0, 0.0)
+        self.flow_plot.setYRange(np.floor(lo - 0.15), np.ceil(hi + 0.15), padding=0)
+        self.flow_plot.setXRange(-0.5, tr.T - 0.5, padding=0)
+        H = tr.hidden_size
+        cm = ""
+        if tr.cell == "lstm":
+            m = self.heatmaps["c"].levels[1]
+            cm = f"; c on [-{m:.3g}, {m:.3g}]"
+        self.note.setText(f"{tr.cell.upper()}: {H} units \u00d7 {tr.T} steps. Gates on [0, 1] "
+                          f"(purple closed, yellow open); candidates on [-1, 1]{cm}. Gradient "
+                          "flow appears during the backward pass.")
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _array(self, tr, name):
+        return tr.c if name == "c" else tr.gates[name]
+
+    def redraw(self):
+        if self.controller.running:
+            return  # the training worker owns the run
+        s = self.session
+        tr, st = s.trace, s.state
+        cell = tr.cell
+        if cell not in GATES_OF:
+            self.stack.setCurrentIndex(0)
+            self._cell = cell
+            self.data, self.flow = {}, {}
+            self.switch_button.setEnabled(not self.controller.running)
+            return
+        self.stack.setCurrentIndex(1)
+        if cell != self._cell:
+            self._cell = cell
+            self._build(cell)
+            self._trace_id = None
+        if id(tr) != self._trace_id:
+            self._trace_id = id(tr)
+            self._new_trace(tr)
+        n = st.forward_count
+        cur = st.current_t
+        self.data = {}
+        for name, hm in self.heatmaps.items():
+            arr = self._array(tr, name)
+            data = np.full((tr.hidden_size, tr.T), np.nan)
+            data[:, :n] = arr[:n].T
+            self.data[name] = data
+            hm.set_data(data)
+            hm.set_cursor(cur if not st.in_backward else None)
+        b = st.backward_from
+        ts = np.arange(b, tr.T, dtype=float)
+        for key, curve in self.flow_curves.items():
+            curve.setData(ts, np.maximum(self.flow[key][b:], _TINY))
+        back = cur if st.in_backward else None
+        self.flow_cursor.setVisible(back is not None)
+        if back is not None:
+            self.flow_cursor.setPos(back)
+
+    def _show_hover(self, text):
+        self.readout.setText(text)
+
+    def describe_cell(self, name, row, col):
+        s = self.session
+        if self.controller.running:
+            return ""
+        tr, st = s.trace, s.state
+        if col >= st.forward_count:
+            return f"{name}[{row}, t={col}]: not computed yet (forward step {col} comes later)"
+        v = self._array(tr, name)[col, row]
+        return f"{name}[unit {row}, t={col}] = {v:.4f}   {name} = {FORMULA[name]}"
+
+    def export_widget(self):
+        return self.stack.currentWidget()
+
+    def csv_tables(self):
+        if self.controller.running or not self.data:
+            return {}
+        s = self.session
+        tr, st = s.trace, s.state
+        n = st.forward_count
+        H = tr.hidden_size
+        out = {}
+        for name in self.heatmaps:
+            arr = self._array(tr, name)[:n]
+            cols = ["t"] + [f"{name}[{j}]" for j in range(H)]
+            out[name] = (cols, np.column_stack([np.arange(n), arr]) if n else np.zeros((0, H + 1)))
+        b = st.backward_from
+        ts = np.arange(b, tr.T)
+        dc = self.flow.get("dc")
+        flow = np.column_stack([ts, dc[b:] if dc is not None else np.full(ts.size, np.nan),
+                                self.flow["dh"][b:], self.flow["dhnext"][b:]]) \
+            if ts.size else np.zeros((0, 4))
+        out["flow"] = (["t", "dc_norm", "dh_norm", "dhnext_norm"], flow)
+        return out

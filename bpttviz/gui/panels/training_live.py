@@ -1,0 +1,388 @@
+"""Training live: run / pause / stop after N, the loss curve, the gradient norms before and
+after clipping, and text sampled from the model as it learns.
+
+Training runs in a worker thread (``bpttviz.gui.training``); this panel only draws the numbers
+the worker sends, at most every 33 ms (a coalescing timer), so input is never blocked.  While
+training runs the panel never reads ``session.run``; when it stops the session is reset to the
+start of the current window and every panel shows the paused iteration.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
+                             QPushButton, QSpinBox, QVBoxLayout)
+
+from .. import style
+from ..training import HISTORY_FIELDS, controller_for
+from .base import Panel
+
+#: Milliseconds between two redraws while training (<= 30 frames per second).
+FRAME_MS = 33
+SAMPLE_CHARS = 200
+_TINY = 1e-30
+
+
+def _nice_up(v: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 times a power of ten that is >= v (v > 0)."""
+    e = 10.0 ** np.floor(np.log10(v))
+    for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0):
+        if m * e >= v * (1 - 1e-12):
+            return m * e
+    return 10.0 * e
+
+
+class _Growing:
+    """A float array that grows by appending (amortised doubling; no per-frame copies)."""
+
+    def __init__(self):
+        self._buf = np.empty(1024)
+        self.n = 0
+
+    def clear(self):
+        self.n = 0
+
+    def extend(self, values):
+        k = len(values)
+        if self.n + k > self._buf.size:
+            new = np.empty(max(2 * self._buf.size, self.n + k))
+            new[:self.n] = self._buf[:self.n]
+            self._buf = new
+        self._buf[self.n:self.n + k] = values
+        self.n += k
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._buf[:self.n]
+
+
+class TrainingPanel(Panel):
+    key = "loss"
+    title = "Training live"
+    help_html = (
+        "<p><b>Run</b> trains the model in the background at full speed; <b>Pause</b> stops it "
+        "after the current update, and the timeline then shows one ordinary iteration at that "
+        "point, so you can step through it. <b>Stop after</b> N trains exactly N iterations "
+        "(\u221e: until paused).</p>"
+        "<p><b>Left</b>: the loss of every iteration (thin grey) and the smoothed loss "
+        "(0.999 \u00b7 previous + 0.001 \u00b7 this one, thick blue) against the iteration. "
+        "<b>Right</b>: the size of the whole gradient before clipping (orange) and after it "
+        "(purple), on a logarithmic axis; where they differ, clipping stopped an explosion.</p>"
+        "<p><b>Bottom</b>: text sampled from the model every second or so. Low temperature "
+        "picks the likeliest characters, high temperature is more adventurous.</p>")
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        t = style.theme()
+        self._theme = t
+        self.controller = controller_for(session)
+        font = t.font(t.tick_pt)
+
+        def label(text, tip):
+            lab = QLabel(text)
+            lab.setFont(font)
+            lab.setToolTip(tip)
+            return lab
+
+        self.run_button = QPushButton("\u25b6 Run")
+        self.run_button.setToolTip("Train in the background at full speed until Pause (or for "
+                                   "the number of iterations set in 'stop after')")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Stop after the current update; the timeline then shows this "
+                                     "iteration step by step")
+        self.stop_spin = QSpinBox()
+        self.stop_spin.setRange(0, 10_000_000)
+        self.stop_spin.setSingleStep(100)
+        self.stop_spin.setSpecialValueText("\u221e")
+        self.stop_spin.setValue(0)
+        self.stop_spin.setToolTip("Run trains this many iterations, then stops by itself "
+                                  "(\u221e = until you press Pause)")
+        self.temp_spin = QDoubleSpinBox()
+        self.temp_spin.setRange(0.1, 2.0)
+        self.temp_spin.setSingleStep(0.1)
+        self.temp_spin.setDecimals(1)
+        self.temp_spin.setValue(1.0)
+        self.temp_spin.setToolTip("Sampling temperature: below 1 the likeliest characters win, "
+                                  "above 1 the choice is more random")
+        self.sample_button = QPushButton("Sample now")
+        self.sample_button.setToolTip("Sample text from the model at this iteration (while paused)")
+        self.rate_label = label("", "Where training is: iteration, smoothed loss and speed "
+                                "(iterations per second while running)")
+        self.rate_label.setFont(t.font(t.label_pt, bold=True))
+        for w in (self.run_button, self.pause_button, self.stop_spin, self.temp_spin,
+                  self.sample_button):
+            w.setFont(font)
+        self.run_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.pause)
+        self.sample_button.clicked.connect(self.sample_now)
+        self.temp_spin.valueChanged.connect(self._temperature_changed)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 0)
+        top.addWidget(self.run_button)
+        top.addWidget(self.pause_button)
+        top.addWidget(label("stop after", self.stop_spin.toolTip()))
+        top.addWidget(self.stop_spin)
+        top.addSpacing(int(12 * t.scale))
+        top.addWidget(label("temperature", self.temp_spin.toolTip()))
+        top.addWidget(self.temp_spin)
+        top.addWidget(self.sample_button)
+        top.addStretch(1)
+
+        self.explain = style.readout_label(
+            "Smoothed loss falls as the model learns; the gradient size before (orange) and "
+            "after (purple) clipping shows when clipping steps in.", t, mono=False)
+
+        self.view = style.make_layout_widget(t)
+        self.view.setToolTip("Left: loss per iteration. Right: gradient norm before/after "
+                             "clipping (log scale)")
+        self.loss_plot = self.view.addPlot(row=0, col=0)
+        style.style_plot(self.loss_plot, "iteration", "loss")
+        self.norm_plot = self.view.addPlot(row=0, col=1)
+        style.style_plot(self.norm_plot, "iteration", "gradient norm")
+        self.norm_plot.setLogMode(x=False, y=True)
+        legend_kw = dict(offset=(-4, 4), labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
+                         labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 210))
+        self.loss_plot.addLegend(**legend_kw)
+        self.norm_plot.addLegend(**legend_kw)
+        self.loss_curve = pg.PlotDataItem([], [], pen=pg.mkPen(t.muted, width=1), name="loss")
+        self.smooth_curve = pg.PlotDataItem([], [], pen=t.pen(t.forward, 3), name="smoothed loss")
+        self.before_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 2), name="before clipping")
+        self.after_curve = pg.PlotDataItem([], [], pen=t.pen(t.clipped, 2), name="after clipping")
+        for curve in (self.loss_curve, self.before_curve, self.after_curve):
+            # Noisy thin lines: antialiasing makes no visible difference but costs paint time.
+            curve.opts["antialias"] = False
+            curve.curve.opts["antialias"] = False
+        for curve in (self.loss_curve, self.smooth_curve, self.before_curve, self.after_curve):
+            # Live curves must be cheap to paint (the GUI holds the GIL while Qt rasterises):
+            # at most ~1 bin per pixel (2 peaks), and thick lines drawn as segments, which Qt
+            # rasterises about 7x faster than one long antialiased path.
+            curve.opts["autoDownsampleFactor"] = 1.0
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            curve.curve.setSegmentedLineMode("on")
+        # The smoothed loss is smooth: one sample per pixel draws it exactly as well.
+        self.smooth_curve.setDownsampling(auto=True, method="subsample")
+        self.loss_plot.addItem(self.loss_curve)
+        self.loss_plot.addItem(self.smooth_curve)
+        self.norm_plot.addItem(self.before_curve)
+        self.norm_plot.addItem(self.after_curve)
+
+        self.sample_box = QPlainTextEdit()
+        self.sample_box.setReadOnly(True)
+        self.sample_box.setFont(t.font(t.mono_pt, mono=True))
+        self.sample_box.setToolTip("Text sampled from the model (200 characters)")
+        self.sample_box.setMaximumHeight(int(110 * t.scale))
+        self.sample_box.setPlaceholderText("Sampled text appears here.")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        self.rate_label.setContentsMargins(6, 0, 6, 0)
+        lay.addWidget(self.rate_label)
+        lay.addWidget(self.explain)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.sample_box)
+
+        self.hist = {k: _Growing() for k in HISTORY_FIELDS}
+        self._ranges = {}
+        self._run_id = None
+        self._data_dirty = False
+        self._rate_marks = []          # (time, iteration) of recent progress signals
+        self.iteration = session.run.iteration if session.run is not None else 0
+        self.smooth_loss = float("nan")
+        self.rate = 0.0
+        self.sample_text = ""
+        self._sampled_at = None        # (iteration, temperature) of the shown sample
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setInterval(FRAME_MS)
+        self.frame_timer.timeout.connect(self._frame)
+        self.frames = 0
+
+        c = self.controller
+        c.sigProgress.connect(self._on_progress)
+        c.sigSample.connect(self._on_sample)
+        c.sigRunningChanged.connect(self._on_running_changed)
+        c.sigDiverged.connect(self._on_diverged)
+        c.sigStopped.connect(self._on_stopped)
+        self._set_buttons(c.running)
+        self._set_live_pens(c.running)
+        if c.running:
+            self.frame_timer.start()
+
+    # --- controls -----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.controller.running
+
+    def start(self):
+        n = self.stop_spin.value()
+        self.controller.set_temperature(self.temp_spin.value())
+        self.controller.start(n if n > 0 else None)
+
+    def pause(self):
+        self.controller.pause()
+
+    def _temperature_changed(self, value):
+        self.controller.set_temperature(value)
+        if not self.running:
+            self.sample_now()
+
+    def sample_now(self):
+        """Sample text in the GUI thread (only while paused: the worker owns the run)."""
+        if self.running or self.session.run is None or not hasattr(self.session.run, "sample_text"):
+            return
+        run = self.session.run
+        temp = self.temp_spin.value()
+        text = run.sample_text(SAMPLE_CHARS, temp, seed=run.iteration)
+        self._show_sample(run.iteration, temp, text)
+
+    def _show_sample(self, iteration, temperature, text):
+        self.sample_text = text
+        self._sampled_at = (iteration, temperature)
+        self.sample_box.setPlainText(f"[iteration {iteration}, temperature {temperature:.1f}]\n{text}")
+
+    # --- from the controller ------------------------------------------------------------
+    def _set_buttons(self, running: bool):
+        self.run_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.sample_button.setEnabled(not running)
+
+    def _set_live_pens(self, running: bool):
+        """Thick gradient-norm lines cost ~1.5 ms each per frame to rasterise (time the
+        training thread cannot run): while training they are drawn 1 px wide, thick again
+        when paused."""
+        t = self._theme
+        width = 1 if running else 2
+        self.before_curve.setPen(pg.mkPen(t.raw, width=width * (1 if running else t.scale)))
+        self.after_curve.setPen(pg.mkPen(t.clipped, width=width * (1 if running else t.scale)))
+
+    def _on_running_changed(self, running: bool):
+        self._set_buttons(running)
+        self._set_live_pens(running)
+        if running:
+            self._resync()  # the worker has not started yet: the run may still be read
+            self._rate_marks = [(time.perf_counter(), self.iteration)]
+            self.frame_timer.start()
+        else:
+            self.frame_timer.stop()
+
+    def _on_progress(self, iteration: int, smooth_loss: float, new: dict):
+        if new.get("start") != self.hist["loss"].n:
+            return  # stale (already re-read from the run) or for another run
+        for k in HISTORY_FIELDS:
+            self.hist[k].extend(new[k])
+        self.iteration, self.smooth_loss = iteration, smooth_loss
+        now = time.perf_counter()
+        self._rate_marks.append((now, iteration))
+        while len(self._rate_marks) > 2 and now - self._rate_marks[0][0] > 1.0:
+            self._rate_marks.pop(0)
+        t0, i0 = self._rate_marks[0]
+        if now > t0:
+            self.rate = (iteration - i0) / (now - t0)
+        self._data_dirty = True  # drawn by the next frame, never here
+
+    def _on_sample(self, iteration, temperature, text):
+        self._show_sample(iteration, temperature, text)
+
+    def _on_diverged(self, iteration: int, message: str):
+        QMessageBox.warning(
+            self, "Training diverged",
+            f"{message}.\n\nTraining stopped at iteration {iteration}. Nothing needs restoring: "
+            f"the run has kept the last good parameters (from before iteration {iteration}), "
+            "and the timeline now shows that iteration. Lower the learning rate, turn clipping "
+            "on, or undo the last change (Ctrl+Z) before training again.")
+
+    def _on_stopped(self, reason: str):
+        self._frame()
+
+    def _frame(self):
+        """One coalesced redraw from the latest data (at most every FRAME_MS while training)."""
+        if self._data_dirty:
+            self._data_dirty = False
+            self._draw_curves()
+        self._draw_status()
+        self.frames += 1
+
+    # --- drawing ------------------------------------------------------------------------
+    def _resync(self):
+        """Re-read the whole history from the run (only when training is not running)."""
+        run = self.session.run
+        h = run.history
+        if self._run_id != id(run) or self.hist["loss"].n != len(h.loss):
+            self._run_id = id(run)
+            for k in HISTORY_FIELDS:
+                self.hist[k].clear()
+                self.hist[k].extend(getattr(h, k))
+            self._data_dirty = True
+        self.iteration, self.smooth_loss = run.iteration, float(run.smooth_loss)
+
+    def redraw(self):
+        if self.running:
+            self._frame()  # the worker owns the run: draw what it sent
+            return
+        self._resync()
+        self._data_dirty = False
+        self._draw_curves()
+        self._draw_status()
+        if self._sampled_at is None or self._sampled_at[0] != self.iteration:
+            self.sample_now()
+
+    def _draw_curves(self):
+        n = self.hist["loss"].n
+        x = np.arange(n, dtype=float)
+        loss, smooth = self.hist["loss"].values, self.hist["smooth_loss"].values
+        before = self.hist["grad_norm_before_clip"].values
+        after = self.hist["grad_norm_after_clip"].values
+        self.loss_curve.setData(x, loss)
+        self.smooth_curve.setData(x, smooth)
+        self.before_curve.setData(x, np.maximum(before, _TINY))
+        self.after_curve.setData(x, np.maximum(after, _TINY))
+        # Ranges move in "nice" steps only, so the axes (costly to redraw) rarely change.
+        self._set_range(self.loss_plot, "x", 0.0, _nice_up(max(float(n), 10.0)))
+        self._set_range(self.norm_plot, "x", 0.0, _nice_up(max(float(n), 10.0)))
+        if n:
+            finite = loss[np.isfinite(loss)]
+            top = max(float(finite.max()) if finite.size else 1.0,
+                      float(np.nanmax(smooth)) if np.isfinite(smooth).any() else 1.0)
+            self._set_range(self.loss_plot, "y", 0.0, _nice_up(top * 1.02) if top > 0 else 1.0)
+            both = np.concatenate([before, after])
+            both = both[np.isfinite(both) & (both > 0)]
+            if both.size:
+                lo, hi = np.log10(both.min()), np.log10(both.max())
+                self._set_range(self.norm_plot, "y", float(np.floor(lo - 0.1)),
+                                float(np.ceil(hi + 0.1)))
+        else:
+            self._set_range(self.loss_plot, "y", 0.0, 1.0)
+            self._set_range(self.norm_plot, "y", -3.0, 2.0)
+
+    def _set_range(self, plot, axis, lo, hi):
+        key = (id(plot), axis)
+        if self._ranges.get(key) == (lo, hi):
+            return
+        self._ranges[key] = (lo, hi)
+        (plot.setXRange if axis == "x" else plot.setYRange)(lo, hi, padding=0)
+
+    def _draw_status(self):
+        state = "training" if self.running else "paused"
+        sl = f"{self.smooth_loss:.3f}" if np.isfinite(self.smooth_loss) else "\u2013"
+        rate = f"{self.rate:,.0f} it/s" if self.running else "\u2013 it/s"
+        self.rate_label.setText(f"{state}: iteration {self.iteration:,}, smooth loss {sl}, {rate}")
+
+    def export_widget(self):
+        return self.view
+
+    def csv_tables(self):
+        n = self.hist["loss"].n
+        if not self.running:
+            self._resync()
+            n = self.hist["loss"].n
+        cols = ["iteration", "loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip"]
+        arr = np.column_stack([np.arange(n, dtype=float)] + [self.hist[k].values.copy()
+                                                           for k in HISTORY_FIELDS[:4]])
+        return {"": (cols, arr)}

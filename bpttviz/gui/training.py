@@ -1,0 +1,273 @@
+"""Live training in a worker thread, without copying the run and without races.
+
+Ownership rule: while a :class:`TrainingController` is running, the worker thread is the only
+code that touches ``session.run`` (it calls ``run.update()`` in a loop).  The GUI thread only
+receives what the worker sends in its signals (plain numbers and the *new* history entries),
+and it must not read or change ``session.run`` / ``session.trace`` until ``sigRunningChanged``
+says ``False``.  When training stops (pause, stop-after-N, divergence) the controller joins the
+thread and then calls ``session.train(0)`` in the GUI thread: that trains nothing, resets the
+cursor to the start of the current window and emits ``sigChanged`` once, so every panel shows
+the trace at the paused iteration and the regular timeline can be stepped from there.
+
+Because nothing is copied, training speed is the engine's; the GUI's cost is limited to one
+signal per ~33 ms (``EMIT_INTERVAL``) carrying only the entries added since the last one.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import weakref
+from typing import Dict, List, Optional
+
+from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from ..engine.train import DivergenceError
+
+#: Seconds between progress signals (about 30 per second: the panel redraws no faster).
+EMIT_INTERVAL = 1.0 / 30.0
+#: At most this many iterations between two checks of the clock / progress signals.
+MAX_CHUNK = 50
+#: Seconds between two text samples taken by the worker (0 disables).
+SAMPLE_INTERVAL = 1.0
+#: Characters per sample.
+SAMPLE_LENGTH = 200
+
+HISTORY_FIELDS = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
+
+
+class TrainingWorker(QObject):
+    """The training loop; lives in a QThread while it runs (see the module docstring).
+
+    sigProgress(iteration, smooth_loss, new_entries): ``new_entries`` maps each history field
+    to the list of values appended since the previous signal (only new entries are sent), and
+    "start" to the history index of the first of them (so a receiver can ignore stale ones).
+    sigSample(iteration, temperature, text): text sampled from the model (seeded by the
+    iteration, so the run's own random state is not consumed).
+    sigFinished(reason): "paused", "limit" (stop-after-N reached), "diverged" or "error".
+    """
+
+    sigProgress = pyqtSignal(int, float, object)
+    sigSample = pyqtSignal(int, float, str)
+    sigFinished = pyqtSignal(str)
+
+    def __init__(self, run, limit: Optional[int] = None, temperature: float = 1.0,
+                 sample_interval: float = SAMPLE_INTERVAL):
+        super().__init__()
+        self.run = run
+        self.limit = limit            # iterations to do in this run (None: until paused)
+        self.temperature = float(temperature)  # read by the worker; a float store is atomic
+        self.sample_interval = sample_interval
+        self.stop_event = threading.Event()
+        self.done = 0
+        self.error = None             # sys.exc_info() of an unexpected exception
+        self.reason = None            # why the loop ended (set before sigFinished)
+        self.divergence = None        # (iteration, message) if it diverged
+        self._sent = len(run.history.loss)
+
+    def request_stop(self):
+        self.stop_event.set()
+
+    def _new_entries(self) -> Dict[str, List[float]]:
+        h, n = self.run.history, self._sent
+        out = {k: getattr(h, k)[n:] for k in HISTORY_FIELDS}
+        out["start"] = n
+        self._sent = len(h.loss)
+        return out
+
+    def _emit_progress(self):
+        self.sigProgress.emit(self.run.iteration, float(self.run.smooth_loss), self._new_entries())
+
+    def _sample(self):
+        if not hasattr(self.run, "sample_text"):
+            return
+        text = self.run.sample_text(SAMPLE_LENGTH, self.temperature, seed=self.run.iteration)
+        self.sigSample.emit(self.run.iteration, self.temperature, text)
+
+    @pyqtSlot()
+    def work(self):
+        run, stop = self.run, self.stop_event
+        clock = time.perf_counter
+        last_emit = last_sample = clock()
+        reason = "paused"
+        try:
+            while not stop.is_set():
+                if self.limit is not None and self.done >= self.limit:
+                    reason = "limit"
+                    break
+                chunk = MAX_CHUNK if self.limit is None else min(MAX_CHUNK, self.limit - self.done)
+                for _ in range(chunk):
+                    run.update()
+                    self.done += 1
+                    if stop.is_set():
+                        break
+                    now = clock()
+                    if now - last_emit >= EMIT_INTERVAL:
+                        break
+                now = clock()
+                if now - last_emit >= EMIT_INTERVAL:
+                    last_emit = now
+                    self._emit_progress()
+                if self.sample_interval and now - last_sample >= self.sample_interval:
+                    last_sample = now
+                    self._sample()
+            if self.limit is not None and self.done >= self.limit:
+                reason = "limit"
+        except DivergenceError as e:
+            self._emit_progress()
+            self.divergence = (int(e.iteration), str(e))
+            self.reason = "diverged"
+            self.sigFinished.emit("diverged")
+            return
+        except Exception:  # surfaced in the GUI thread by the controller
+            self.error = sys.exc_info()
+            self.reason = "error"
+            self.sigFinished.emit("error")
+            return
+        self._emit_progress()
+        self.reason = reason
+        self.sigFinished.emit(reason)
+
+
+class TrainingController(QObject):
+    """Starts and stops a :class:`TrainingWorker` for a session (one thread per run).
+
+    sigRunningChanged(bool): training started / stopped.  While True, nobody but the worker
+    may touch ``session.run``; the main window should disable stepping and editing.
+    sigProgress, sigSample: forwarded from the worker (queued to the GUI thread).
+    sigStopped(reason): after the thread is joined and ``session.train(0)`` has emitted
+    ``sigChanged`` (reason as in ``TrainingWorker.sigFinished``).
+    sigDiverged(iteration, message): after the session has been reset, before
+    sigStopped("diverged"); the run kept the parameters from before the failed update.
+    """
+
+    sigRunningChanged = pyqtSignal(bool)
+    sigProgress = pyqtSignal(int, float, object)
+    sigSample = pyqtSignal(int, float, str)
+    sigDiverged = pyqtSignal(int, str)
+    sigStopped = pyqtSignal(str)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.thread: Optional[QThread] = None
+        self.worker: Optional[TrainingWorker] = None
+        self.temperature = 1.0
+        self.sample_interval = SAMPLE_INTERVAL
+        self.last_reason: Optional[str] = None
+        self.divergence: Optional[tuple] = None   # (iteration, message) of the last divergence
+        self.started_at_iteration = 0
+        self.start_time = 0.0
+        from PyQt5.QtWidgets import QApplication
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # --- state --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def set_temperature(self, value: float):
+        self.temperature = float(value)
+        if self.worker is not None:
+            self.worker.temperature = float(value)
+
+    # --- control ------------------------------------------------------------------------
+    def start(self, limit: Optional[int] = None) -> bool:
+        """Train in the background until paused, or for ``limit`` iterations. Returns False
+        if already running (or limit is 0)."""
+        if self.running or (limit is not None and limit <= 0):
+            return False
+        run = self.session.run
+        self.divergence = None
+        self.started_at_iteration = run.iteration
+        self.start_time = time.perf_counter()
+        worker = TrainingWorker(run, limit, self.temperature, self.sample_interval)
+        thread = QThread()
+        thread.setObjectName("bpttviz-training")
+        worker.moveToThread(thread)
+        worker.sigProgress.connect(self.sigProgress)
+        worker.sigSample.connect(self.sigSample)
+        worker.sigFinished.connect(self._on_finished)
+        thread.started.connect(worker.work)
+        self.worker, self.thread = worker, thread
+        # Receivers may still read the run here (the thread has not started yet).
+        self.sigRunningChanged.emit(True)
+        thread.start()
+        return True
+
+    def pause(self):
+        """Ask the worker to stop after the current update (returns at once; ``sigStopped``
+        follows). Use :meth:`stop` to block until it has stopped."""
+        if self.worker is not None:
+            self.worker.request_stop()
+
+    def stop(self, timeout_ms: int = 10_000):
+        """Stop and wait: when this returns, the GUI may read the session again."""
+        if self.worker is None:
+            return
+        self.worker.request_stop()
+        self.thread.quit()  # the thread's event loop ends once work() returns
+        self.thread.wait(timeout_ms)
+        # The worker's sigFinished is queued to us; handle it now rather than later.
+        self._on_finished(self.worker.reason or "paused")
+
+    def shutdown(self):
+        """Stop without touching the session afterwards (application exit, panel closed)."""
+        if self.worker is None:
+            return
+        self.worker.request_stop()
+        self.thread.quit()
+        self.thread.wait(10_000)
+        self._cleanup()
+
+    # --- from the worker ----------------------------------------------------------------
+    def _on_diverged(self, iteration: int, message: str):
+        # Called from _on_finished (GUI thread), after the thread is joined.
+        self.divergence = (iteration, message)
+        self.sigDiverged.emit(iteration, message)
+
+    def _cleanup(self):
+        worker, thread = self.worker, self.thread
+        self.worker = self.thread = None
+        if thread is not None:
+            thread.quit()
+            thread.wait()  # work() has returned (or returns after one update): a short join
+        return worker
+
+    def _on_finished(self, reason: str):
+        if self.worker is None:  # already handled (stop() joined first)
+            return
+        if self.sender() is not None and self.sender() is not self.worker:
+            return  # a late signal from an older worker
+        worker = self._cleanup()
+        reason = worker.reason or reason
+        self.last_reason = reason
+        self.sigRunningChanged.emit(False)
+        # Back in sole charge of the run: reset the cursor and let every panel redraw.
+        self.session.train(0)
+        if worker.divergence is not None:
+            self._on_diverged(*worker.divergence)
+        self.sigStopped.emit(reason)
+        if worker.error is not None:
+            sys.excepthook(*worker.error)  # a bug: report it like any GUI exception
+
+    # --- rate -----------------------------------------------------------------------------
+    def rate(self, iteration: int) -> float:
+        """Iterations per second since ``start`` (for a read-out)."""
+        dt = time.perf_counter() - self.start_time
+        return (iteration - self.started_at_iteration) / dt if dt > 0 else 0.0
+
+
+_CONTROLLERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def controller_for(session) -> TrainingController:
+    """The one TrainingController of a session (created on first use), so the training panel
+    and the main window's actions share the same worker."""
+    c = _CONTROLLERS.get(session)
+    if c is None:
+        c = TrainingController(session, parent=session)
+        _CONTROLLERS[session] = c
+    return c

@@ -1,0 +1,251 @@
+"""Gradient check, gates and live-training views against the engine's numbers (pytest-qt,
+offscreen).  Every training test stops and joins its worker thread before it ends."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import QMessageBox
+
+from bpttviz.gui.panels.base import Panel
+from bpttviz.gui.panels.gates import GatesPanel
+from bpttviz.gui.panels.gradcheck import COLORS, GradCheckPanel
+from bpttviz.gui.panels.training_live import FRAME_MS, TrainingPanel
+from bpttviz.gui.training import controller_for
+from bpttviz.session import Session
+
+HIST = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    """Build a shown panel on a fresh session; stop any training thread at the end."""
+    sessions = []
+
+    def make(cls, preset):
+        s = Session(preset)
+        sessions.append(s)
+        p = cls(s)
+        qtbot.addWidget(p)
+        p.resize(960, 540)
+        p.show()
+        qtbot.waitExposed(p)
+        return p
+
+    yield make
+    for s in sessions:
+        c = controller_for(s)
+        c.shutdown()
+        assert not c.running and c.thread is None
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    calls = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(
+        lambda parent, title, text, *a, **k: calls.append((title, text)) or QMessageBox.Ok))
+    return calls
+
+
+# --- gradient check ------------------------------------------------------------------------
+def _table(panel):
+    rows = {}
+    for r in range(panel.table.rowCount()):
+        rows[panel.table.item(r, 0).text()] = [panel.table.item(r, c).text() for c in range(1, 4)]
+    return rows
+
+
+def test_gradcheck_shows_the_engines_errors_all_below_1e7(make_panel):
+    p = make_panel(GradCheckPanel, "long-range")
+    s = p.session
+    expected = s.gradient_check(20)
+    assert p.results is not None and list(p.results) == list(expected)
+    cols, table = p.csv_tables()[""]
+    assert cols == ["parameter", "rel_error", "max_rel_error"]
+    for row, (name, e) in zip(table, expected.items()):
+        assert row[0] == name and row[1] == e.rel_error and row[2] == e.max_rel_error
+        assert e.rel_error < 1e-7
+    rows = _table(p)
+    assert all(v[2] == "correct" for v in rows.values())
+    assert rows["Whh"][0] == f"{expected['Whh'].rel_error:.2e}"
+    # The bar heights are the log10 of the engine's errors.
+    opts = p.bars.opts
+    np.testing.assert_allclose(np.asarray(opts["y0"]) + np.asarray(opts["height"]),
+                               np.log10([e.rel_error for e in expected.values()]))
+    # Scatter: the chosen parameter's checked entries, analytic vs numeric.
+    assert p.param_combo.currentText() == "Whh"
+    x, y = p.scatter.getData()
+    e = expected["Whh"]
+    ix = tuple(e.checked.T)
+    np.testing.assert_array_equal(x, e.analytic[ix])
+    np.testing.assert_array_equal(y, e.numeric[ix])
+    cols, entries = p.csv_tables()["entries"]
+    assert cols == ["parameter", "index", "analytic", "numeric"]
+    assert len(entries) == sum(len(e.checked) for e in expected.values())
+    assert p.status.text().startswith("\u2714")
+
+
+def test_forget_dhnext_fails_the_check_and_unticking_restores(make_panel):
+    p = make_panel(GradCheckPanel, "long-range")
+    s = p.session
+    p.bug_box.click()
+    assert s.config.backprop_bug == "forget-dhnext"
+    res = s.gradient_check(20)
+    assert res["Whh"].rel_error > 1e-3
+    assert p.results["Whh"].rel_error == res["Whh"].rel_error
+    rows = _table(p)
+    assert rows["Whh"][2] == "WRONG" and rows["Why"][2] == "correct"
+    whh = list(res).index("Whh")
+    assert p.bars.opts["brushes"][whh].color().name() == COLORS["wrong"]
+    assert "WRONG" in p.status.text()
+    p.bug_box.click()
+    assert s.config.backprop_bug is None
+    assert p.results["Whh"].rel_error < 1e-7 and not p.bug_box.isChecked()
+    s.undo_stack.undo()  # undo the fix: the bug is back, and the box follows
+    assert s.config.backprop_bug == "forget-dhnext" and p.bug_box.isChecked()
+
+
+def test_forget_dhnext_degrades_training(make_panel, qtbot):
+    losses = {}
+    for bug in (None, "forget-dhnext"):
+        p = make_panel(TrainingPanel, "long-range")
+        p.session.edit("bug", backprop_bug=bug)
+        p.stop_spin.setValue(400)
+        p.run_button.click()
+        qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+        losses[bug] = np.mean(p.session.run.history.loss[-50:])
+    assert losses["forget-dhnext"] > 1.5 * losses[None]
+
+
+# --- gates ---------------------------------------------------------------------------------
+def test_gates_reveal_with_the_forward_pass_and_flow_with_the_backward(make_panel):
+    p = make_panel(GatesPanel, "lstm-gates")
+    s = p.session
+    tr = s.trace
+    s.set_event("forward:9")
+    assert set(p.data) == {"i", "f", "o", "g", "c"}
+    for name in "ifog":
+        d = p.data[name]
+        np.testing.assert_array_equal(d[:, :10], tr.gates[name][:10].T)
+        assert np.isnan(d[:, 10:]).all()
+        np.testing.assert_array_equal(p.heatmaps[name].image.image, d)
+    np.testing.assert_array_equal(p.data["c"][:, :10], tr.c[:10].T)
+    assert all(len(c.getData()[0] if c.getData()[0] is not None else []) == 0
+               for c in p.flow_curves.values())
+    s.set_event("backward:15")
+    for key, arr in (("dc", tr.dc), ("dh", tr.dh), ("dhnext", tr.dhnext)):
+        c = p.flow_curves[key]
+        x, y = c.xData, c.yData  # the data given (getData is log10 on a log axis)
+        np.testing.assert_array_equal(x, np.arange(15, tr.T))
+        np.testing.assert_allclose(y, np.linalg.norm(arr, axis=1)[15:], rtol=0, atol=0)
+    cols, flow = p.csv_tables()["flow"]
+    assert cols[:3] == ["t", "dc_norm", "dh_norm"]
+    np.testing.assert_array_equal(flow[:, 1], np.linalg.norm(tr.dc, axis=1)[15:])
+    np.testing.assert_array_equal(flow[:, 2], np.linalg.norm(tr.dh, axis=1)[15:])
+    cols, gi = p.csv_tables()["i"]
+    np.testing.assert_array_equal(gi[:, 1:], tr.gates["i"])
+
+
+def test_gates_for_a_gru(make_panel):
+    p = make_panel(GatesPanel, "lstm-gates")
+    p.session.edit("cell", cell="gru")
+    s = p.session
+    s.end()
+    assert set(p.data) == {"z", "r", "n"}
+    np.testing.assert_array_equal(p.data["z"], s.trace.gates["z"].T)
+    assert "dc" not in p.flow_curves
+
+
+def test_rnn_shows_the_message_and_the_button_switches_to_lstm(make_panel, qtbot):
+    p = make_panel(GatesPanel, "min-char-rnn")
+    assert p.stack.currentIndex() == 0
+    assert "needs an LSTM or GRU" in p.message.text() and "lstm-gates" in p.message.text()
+    qtbot.mouseClick(p.switch_button, Qt.LeftButton)
+    assert p.session.config.cell == "lstm"
+    assert p.stack.currentIndex() == 1 and set(p.data) == {"i", "f", "o", "g", "c"}
+    p.session.undo_stack.undo()
+    assert p.session.config.cell == "rnn" and p.stack.currentIndex() == 0
+
+
+# --- live training -------------------------------------------------------------------------
+def _assert_csv_is_history(p):
+    cols, arr = p.csv_tables()[""]
+    h = p.session.run.history
+    assert cols == ["iteration"] + list(HIST)
+    assert arr.shape == (len(h.loss), 5)
+    np.testing.assert_array_equal(arr[:, 0], np.arange(len(h.loss)))
+    for j, k in enumerate(HIST, start=1):
+        np.testing.assert_array_equal(arr[:, j], getattr(h, k))
+    x, y = p.smooth_curve.getData()
+    np.testing.assert_array_equal(y, h.smooth_loss)
+
+
+def test_run_pause_shows_the_paused_iteration_and_stays_responsive(make_panel, qtbot):
+    p = make_panel(TrainingPanel, "min-char-rnn")
+    s = p.session
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    changed = []
+    s.sigChanged.connect(lambda: changed.append(s.iteration))
+    p.run_button.click()
+    assert p.running and not p.run_button.isEnabled() and p.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: p.iteration >= 100, timeout=10_000)
+    frames = p.frames
+    qtbot.wait(300)
+    assert p.frames > frames           # curves redraw while training...
+    qtbot.mouseClick(p.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not p.running, timeout=5_000)
+    timer.stop()
+    assert len(ticks) >= 10            # ...and the event loop kept running
+    assert s.iteration >= 100 and changed and changed[-1] == s.iteration
+    assert s.cursor == 0 and len(s.run.history.loss) == s.iteration
+    tr = s.trace
+    for k, v in s.run.params.items():
+        np.testing.assert_array_equal(tr.params[k], v)  # the trace of the paused iteration
+    assert p.iteration == s.iteration and p.rate_label.text().startswith("paused")
+    _assert_csv_is_history(p)
+    assert p.sample_text and f"iteration {s.iteration}" in p.sample_box.toPlainText()
+    paused_at = s.iteration
+    s.step(len(s.events))  # the regular timeline continues from there
+    assert s.iteration == paused_at + 1 and p.iteration == paused_at + 1
+
+
+def test_stop_after_n_stops_at_n(make_panel, qtbot):
+    p = make_panel(TrainingPanel, "dinosaurs")
+    s = p.session
+    s.train(7)
+    p.stop_spin.setValue(150)
+    p.run_button.click()
+    qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+    assert s.iteration == 157 and controller_for(s).last_reason == "limit"
+    _assert_csv_is_history(p)
+    # Frames are coalesced: never more than one per FRAME_MS of training.
+    assert p.frames <= 2 + 1.2 * (1000 / FRAME_MS) * 10
+
+
+def test_divergence_stops_with_a_message_and_finite_params(make_panel, qtbot, warnings):
+    p = make_panel(TrainingPanel, "long-range")
+    s = p.session
+    s.edit("diverge", optimizer="sgd", lr=1e308, clip=None, init_scale=1.0)
+    p.run_button.click()
+    qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+    assert controller_for(s).last_reason == "diverged"
+    assert len(warnings) == 1
+    title, text = warnings[0]
+    assert "diverged" in title.lower() and "iteration 0" in text and "kept" in text
+    assert all(np.all(np.isfinite(v)) for v in s.run.params.values())
+    assert s.iteration == 0 and s.cursor == 0
+
+
+def test_temperature_and_sampling_while_paused(make_panel):
+    p = make_panel(TrainingPanel, "min-char-rnn")
+    p.temp_spin.setValue(0.5)
+    assert "temperature 0.5" in p.sample_box.toPlainText()
+    assert p.sample_text == p.session.run.sample_text(200, 0.5, seed=p.session.iteration)
+
+
+def test_panels_follow_the_contract():
+    for cls, key in ((GradCheckPanel, "gradcheck"), (GatesPanel, "gates"), (TrainingPanel, "loss")):
+        assert issubclass(cls, Panel) and cls.key == key and cls.help_html and cls.title
