@@ -13,6 +13,11 @@ import subprocess
 import sys
 from typing import List, Optional
 
+# The model's matrices are tiny: BLAS worker threads only spin and fight for the cores (measured
+# 20x slower SVDs on a busy 2-core machine).  Must be set before numpy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 NO_SCREEN = ("bpttviz: no screen found: use `bpttviz export`, `--screenshot`, or run under "
              "Xvfb (xvfb-run bpttviz)")
 #: Debian/Ubuntu packages Qt's xcb platform plugin needs beyond the PyQt5 wheel.

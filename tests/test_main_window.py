@@ -362,7 +362,7 @@ def test_settings_remember_last_preset_and_layout(qtbot, warnings):
     # the next start (no --preset) opens the remembered preset, with the saved layout
     session = make_session(remembered=remembered_preset())
     assert session.preset.name == "vanishing"
-    w2 = MainWindow(session, panels=TEST_PANELS)
+    w2 = MainWindow(session, panels=TEST_PANELS, remember=True)
     qtbot.addWidget(w2)
     w2.show()
     assert w2.controls.preset.currentData() == "vanishing"
@@ -402,3 +402,55 @@ def test_real_panels_build_and_step(qtbot, warnings):
     qtbot.keyClick(win, Qt.Key_End)
     assert win.session.cursor == len(win.session.events) - 1
     assert all(cls.help_html for cls in panels)
+
+
+def test_shortcuts_work_in_a_floating_dock(qtbot, win):
+    dock = win.docks["cursor-test"]
+    dock.setFloating(True)
+    assert win.acts.step_forward in dock.actions()
+    dock.show()
+    dock.activateWindow()
+    qtbot.waitUntil(dock.isActiveWindow, timeout=2000)
+    before = win.session.cursor
+    qtbot.keyClick(dock, Qt.Key_Right)
+    assert win.session.cursor == before + 1
+
+
+def test_crash_hook_logs_and_tells_the_user(monkeypatch, warnings, qapp):
+    import io
+    import sys
+
+    from bpttviz.gui import app as appmod
+
+    qapp.setOrganizationName("bpttviz")
+    qapp.setApplicationName("bpttviz")
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    monkeypatch.setattr(sys, "__stderr__", io.StringIO())
+    appmod.install_excepthook()
+    try:
+        raise RuntimeError("a slot went wrong")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    with open(appmod.log_path(), encoding="utf-8") as f:
+        text = f.read()
+    assert "a slot went wrong" in text and "Traceback" in text
+    assert warnings[-1][0] == "critical" and "a slot went wrong" in warnings[-1][2]
+    assert appmod.log_path().endswith("bpttviz.log")
+
+
+def test_window_is_freed_without_the_cycle_collector(qtbot):
+    """No Python reference cycles through the window: otherwise it is deleted at interpreter
+    exit, possibly after the QApplication (a segfault at the end of `bpttviz export`)."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        w = MainWindow(Session("notebook-one-step"), panels=TEST_PANELS)
+        ref = weakref.ref(w)
+        w.acts.step_forward.trigger()
+        w.controls.hidden_size.setValue(4)
+        del w
+        assert ref() is None
+    finally:
+        gc.enable()

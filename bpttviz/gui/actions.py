@@ -54,7 +54,6 @@ class Actions(QObject):
 
     def __init__(self, window: QWidget, undo_stack=None):
         super().__init__(window)
-        self._window = window
         self.all: Dict[str, QAction] = {}
         for name, (text, keys, tip) in SPECS.items():
             if name == "undo" and undo_stack is not None:
@@ -102,8 +101,7 @@ class TimelineKeyFilter(QObject):
     GRABBED_FROM = (QAbstractSpinBox, QComboBox, QAbstractSlider, QAbstractButton)
 
     def __init__(self, window: QWidget):
-        super().__init__(window)
-        self._window = window
+        super().__init__(window)  # the window is parent(): no Python reference cycle
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
         if event.type() == QEvent.ShortcutOverride and isinstance(obj, self.GRABBED_FROM):
@@ -114,9 +112,10 @@ class TimelineKeyFilter(QObject):
         return False
 
     def _belongs(self, obj: QWidget) -> bool:
+        window = self.parent()
         w: Optional[QWidget] = obj
         while w is not None:
-            if w is self._window:
+            if w is window:
                 return True
             w = w.parentWidget()
         return False

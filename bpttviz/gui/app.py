@@ -146,9 +146,14 @@ def run_app(args, session: Optional[Session] = None) -> int:
             return 2
     install_excepthook()
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal closes the app
-    window = MainWindow(session)
+    window = MainWindow(session, remember=True)
     window.show()
-    return app.exec_()
+    code = app.exec_()
+    # Delete the window while the QApplication still exists (not in interpreter teardown).
+    window.deleteLater()
+    del window
+    app.processEvents()
+    return code
 
 
 def render_screenshot(args, path: str, session: Optional[Session] = None,

@@ -141,7 +141,7 @@ class ControlsPanel(QWidget):
         w.setObjectName(field)
         w.addItems(list(items))
         w.setToolTip(tip)
-        w.activated.connect(lambda _i, f=field: self._edited(f))
+        w.activated.connect(self._widget_edited)
         return w
 
     def _spin(self, field, lo, hi, tip):
@@ -150,7 +150,7 @@ class ControlsPanel(QWidget):
         w.setRange(lo, hi)
         w.setKeyboardTracking(False)  # one edit on Enter / focus out, not one per digit
         w.setToolTip(tip)
-        w.valueChanged.connect(lambda _v, f=field: self._edited(f))
+        w.valueChanged.connect(self._widget_edited)
         return w
 
     def _dspin(self, field, lo, hi, decimals, step, tip):
@@ -161,7 +161,7 @@ class ControlsPanel(QWidget):
         w.setSingleStep(step)
         w.setKeyboardTracking(False)
         w.setToolTip(tip)
-        w.valueChanged.connect(lambda _v, f=field: self._edited(f))
+        w.valueChanged.connect(self._widget_edited)
         return w
 
     # --- widget <-> config -----------------------------------------------------------------
@@ -220,6 +220,13 @@ class ControlsPanel(QWidget):
                 self.corpus_label.setToolTip("")
         finally:
             self._syncing = False
+
+    # Slots are bound methods, not lambdas: PyQt holds lambdas strongly, which would make a
+    # reference cycle and postpone the widgets' deletion to interpreter exit (a crash there).
+    def _widget_edited(self, _value=None):
+        field = self.sender().objectName() if self.sender() is not None else ""
+        if field in self._edits:
+            self._edited(field)
 
     def _edited(self, field):
         if self._syncing or self.session.run is None:

@@ -90,7 +90,7 @@ class EventHeader(QWidget):
     def _fit(self) -> None:
         """Keep room for every wrapped line (QMainWindow's central area ignores
         height-for-width, so the words would otherwise be cut to one line)."""
-        need = self.layout().totalHeightForWidth(max(1, self.width()))
+        need = self.layout().totalHeightForWidth(max(1, self.width())) + 6
         if need > 0 and need != self.minimumHeight():
             self.setMinimumHeight(need)
 
@@ -157,10 +157,41 @@ class Scrubber(QWidget):
         return self.slider
 
 
-class MainWindow(QMainWindow):
-    """``MainWindow(session)``.  ``panels`` (list of Panel classes) defaults to PANELS."""
+class FitScrollArea(QScrollArea):
+    """Gives its widget exactly the visible size, never less than the widget's minimum size
+    hint (then it scrolls).  QScrollArea's own widgetResizable would use height-for-width,
+    which for panels with wrapped text means their preferred height and needless scrolling."""
 
-    def __init__(self, session, panels: Optional[list] = None, remember: bool = True, parent=None):
+    def _fit(self):
+        w = self.widget()
+        if w is None:
+            return
+        vp, m = self.maximumViewportSize(), w.minimumSizeHint()
+        width = max(vp.width(), m.width())
+        height = max(vp.height(), m.height())
+        # a scroll bar takes room from the other direction
+        if width > vp.width():
+            height = max(m.height(), vp.height() - self.horizontalScrollBar().sizeHint().height())
+        if height > vp.height():
+            width = max(m.width(), vp.width() - self.verticalScrollBar().sizeHint().width())
+        if w.size() != QSize(width, height):
+            w.resize(width, height)
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        self._fit()
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(session)``.  ``panels`` (list of Panel classes) defaults to PANELS.
+    ``remember=True`` (what ``run_app`` uses) restores and saves the geometry, dock layout and
+    last preset in QSettings; the default leaves the user's settings alone (exports, tests)."""
+
+    def __init__(self, session, panels: Optional[list] = None, remember: bool = False, parent=None):
         super().__init__(parent)
         self.session = session
         self.path: Optional[str] = None  # where Save writes
@@ -219,7 +250,7 @@ class MainWindow(QMainWindow):
                 widget.setWordWrap(True)
                 widget.setAlignment(Qt.AlignCenter)
             self.panels[cls.key] = widget
-            self._add_dock(cls.key, cls.title, widget)
+            self._add_dock(cls.key, cls.title, self._scrollable(widget))
         self._default_layout()
         self._layout_version = zlib.crc32(",".join(self.docks).encode()) & 0x7FFFFFFF
         self._default_state = self.saveState(self._layout_version)
@@ -244,7 +275,7 @@ class MainWindow(QMainWindow):
         session.sigChanged.connect(self.sync)
         self._last_preset = None
         self.sync()
-        self.resize(1600, 900)
+        self.resize(self._initial_size())
         if remember:
             self._restore_settings()
 
@@ -256,40 +287,55 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
                          | QDockWidget.DockWidgetFloatable)
         dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
-        dock.topLevelChanged.connect(lambda floating, d=dock: floating and self.acts.install_on(d))
+        dock.topLevelChanged.connect(self._dock_floated)
         self.docks[key] = dock
         return dock
 
+    @staticmethod
+    def _scrollable(panel: QWidget) -> QScrollArea:
+        """A panel in a scroll area: a panel wider than its dock scrolls instead of forcing
+        the whole window wider than the screen."""
+        scroll = FitScrollArea()
+        scroll.setObjectName(f"scroll-{getattr(panel, 'key', 'panel')}")
+        scroll.setWidget(panel)
+        scroll.setFrameShape(QFrame.NoFrame)
+        return scroll
+
     def _default_layout(self) -> None:
-        """Controls on the left; panels in a grid of up to 3 columns x 2 rows below the
-        timeline, further panels as tabs on those."""
+        """Controls on the left; the first six panels in a grid of 3 columns x 2 rows below
+        the timeline; further panels as tabs behind the second row, spread over the columns.
+        Panels sit in scroll areas, so a panel wider than its column scrolls instead of
+        pushing the window off the screen."""
         self.addDockWidget(Qt.LeftDockWidgetArea, self.docks["controls"])
         keys = [k for k in self.docks if k != "controls"]
         cols = min(3, len(keys)) or 1
-        grid: List[List[QDockWidget]] = [[] for _ in range(cols)]
-        for i, key in enumerate(keys):
+        grid: List[List[str]] = [[] for _ in range(cols)]
+        for i, key in enumerate(keys[:2 * cols]):
             dock = self.docks[key]
             dock.setFloating(False)
-            col = grid[i % cols] if i < 2 * cols else grid[(i - 2 * cols) % cols]
+            col = grid[i % cols]
             if i == 0:
                 self.addDockWidget(Qt.BottomDockWidgetArea, dock)
             elif i < cols:
-                self.splitDockWidget(grid[i - 1][0], dock, Qt.Horizontal)
-            elif i < 2 * cols:
-                self.splitDockWidget(col[0], dock, Qt.Vertical)
+                self.splitDockWidget(self.docks[grid[i - 1][0]], dock, Qt.Horizontal)
             else:
-                self.tabifyDockWidget(col[-1] if len(col) < 3 else col[1], dock)
-                col.append(dock)
-                continue
-            col.append(dock)
-        for col in grid:  # the first panel of each tab group in front
+                self.splitDockWidget(self.docks[col[0]], dock, Qt.Vertical)
+            col.append(key)
+        for i, key in enumerate(keys[2 * cols:]):
+            c = i % cols  # spread the tabs so their titles stay readable
+            self.docks[key].setFloating(False)
+            self.tabifyDockWidget(self.docks[grid[c][-1]], self.docks[key])
+            grid[c].append(key)
+        for col in grid:  # the six grid panels in front of their tabs
             if len(col) > 2:
-                col[1].raise_()
+                self.docks[col[1]].raise_()
         for dock in self.docks.values():
             dock.show()
         self.resizeDocks([self.docks["controls"]], [self.docks["controls"].widget().minimumWidth()], Qt.Horizontal)
         if keys:
-            self.resizeDocks([self.docks[keys[0]]], [650], Qt.Vertical)
+            tops = [self.docks[col[0]] for col in grid]
+            share = max(200, (1600 - self.docks["controls"].widget().minimumWidth()) // len(tops))
+            self.resizeDocks(tops, [share] * len(tops), Qt.Horizontal)
 
     def _build_menus(self) -> None:
         a = self.acts
@@ -317,11 +363,12 @@ class MainWindow(QMainWindow):
 
     def _connect_actions(self) -> None:
         a = self.acts
-        a.step_forward.triggered.connect(lambda: self._do(self.session.step, 1))
-        a.step_back.triggered.connect(lambda: self._do(self.session.step, -1))
-        a.home.triggered.connect(lambda: self._do(self.session.home))
-        a.end.triggered.connect(lambda: self._do(self.session.end))
-        a.next_iteration.triggered.connect(lambda: self._do(self.session.next_iteration))
+        # Bound methods only (no lambdas capturing self): see ControlsPanel._widget_edited.
+        a.step_forward.triggered.connect(self.step_forward)
+        a.step_back.triggered.connect(self.step_back)
+        a.home.triggered.connect(self.go_home)
+        a.end.triggered.connect(self.go_end)
+        a.next_iteration.triggered.connect(self.next_iteration)
         a.play.toggled.connect(self._play_toggled)
         a.open.triggered.connect(self.open_session)
         a.save.triggered.connect(self.save_session)
@@ -331,6 +378,25 @@ class MainWindow(QMainWindow):
         a.help.triggered.connect(self.show_help)
         a.about.triggered.connect(self.show_about)
         a.quit.triggered.connect(self.close)
+
+    def _dock_floated(self, floating: bool) -> None:
+        if floating and isinstance(self.sender(), QDockWidget):
+            self.acts.install_on(self.sender())
+
+    def step_forward(self):
+        return self._do(self.session.step, 1)
+
+    def step_back(self):
+        return self._do(self.session.step, -1)
+
+    def go_home(self):
+        return self._do(self.session.home)
+
+    def go_end(self):
+        return self._do(self.session.end)
+
+    def next_iteration(self):
+        return self._do(self.session.next_iteration)
 
     # --- session <-> view ----------------------------------------------------------------------
     def _do(self, fn, *args) -> bool:
@@ -538,6 +604,17 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self._key_filter)
         super().closeEvent(event)
+
+    @staticmethod
+    def _initial_size() -> QSize:
+        """1600x900, or 95% of a smaller screen."""
+        screen = QApplication.primaryScreen() if QApplication.instance() else None
+        if screen is None:
+            return QSize(1600, 900)
+        avail = screen.availableGeometry()
+        if avail.width() < 1000 or avail.height() < 600:  # offscreen/virtual: no real limit
+            return QSize(1600, 900)
+        return QSize(min(1600, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.95)))
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(1600, 900)
