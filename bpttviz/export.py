@@ -89,7 +89,8 @@ def render_image(widget, width: int = DEFAULT_WIDTH, transparent: bool = False):
         painter.setRenderHint(QPainter.TextAntialiasing)
         painter.scale(scale, scale)
         flags = QWidget.DrawChildren if transparent else QWidget.DrawWindowBackground | QWidget.DrawChildren
-        widget.render(painter, QPoint(0, 0), QRegion(widget.rect()), flags)
+        # QWidget.render explicitly: a pyqtgraph view overrides render() with QGraphicsView's.
+        QWidget.render(widget, painter, QPoint(0, 0), QRegion(widget.rect()), flags)
         painter.end()
     return img
 
@@ -115,6 +116,7 @@ def save_svg(widget, path: str, title: str = "") -> None:
     from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize
     from PyQt5.QtGui import QPainter
     from PyQt5.QtSvg import QSvgGenerator
+    from PyQt5.QtWidgets import QWidget
 
     ba = QByteArray()
     buf = QBuffer(ba)
@@ -127,7 +129,7 @@ def save_svg(widget, path: str, title: str = "") -> None:
     gen.setTitle(title or widget.windowTitle() or "bpttviz")
     gen.setDescription("exported by bpttviz")
     painter = QPainter(gen)
-    widget.render(painter)
+    QWidget.render(widget, painter)
     painter.end()
     buf.close()
     _write_bytes(path, bytes(ba))
@@ -136,6 +138,7 @@ def save_svg(widget, path: str, title: str = "") -> None:
 def save_pdf(widget, path: str, title: str = "") -> None:
     from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF
     from PyQt5.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter
+    from PyQt5.QtWidgets import QWidget
 
     ba = QByteArray()
     buf = QBuffer(ba)
@@ -152,7 +155,7 @@ def save_pdf(widget, path: str, title: str = "") -> None:
     painter = QPainter(writer)
     rect = painter.viewport()
     painter.scale(rect.width() / max(1, size.width()), rect.height() / max(1, size.height()))
-    widget.render(painter)
+    QWidget.render(widget, painter)
     painter.end()
     buf.close()
     _write_bytes(path, bytes(ba))

@@ -19,3 +19,33 @@ atexit.register(shutil.rmtree, _TMP_HOME, ignore_errors=True)
 # Exceptions raised inside Qt slots/virtual methods fail the running test:
 # pytest-qt captures them by default.  Do not set `qt_no_exception_capture`
 # (ini option or marker) unless a test really needs that.
+
+# Small BLAS calls are slower, not faster, with threads on a busy 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import gc  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_between_tests(request):
+    """Collect garbage while no paint is running.
+
+    Widgets a test closed are deleted by Qt; the Python wrappers of their pyqtgraph items
+    live on in reference cycles. Left to chance, the cycle collector runs in the middle of
+    a later test's paint and frees an item that scene is drawing (a segfault in
+    AxisItem.paint). So the collector is off while a test runs and collects here, where
+    nothing paints."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+    if "qapp" in request.fixturenames or "qtbot" in request.fixturenames:
+        from PyQt5.QtWidgets import QApplication
+        app = QApplication.instance()
+        if app is not None:
+            app.processEvents()
+            gc.collect()
+            app.processEvents()

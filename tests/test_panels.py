@@ -11,7 +11,7 @@ import pytest
 
 from bpttviz.engine.model import PARAM_NAMES
 from bpttviz.gui import style
-from bpttviz.gui.panels import (PANELS, CodePanel, DhnextPanel, GradNormsPanel, HiddenStatesPanel,
+from bpttviz.gui.panels import (CORE_PANELS, PANELS, TEACHING_PANELS, CodePanel, DhnextPanel, GradNormsPanel, HiddenStatesPanel,
                                 OutputsPanel, UnrolledPanel, panel_by_key)
 from bpttviz.session import Session, SessionError
 
@@ -50,8 +50,11 @@ def cursor_at(s, phase, t=None):
 
 # --- registry and style ------------------------------------------------------------------------
 def test_registry_and_style():
-    assert [c.key for c in PANELS] == ["unrolled", "hidden_states", "outputs", "dhnext_flow",
-                                       "grad_norms", "code"]
+    assert [c.key for c in CORE_PANELS] == ["unrolled", "hidden_states", "outputs", "dhnext_flow",
+                                            "grad_norms", "code"]
+    assert PANELS == CORE_PANELS + TEACHING_PANELS
+    keys = [c.key for c in PANELS]
+    assert len(set(keys)) == len(keys)
     assert panel_by_key("code") is CodePanel
     with pytest.raises(KeyError):
         panel_by_key("nope")
@@ -284,7 +287,7 @@ def _step_everywhere(qtbot, s, panels):
 def test_all_panels_for_each_cell(qtbot, session, cell):
     if cell != "rnn":
         session.edit(cell=cell)
-    panels = [show(qtbot, cls, session, 640, 420) for cls in PANELS]
+    panels = [show(qtbot, cls, session, 640, 420) for cls in CORE_PANELS]
     _step_everywhere(qtbot, session, panels)
     session.step(1)  # past update: next iteration, new trace
     assert session.cursor == 0
@@ -294,7 +297,7 @@ def test_all_panels_big_window(qtbot):
     s = make_session()
     s.edit(hidden_size=256, seq_length=100)
     assert (s.trace.T, s.trace.hidden_size) == (100, 256)
-    panels = [show(qtbot, cls, s, 640, 420) for cls in PANELS]
+    panels = [show(qtbot, cls, s, 640, 420) for cls in CORE_PANELS]
     _step_everywhere(qtbot, s, panels)
     up = panels[0]
     s.set_cursor(50)
@@ -306,11 +309,8 @@ def test_all_panels_big_window(qtbot):
 
 
 def test_lstm_gates_preset_if_available(qtbot):
-    try:
-        s = Session("lstm-gates")
-    except SessionError:
-        pytest.skip("lstm-gates corpus not installed")
-    panels = [show(qtbot, cls, s, 640, 420) for cls in PANELS]
+    s = Session("lstm-gates")
+    panels = [show(qtbot, cls, s, 640, 420) for cls in CORE_PANELS]
     _step_everywhere(qtbot, s, panels)
 
 

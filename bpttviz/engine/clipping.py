@@ -100,8 +100,10 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
     total_size = sum(sizes.values())
     norms_after = {k: _norm(g) for k, g in clipped.items()}
     total_after = math.sqrt(sum(n * n for n in norms_after.values()))
-    if not any(changed.values()):
-        cosine = 1.0  # nothing changed: exactly the same direction, not 1 - rounding
+    if not any(changed.values()) or mode == "norm":
+        # Nothing changed, or one positive scale for everything: exactly the same direction
+        # (computing it would give 1 - rounding, and a reader compares the number with 1).
+        cosine = 1.0
     else:
         dot = sum(float(np.vdot(grads[k], clipped[k])) for k in grads)
         denom = total_before * total_after

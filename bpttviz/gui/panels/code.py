@@ -13,7 +13,6 @@ from PyQt5.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
 from PyQt5.QtCore import Qt
 
-from ...engine.model import PARAM_NAMES
 from .. import style
 from .base import Panel
 
@@ -269,18 +268,18 @@ class CodePanel(Panel):
                 out.append(fmt("dax", tr.dax[t]))
                 out.append(fmt("dah", tr.dah[t]))
             out.append(fmt("dhnext", tr.dhnext[t]) + "   (to step t-1)")
-            for k in PARAM_NAMES:
+            for k in list(tr.grads_raw):
                 out.append(f"||d{k}|| so far = {np.linalg.norm(tr.accumulated_grad(k, t)):.4g}")
         elif ev.phase == "clip":
             rep = tr.clip
-            for k in PARAM_NAMES:
+            for k in list(tr.grads_raw):
                 out.append(f"||d{k}||: {tr.grad_norms_raw[k]:.4g} -> {tr.grad_norms[k]:.4g}   "
                            f"({100 * rep.fraction_clipped[k]:.1f}% of entries clipped)")
             out.append(f"global norm: {tr.grad_norm_before_clip:.4g} -> {tr.grad_norm_after_clip:.4g}")
             out.append(f"cos(raw, clipped) = {rep.cosine:.5f}")
         else:
             delta = s.update_preview()
-            for k in PARAM_NAMES:
+            for k in list(tr.grads_raw):
                 out.append(f"||Δ{k}|| = {np.linalg.norm(delta[k]):.4g}   " + fmt(f"Δ{k}", delta[k]))
         return out
 
@@ -298,8 +297,8 @@ class CodePanel(Panel):
         if ev.phase == "backward":
             return {"values": (["dh_t", "dhnext_t"], np.column_stack([tr.dh[t], tr.dhnext[t]]))}
         if ev.phase == "clip":
-            rows = np.array([[tr.grad_norms_raw[k], tr.grad_norms[k]] for k in PARAM_NAMES])
-            return {"values": (["norm_before(" + "|".join(PARAM_NAMES) + ")", "norm_after"], rows)}
+            rows = np.array([[tr.grad_norms_raw[k], tr.grad_norms[k]] for k in list(tr.grads_raw)])
+            return {"values": (["norm_before(" + "|".join(list(tr.grads_raw)) + ")", "norm_after"], rows)}
         delta = s.update_preview()
-        rows = np.array([[float(np.linalg.norm(delta[k]))] for k in PARAM_NAMES])
-        return {"values": (["norm_update(" + "|".join(PARAM_NAMES) + ")"], rows)}
+        rows = np.array([[float(np.linalg.norm(delta[k]))] for k in list(tr.grads_raw)])
+        return {"values": (["norm_update(" + "|".join(list(tr.grads_raw)) + ")"], rows)}

@@ -188,7 +188,7 @@ class DecayPanel(Panel):
     def _sync_slider(self):
         """Make the slider agree with the session's Whh: after an undo it shows the factor
         relative to the reference; a new preset, edit or training step resets it to ×1."""
-        W = np.asarray(self.session.params["Whh"])
+        W = np.asarray(self.session.params[self.session.trace.recurrent_name])
         ref = self._ref
         run = id(self.session.run)  # a new preset, edit or opened file: a new ×1
         if ref is None or ref.shape != W.shape or run != self._ref_run:

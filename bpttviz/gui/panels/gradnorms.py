@@ -8,12 +8,10 @@ import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout
 
-from ...engine.model import PARAM_NAMES
 from ...session import SessionError
 from .. import style
 from .base import Panel
 
-GROUPS = tuple(PARAM_NAMES) + ("global",)
 CLIP_CHOICES = (("none", None, "No clipping: the update uses the raw gradient"),
                 ("value", "value", "Clip every entry to [-c, c] (min-char-rnn): cheap, but it can "
                                    "change the gradient's direction"),
@@ -40,6 +38,7 @@ class GradNormsPanel(Panel):
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
+        self.groups = tuple(session.trace.grads_raw) + ("global",)
         t = style.theme()
         self._theme = t
         self.combo = QComboBox()
@@ -67,12 +66,12 @@ class GradNormsPanel(Panel):
         top.addStretch(1)
         self.plot_widget = style.make_plot_widget("parameter", "gradient L2 norm")
         self.plot = self.plot_widget.getPlotItem()
-        self.plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(GROUPS)], []])
-        self.plot.setXRange(-0.6, len(GROUPS) - 0.4, padding=0)
-        x = np.arange(len(GROUPS), dtype=float)
-        self.raw_bars = pg.BarGraphItem(x=x - BAR_W / 2, height=np.zeros(len(GROUPS)), width=BAR_W,
+        self.plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(self.groups)], []])
+        self.plot.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
+        x = np.arange(len(self.groups), dtype=float)
+        self.raw_bars = pg.BarGraphItem(x=x - BAR_W / 2, height=np.zeros(len(self.groups)), width=BAR_W,
                                         brush=t.raw, pen=pg.mkPen(t.foreground, width=1))
-        self.clip_bars = pg.BarGraphItem(x=x + BAR_W / 2, height=np.zeros(len(GROUPS)), width=BAR_W,
+        self.clip_bars = pg.BarGraphItem(x=x + BAR_W / 2, height=np.zeros(len(self.groups)), width=BAR_W,
                                          brush=t.clipped, pen=pg.mkPen(t.foreground, width=1))
         self.plot.addItem(self.raw_bars)
         self.plot.addItem(self.clip_bars)
@@ -95,8 +94,8 @@ class GradNormsPanel(Panel):
         lay.addWidget(self.info)
         self._ykey = None
         self._ymax = 1.0
-        self.raw_heights = np.full(len(GROUPS), np.nan)
-        self.clip_heights = np.full(len(GROUPS), np.nan)
+        self.raw_heights = np.full(len(self.groups), np.nan)
+        self.clip_heights = np.full(len(self.groups), np.nan)
 
     # --- controls -------------------------------------------------------------------------
     def _combo_changed(self, _i):
@@ -132,23 +131,38 @@ class GradNormsPanel(Panel):
 
     # --- numbers --------------------------------------------------------------------------
     def shown_norms(self):
-        """``(raw, clipped)``: arrays over GROUPS (NaN = not shown) as drawn at the cursor."""
+        """``(raw, clipped)``: arrays over self.groups (NaN = not shown) as drawn at the cursor."""
         tr, st = self.session.trace, self.session.state
-        raw = np.full(len(GROUPS), np.nan)
-        clipped = np.full(len(GROUPS), np.nan)
+        raw = np.full(len(self.groups), np.nan)
+        clipped = np.full(len(self.groups), np.nan)
         if st.clipped:
-            raw[:-1] = [tr.grad_norms_raw[k] for k in PARAM_NAMES]
+            raw[:-1] = [tr.grad_norms_raw[k] for k in self.groups[:-1]]
             raw[-1] = tr.grad_norm_before_clip
-            clipped[:-1] = [tr.grad_norms[k] for k in PARAM_NAMES]
+            clipped[:-1] = [tr.grad_norms[k] for k in self.groups[:-1]]
             clipped[-1] = tr.grad_norm_after_clip
         elif st.in_backward:
             b = st.backward_from
-            acc = [float(np.linalg.norm(tr.accumulated_grad(k, b))) for k in PARAM_NAMES]
+            acc = [float(np.linalg.norm(tr.accumulated_grad(k, b))) for k in self.groups[:-1]]
             raw[:-1] = acc
             raw[-1] = math.sqrt(sum(a * a for a in acc))
         return raw, clipped
 
+    def _sync_groups(self):
+        """Bars follow the model's parameters (Wxh.. for text, W_embed.. for captioning)."""
+        groups = tuple(self.session.trace.grads_raw) + ("global",)
+        if groups == self.groups:
+            return
+        self.groups = groups
+        x = np.arange(len(groups), dtype=float)
+        self.plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(groups)], []])
+        self.plot.setXRange(-0.6, len(groups) - 0.4, padding=0)
+        self.raw_bars.setOpts(x=x - BAR_W / 2, height=np.zeros(len(groups)))
+        self.clip_bars.setOpts(x=x + BAR_W / 2, height=np.zeros(len(groups)))
+        self.raw_heights = np.full(len(groups), np.nan)
+        self.clip_heights = np.full(len(groups), np.nan)
+
     def redraw(self):
+        self._sync_groups()
         s = self.session
         tr, st, cfg = s.trace, s.state, s.config
         self._sync_controls()
@@ -165,15 +179,15 @@ class GradNormsPanel(Panel):
                     self._ymax = max(self._ymax, cfg.clip_value)
             self._ymax = max(self._ymax, top)
             self.plot.setYRange(0, self._ymax * 1.3, padding=0)
-        x = np.arange(len(GROUPS), dtype=float)
+        x = np.arange(len(self.groups), dtype=float)
         self.raw_bars.setOpts(x=x - BAR_W / 2, height=np.nan_to_num(raw), width=BAR_W)
         self.clip_bars.setOpts(x=x + BAR_W / 2, height=np.nan_to_num(clipped), width=BAR_W)
         c = cfg.clip_value
         if cfg.clip == "norm":
-            self.threshold.setData([len(GROUPS) - 1.5, len(GROUPS) - 0.5], [c, c])
+            self.threshold.setData([len(self.groups) - 1.5, len(self.groups) - 0.5], [c, c])
             self._annot(f"threshold c = {c:g} on the global norm")
         elif cfg.clip == "param-norm":
-            self.threshold.setData([-0.5, len(GROUPS) - 1.5], [c, c])
+            self.threshold.setData([-0.5, len(self.groups) - 1.5], [c, c])
             self._annot(f"threshold c = {c:g} on each parameter's norm")
         elif cfg.clip == "value":
             self.threshold.setData([], [])
@@ -187,7 +201,7 @@ class GradNormsPanel(Panel):
                                size=f"{self._theme.pt(self._theme.tick_pt):.0f}pt")
         if st.clipped:
             rep = tr.clip
-            per = ", ".join(f"{k} {100 * rep.fraction_clipped[k]:.1f}%" for k in PARAM_NAMES)
+            per = ", ".join(f"{k} {100 * rep.fraction_clipped[k]:.1f}%" for k in self.groups[:-1])
             self.info.setText(
                 f"global norm {tr.grad_norm_before_clip:.4g} → {tr.grad_norm_after_clip:.4g}.  "
                 f"Entries clipped: {100 * rep.fraction_clipped_total:.2f}% ({per}).  "
@@ -204,6 +218,6 @@ class GradNormsPanel(Panel):
 
     def csv_tables(self):
         raw, clipped = self.shown_norms()
-        rows = np.column_stack([np.arange(len(GROUPS)), raw, clipped])
-        return {"norms": (["group_index(" + "|".join(GROUPS) + ")", "norm_before_clip",
+        rows = np.column_stack([np.arange(len(self.groups)), raw, clipped])
+        return {"norms": (["group_index(" + "|".join(self.groups) + ")", "norm_before_clip",
                            "norm_after_clip"], rows)}
