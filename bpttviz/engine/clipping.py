@@ -82,9 +82,15 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
         clipped = {k: g.copy() for k, g in grads.items()}
         changed = {k: 0 for k in grads}
     elif mode == "value":
-        # minimum/maximum are np.clip without its Python wrapper (a third of a small run_bptt).
-        clipped = {k: np.minimum(np.maximum(g, -threshold), threshold) for k, g in grads.items()}
-        changed = {k: int(np.count_nonzero(clipped[k] != g)) for k, g in grads.items()}
+        clipped, changed = {}, {}
+        for k, g in grads.items():
+            if g.size == 0 or (g.max() <= threshold and g.min() >= -threshold):
+                # The common case: nothing to clip, so skip the elementwise work.
+                clipped[k], changed[k] = g.copy(), 0
+            else:
+                # minimum/maximum are np.clip without its Python wrapper's overhead.
+                clipped[k] = np.minimum(np.maximum(g, -threshold), threshold)
+                changed[k] = int(np.count_nonzero(clipped[k] != g))
     elif mode == "norm":
         scale = threshold / total_before if total_before > threshold else 1.0
         clipped = {k: g * scale for k, g in grads.items()}
@@ -98,7 +104,7 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
             changed[k] = int(np.count_nonzero(g)) if scale < 1.0 else 0
     sizes = {k: g.size for k, g in grads.items()}
     total_size = sum(sizes.values())
-    norms_after = {k: _norm(g) for k, g in clipped.items()}
+    norms_after = {k: (norms_before[k] if not changed[k] else _norm(g)) for k, g in clipped.items()}
     total_after = math.sqrt(sum(n * n for n in norms_after.values()))
     if not any(changed.values()) or mode == "norm":
         # Nothing changed, or one positive scale for everything: exactly the same direction
