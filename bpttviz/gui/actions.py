@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 from PyQt5.QtCore import QEvent, QObject, Qt
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QAction,
-                             QComboBox, QWidget)
+                             QActionGroup, QComboBox, QWidget)
 
 #: name -> (menu text, shortcuts, what it does).  The first shortcut is the one shown.
 SPECS: Dict[str, tuple] = {
@@ -28,9 +28,24 @@ SPECS: Dict[str, tuple] = {
     "save": ("&Save session", ["Ctrl+S"], "Save the session (parameters, optimizer, cursor)"),
     "save_as": ("Save session &as…", ["Ctrl+Shift+S"], "Save the session under a new name"),
     "load_corpus": ("&Load corpus…", ["Ctrl+L"], "Train on a UTF-8 text file of your own"),
+    "export_png": ("Export &PNG…", [], "Save the chosen panel as a picture (width, transparency)"),
+    "export_svg": ("Export &SVG…", [], "Save the chosen panel as vector graphics (SVG)"),
+    "export_pdf": ("Export P&DF…", [], "Save the chosen panel as a one-page PDF"),
+    "export_csv": ("Export &CSV…", [], "Save the numbers the chosen panel draws as CSV files"),
+    "copy_image": ("Copy &image to clipboard", [], "Copy the chosen panel as a picture, to paste into slides"),
+    "export_gif": ("Export animated &GIF of this pass…", [],
+                   "One frame per event of this iteration, of the chosen panel"),
+    "export_all": ("Export &all panels…", ["Ctrl+E"],
+                   "Save every panel in the formats you choose, with a manifest of what is where"),
     "undo": ("&Undo", ["Ctrl+Z"], "Undo the last change of a setting"),
     "redo": ("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo the change that was undone"),
+    "train": ("&Train in the background", ["Ctrl+T"],
+              "Train at full speed until paused; stepping and editing wait meanwhile"),
+    "pause_training": ("&Pause training", ["Ctrl+T"],
+                       "Stop training after the current update and step through that iteration"),
     "reset_layout": ("&Reset layout", [], "Put every panel back where it started and show it"),
+    "presentation": ("&Presentation mode", ["F11"],
+                     "Full screen, big fonts, thick lines and a bright band on the current step"),
     "help": ("&What am I looking at?", ["F1"], "Explain every panel, colour and axis"),
     "about": ("&About bpttviz", [], "Version and licence"),
     "quit": ("&Quit", ["Ctrl+Q"], "Close bpttviz"),
@@ -69,7 +84,23 @@ class Actions(QObject):
             setattr(self, name, action)
             self.all[name] = action
         self.play.setCheckable(True)
+        self.presentation.setCheckable(True)
+        self.pause_training.setEnabled(False)  # Ctrl+T means Train or Pause, never both
         self.play.toggled.connect(self._play_toggled)
+        # View ▸ Theme: one checkable action per theme of style.THEMES (no shortcuts)
+        from .style import THEMES
+        self.theme_group = QActionGroup(window)
+        self.theme_group.setExclusive(True)
+        self.themes: Dict[str, QAction] = {}
+        for key, (text, _theme) in THEMES.items():
+            action = QAction(text, window)
+            action.setObjectName(f"action_theme_{key}")
+            action.setCheckable(True)
+            action.setData(key)
+            action.setStatusTip(f"Draw the panels in the {key.replace('-', ' ')} theme")
+            self.theme_group.addAction(action)
+            self.themes[key] = action
+        self.themes["light"].setChecked(True)
         self.quit.setMenuRole(QAction.QuitRole)
         self.about.setMenuRole(QAction.AboutRole)
         window.addActions(list(self.all.values()))

@@ -157,8 +157,11 @@ def run_app(args, session: Optional[Session] = None) -> int:
 
 
 def render_screenshot(args, path: str, session: Optional[Session] = None,
-                      size=(1600, 900)) -> int:
-    """Draw the window offscreen at ``size`` (>= 1280x720) at ``args.at`` and save a PNG."""
+                      size=(1600, 900), presentation: bool = False,
+                      theme: Optional[str] = None) -> int:
+    """Draw the window offscreen at ``size`` (>= 1280x720) at ``args.at`` and save a PNG.
+    ``presentation``: as presentation mode shows it (at ``size``, not full screen);
+    ``theme``: a name of ``style.THEMES``."""
     from PyQt5.QtWidgets import QApplication
 
     if QApplication.instance() is None and not os.environ.get("QT_QPA_PLATFORM"):
@@ -182,6 +185,10 @@ def render_screenshot(args, path: str, session: Optional[Session] = None,
             return 2
     w, h = max(1280, int(size[0])), max(720, int(size[1]))
     window = MainWindow(session, remember=False)
+    if theme:
+        window.set_theme_name(theme)
+    if presentation:
+        window.set_presentation(True, fullscreen=False)
     window.resize(w, h)
     window.show()
     for _ in range(3):
@@ -189,10 +196,13 @@ def render_screenshot(args, path: str, session: Optional[Session] = None,
     at = getattr(args, "at", None)
     if at:
         session.set_event(at)
-    for _ in range(3):
+    for _ in range(10):  # wrapped header text settles its height over a few layout passes
         app.processEvents()
     ok = window.grab().save(os.fspath(path), "PNG")
     window.close()
+    if presentation or theme:
+        from .style import LIGHT, set_theme
+        set_theme(LIGHT)
     if not ok:
         sys.stderr.write(f"bpttviz: error: cannot write the screenshot to {path}\n")
         return 2

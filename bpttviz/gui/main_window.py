@@ -6,29 +6,68 @@ can do is an action of :mod:`bpttviz.gui.actions` (one place for shortcuts).
 """
 from __future__ import annotations
 
+import gc
 import html
 import logging
 import os
 import zlib
 from typing import Dict, List, Optional
 
-from PyQt5.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
-from PyQt5.QtGui import QFont
+from PyQt5.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer
+from PyQt5.QtGui import QFont, QPalette
 from PyQt5.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFrame,
-                             QHBoxLayout, QLabel, QMainWindow, QMessageBox, QScrollArea,
-                             QSizePolicy, QSlider, QTextBrowser, QToolButton, QVBoxLayout,
-                             QWidget, QApplication)
+                             QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
+                             QScrollArea, QSizePolicy, QSlider, QTabBar, QTextBrowser,
+                             QToolButton, QVBoxLayout, QWidget, QApplication)
 
 from .. import __version__
+from ..export import (DEFAULT_WIDTH, PANEL_SIZE, ExportError, check_folder, export_panels,
+                      render_image, save_csv_tables, save_gif, save_pdf, save_png, save_svg)
 from ..session import SessionError
+from . import style
 from .actions import SPECS, Actions, TimelineKeyFilter, shortcut_text
 from .controls import ControlsPanel, warn
+from .export_dialog import ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress, default_export_folder
+from .training import controller_for
 
 log = logging.getLogger(__name__)
 
 ORG = APP = "bpttviz"
 SESSION_FILTER = "bpttviz sessions (*.npz);;All files (*)"
 PHASE_COLOURS = {"forward": "#1f77b4", "backward": "#d62728", "clip": "#7f3fbf", "update": "#2ca02c"}
+#: File filters of the single-panel exports.
+EXPORT_FILTERS = {"png": "PNG pictures (*.png)", "svg": "SVG vector graphics (*.svg)",
+                  "pdf": "PDF documents (*.pdf)", "gif": "Animated GIF (*.gif)"}
+#: Presets name their view by a short name; the dock keys that differ from it.
+VIEW_DOCKS = {"hidden": "hidden_states", "dhnext": "dhnext_flow", "norms": "grad_norms",
+              "grad_norms": "grad_norms", "training": "loss", "clip": "clipping"}
+#: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
+#: right column); the first panel of each stack is in front.  Panels not named here are added
+#: to the stacks in turn.
+LAYOUT_STACKS = (
+    ("unrolled", "contrib", "gradcheck", "loss"),
+    ("grad_norms", "outputs", "hidden_states", "code"),
+    ("dhnext_flow", "decay", "truncation", "clipping", "gates"),
+)
+#: Bumped when the default layout changes, so an old saved layout is not restored over it.
+LAYOUT_REVISION = "stacks-2"
+#: A window shorter than this gets one stack of panels on the left instead of two rows.
+COMPACT_BELOW_HEIGHT = 820
+#: Presentation mode multiplies the panels' fonts and lines by this (12 pt ticks -> 18 pt).
+PRESENTATION_SCALE = 1.5
+#: ... and no text of the window is smaller than this (points).
+PRESENTATION_MIN_PT = 18.0
+#: Actions that would touch the run, which the training thread owns while it trains.
+LOCKED_WHILE_TRAINING = ("step_forward", "step_back", "play", "home", "end", "next_iteration",
+                         "open", "save", "save_as", "load_corpus", "undo", "redo", "export_png",
+                         "export_svg", "export_pdf", "export_csv", "copy_image", "export_gif",
+                         "export_all", "presentation", "train")
+
+
+def _collect_garbage() -> None:
+    """Free replaced panels' pyqtgraph items now, from the event loop, rather than whenever
+    the cycle collector happens to run (possibly in the middle of a paint)."""
+    gc.collect()
 
 
 def app_settings() -> QSettings:
@@ -97,6 +136,9 @@ class EventHeader(QWidget):
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
         self._fit()
+        # The layout may still hold the geometry of an earlier size (it is not re-run when
+        # only the minimum height changed): lay the labels out at the size we have now.
+        self.layout().setGeometry(self.rect())
 
     def show_event(self, event, words: str, equation: str) -> None:
         colour = PHASE_COLOURS.get(event.phase, "#444")
@@ -186,6 +228,30 @@ class FitScrollArea(QScrollArea):
         self._fit()
 
 
+class PanelClickFilter(QObject):
+    """Application event filter: remembers the panel last clicked in ``window`` (the one
+    File ▸ Export acts on) and replaces a right-click on a panel by its export menu."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)  # the window is parent(): no Python reference cycle
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        kind = event.type()
+        if kind != QEvent.MouseButtonPress and kind != QEvent.ContextMenu:
+            return False
+        if not isinstance(obj, QWidget):
+            return False
+        window = self.parent()
+        key = window.panel_key_of(obj)
+        if key is None:
+            return False
+        window.last_panel_key = key
+        if kind == QEvent.ContextMenu:
+            window.show_panel_menu(key, event.globalPos())
+            return True
+        return False
+
+
 class MainWindow(QMainWindow):
     """``MainWindow(session)``.  ``panels`` (list of Panel classes) defaults to PANELS.
     ``remember=True`` (what ``run_app`` uses) restores and saves the geometry, dock layout and
@@ -205,9 +271,21 @@ class MainWindow(QMainWindow):
 
         self.acts = Actions(self, session.undo_stack)
         self._key_filter = TimelineKeyFilter(self)
+        self._click_filter = PanelClickFilter(self)
+        self.last_panel_key: Optional[str] = None  # the panel File ▸ Export acts on
+        self.presenting = False
+        self.theme_name = "light"
+        self._before_presentation: Optional[dict] = None
+        self._base_fonts: Dict[QWidget, float] = {}
+        self._base_palette = QPalette(self.palette())
+        self._base_font = QFont(self.font())
+        self._export_dir = ""
+        self._shown_once = False
+        self._restored_layout = False
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._key_filter)
+            app.installEventFilter(self._click_filter)
 
         # --- central: the event now, and the timeline -----------------------------------
         central = QWidget()
@@ -242,17 +320,11 @@ class MainWindow(QMainWindow):
         self._add_dock("controls", "Controls", scroll)
         self.panel_classes = list(available_panels() if panels is None else panels)
         for cls in self.panel_classes:
-            try:
-                widget = cls(session)
-            except Exception as e:  # noqa: BLE001 -- one broken panel must not stop the app
-                log.exception("panel %s failed to build", getattr(cls, "key", cls))
-                widget = QLabel(f"This panel could not be built:\n{type(e).__name__}: {e}")
-                widget.setWordWrap(True)
-                widget.setAlignment(Qt.AlignCenter)
+            widget = self._build_panel(cls)
             self.panels[cls.key] = widget
             self._add_dock(cls.key, cls.title, self._scrollable(widget))
         self._default_layout()
-        self._layout_version = zlib.crc32(",".join(self.docks).encode()) & 0x7FFFFFFF
+        self._layout_version = zlib.crc32((LAYOUT_REVISION + ",".join(self.docks)).encode()) & 0x7FFFFFFF
         self._default_state = self.saveState(self._layout_version)
 
         # --- menus and status bar -------------------------------------------------------------
@@ -273,11 +345,18 @@ class MainWindow(QMainWindow):
 
         self._connect_actions()
         session.sigChanged.connect(self.sync)
+        # --- training in the background: the worker owns the run while it trains ----------
+        self.controller = controller_for(session)
+        self.controller.sigRunningChanged.connect(self._running_changed)
+        self.controller.sigProgress.connect(self._training_progress)
         self._last_preset = None
         self.sync()
         self.resize(self._initial_size())
         if remember:
             self._restore_settings()
+            self.show_preset_view()  # a restored layout must not hide the preset's view
+        if self.controller.running:
+            self._running_changed(True)
 
     # --- building --------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> QDockWidget:
@@ -291,6 +370,16 @@ class MainWindow(QMainWindow):
         self.docks[key] = dock
         return dock
 
+    def _build_panel(self, cls) -> QWidget:
+        try:
+            return cls(self.session)
+        except Exception as e:  # noqa: BLE001 -- one broken panel must not stop the app
+            log.exception("panel %s failed to build", getattr(cls, "key", cls))
+            widget = QLabel(f"This panel could not be built:\n{type(e).__name__}: {e}")
+            widget.setWordWrap(True)
+            widget.setAlignment(Qt.AlignCenter)
+            return widget
+
     @staticmethod
     def _scrollable(panel: QWidget) -> QScrollArea:
         """A panel in a scroll area: a panel wider than its dock scrolls instead of forcing
@@ -302,40 +391,81 @@ class MainWindow(QMainWindow):
         return scroll
 
     def _default_layout(self) -> None:
-        """Controls on the left; the first six panels in a grid of 3 columns x 2 rows below
-        the timeline; further panels as tabs behind the second row, spread over the columns.
-        Panels sit in scroll areas, so a panel wider than its column scrolls instead of
-        pushing the window off the screen."""
+        """Controls on the left; the panels in three tab stacks (:data:`LAYOUT_STACKS`): the
+        unrolled network over the forward quantities on the left, the gradient-through-time
+        views in a full-height column on the right.  Three panels big enough to read from
+        the back of a room, rather than six crushed ones; the others are a click away, and
+        a preset brings its own view to the front.  Panels sit in scroll areas, so a panel
+        wider than its dock scrolls instead of pushing the window off the screen."""
         self.addDockWidget(Qt.LeftDockWidgetArea, self.docks["controls"])
         keys = [k for k in self.docks if k != "controls"]
-        cols = min(3, len(keys)) or 1
-        grid: List[List[str]] = [[] for _ in range(cols)]
-        for i, key in enumerate(keys[:2 * cols]):
-            dock = self.docks[key]
-            dock.setFloating(False)
-            col = grid[i % cols]
-            if i == 0:
-                self.addDockWidget(Qt.BottomDockWidgetArea, dock)
-            elif i < cols:
-                self.splitDockWidget(self.docks[grid[i - 1][0]], dock, Qt.Horizontal)
-            else:
-                self.splitDockWidget(self.docks[col[0]], dock, Qt.Vertical)
-            col.append(key)
-        for i, key in enumerate(keys[2 * cols:]):
-            c = i % cols  # spread the tabs so their titles stay readable
+        stacks: List[List[str]] = [[k for k in names if k in self.docks] for names in LAYOUT_STACKS]
+        named = {k for names in LAYOUT_STACKS for k in names}
+        for i, key in enumerate(k for k in keys if k not in named):
+            stacks[i % len(stacks)].append(key)
+        for key in keys:
             self.docks[key].setFloating(False)
-            self.tabifyDockWidget(self.docks[grid[c][-1]], self.docks[key])
-            grid[c].append(key)
-        for col in grid:  # the six grid panels in front of their tabs
-            if len(col) > 2:
-                self.docks[col[1]].raise_()
+        self._stacks = stacks
+        top_left, bottom_left, right = stacks
+        fronts = [st[0] for st in stacks if st]
+        if fronts:
+            self.addDockWidget(Qt.BottomDockWidgetArea, self.docks[fronts[0]])
+        if top_left and right:
+            self.splitDockWidget(self.docks[top_left[0]], self.docks[right[0]], Qt.Horizontal)
+        first_left = top_left or bottom_left
+        if top_left and bottom_left:
+            self.splitDockWidget(self.docks[top_left[0]], self.docks[bottom_left[0]], Qt.Vertical)
+        elif right and bottom_left and not top_left:
+            self.splitDockWidget(self.docks[bottom_left[0]], self.docks[right[0]], Qt.Horizontal)
+        for st in stacks:
+            for key in st[1:]:
+                self.tabifyDockWidget(self.docks[st[0]], self.docks[key])
         for dock in self.docks.values():
             dock.show()
-        self.resizeDocks([self.docks["controls"]], [self.docks["controls"].widget().minimumWidth()], Qt.Horizontal)
-        if keys:
-            tops = [self.docks[col[0]] for col in grid]
-            share = max(200, (1600 - self.docks["controls"].widget().minimumWidth()) // len(tops))
-            self.resizeDocks(tops, [share] * len(tops), Qt.Horizontal)
+        for st in stacks:  # the first of each stack in front of its tabs
+            if st:
+                self.docks[st[0]].raise_()
+        controls_width = self.docks["controls"].widget().minimumWidth()
+        self.resizeDocks([self.docks["controls"]], [controls_width], Qt.Horizontal)
+        if first_left and right:
+            rest = max(600, 1600 - controls_width)
+            self.resizeDocks([self.docks[first_left[0]], self.docks[right[0]]],
+                             [rest // 2, rest - rest // 2], Qt.Horizontal)
+        if top_left and bottom_left:
+            self.resizeDocks([self.docks[top_left[0]], self.docks[bottom_left[0]]], [280, 320],
+                             Qt.Vertical)
+        self._style_tab_bars()
+
+    def _fit_layout_to_height(self, force: bool = False) -> bool:
+        """On a short screen (1280x720 projectors) or in presentation mode (``force``) two
+        rows of panels are too flat to read: the left column becomes one stack of tabs.
+        Returns whether it did."""
+        top_left, bottom_left, _right = self._stacks
+        if (self.height() >= COMPACT_BELOW_HEIGHT and not force) or not top_left or not bottom_left:
+            return False
+        front = self.docks[top_left[0]]
+        if front.isFloating() or any(self.docks[k].isFloating() for k in bottom_left):
+            return False
+        for key in bottom_left:
+            self.tabifyDockWidget(front, self.docks[key])
+        front.raise_()
+        self._style_tab_bars()
+        self.show_preset_view()
+        return True
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._restored_layout:
+                self._fit_layout_to_height()
+
+    def _style_tab_bars(self) -> None:
+        """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is self:
+                bar.setElideMode(Qt.ElideNone)
+                bar.setUsesScrollButtons(True)
 
     def _build_menus(self) -> None:
         a = self.acts
@@ -345,6 +475,18 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(a.load_corpus)
         m.addSeparator()
+        self.export_menu = e = m.addMenu("&Export")
+        e.setObjectName("exportMenu")
+        self._export_target_label = e.addAction("")
+        self._export_target_label.setEnabled(False)
+        e.addSeparator()
+        e.addActions([a.export_png, a.export_svg, a.export_pdf, a.export_csv, a.copy_image,
+                      a.export_gif])
+        e.addSeparator()
+        e.addAction(a.export_all)
+        e.aboutToShow.connect(self._export_menu_shown)
+        m.addAction(a.export_all)
+        m.addSeparator()
         m.addAction(a.quit)
         m = mb.addMenu("&Edit")
         m.addActions([a.undo, a.redo])
@@ -352,7 +494,13 @@ class MainWindow(QMainWindow):
         m.addActions([a.play, a.step_forward, a.step_back, a.home, a.end])
         m.addSeparator()
         m.addAction(a.next_iteration)
+        self.run_menu = m = mb.addMenu("&Run")
+        m.addActions([a.train, a.pause_training])
         self.view_menu = m = mb.addMenu("&View")
+        m.addAction(a.presentation)
+        self.theme_menu = t = m.addMenu("&Theme")
+        t.addActions(list(a.themes.values()))
+        m.addSeparator()
         for dock in self.docks.values():
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
@@ -375,6 +523,17 @@ class MainWindow(QMainWindow):
         a.save_as.triggered.connect(self.save_session_as)
         a.load_corpus.triggered.connect(self.controls.choose_corpus)
         a.reset_layout.triggered.connect(self.reset_layout)
+        a.export_png.triggered.connect(self.export_png)
+        a.export_svg.triggered.connect(self.export_svg)
+        a.export_pdf.triggered.connect(self.export_pdf)
+        a.export_csv.triggered.connect(self.export_csv)
+        a.copy_image.triggered.connect(self._copy_image_triggered)
+        a.export_gif.triggered.connect(self._export_gif_triggered)
+        a.export_all.triggered.connect(self._export_all_triggered)
+        a.train.triggered.connect(self.start_training)
+        a.pause_training.triggered.connect(self.pause_training)
+        a.presentation.toggled.connect(self.set_presentation)
+        a.theme_group.triggered.connect(self._theme_chosen)
         a.help.triggered.connect(self.show_help)
         a.about.triggered.connect(self.show_about)
         a.quit.triggered.connect(self.close)
@@ -442,9 +601,25 @@ class MainWindow(QMainWindow):
             if name is not None:
                 if self._remember:
                     app_settings().setValue("session/last_preset", name)
-                view = s.preset.view
-                if view in self.docks:
-                    self.docks[view].raise_()
+                self.show_preset_view()
+
+    def dock_for_view(self, view: Optional[str]) -> Optional[str]:
+        """The dock key of a preset's ``view`` ("hidden" -> "hidden_states"), or None."""
+        if not view:
+            return None
+        key = VIEW_DOCKS.get(view, view)
+        return key if key in self.docks and key != "controls" else None
+
+    def show_preset_view(self) -> Optional[str]:
+        """Bring the current preset's view to the front of its tab stack (shown if closed)."""
+        preset = self.session.preset
+        key = self.dock_for_view(getattr(preset, "view", None)) if preset is not None else None
+        if key is not None:
+            dock = self.docks[key]
+            if dock.isHidden():
+                dock.show()
+            dock.raise_()
+        return key
 
     def _slider_moved(self, value: int) -> None:
         self.session.set_cursor(value)
@@ -518,6 +693,408 @@ class MainWindow(QMainWindow):
     def _dir(self) -> str:
         return os.path.dirname(self.path) if self.path else ""
 
+    # --- exports --------------------------------------------------------------------------------
+    def panel_key_of(self, widget: Optional[QWidget]) -> Optional[str]:
+        """The key of the panel dock ``widget`` is in (not the controls), or None."""
+        docks = self.docks
+        w = widget
+        while w is not None:
+            if isinstance(w, QDockWidget):
+                key = w.objectName()
+                return key if docks.get(key) is w and key in self.panels else None
+            if w is self:
+                return None
+            w = w.parentWidget()
+        return None
+
+    def current_panel_key(self) -> Optional[str]:
+        """The panel File ▸ Export acts on: the one holding the keyboard focus, else the one
+        last clicked; None if neither (then the user is asked)."""
+        key = self.panel_key_of(QApplication.focusWidget())
+        if key is None and self.last_panel_key in self.panels:
+            key = self.last_panel_key
+        return key
+
+    def _choose_panel(self) -> Optional[str]:
+        classes = [c for c in self.panel_classes if c.key in self.panels]
+        if not classes:
+            return None
+        titles = [c.title for c in classes]
+        title, ok = QInputDialog.getItem(self, "Export which panel?", "Panel:", titles, 0, False)
+        if not ok or title not in titles:
+            return None
+        return classes[titles.index(title)].key
+
+    def _target_key(self, key: Optional[str]) -> Optional[str]:
+        key = key or self.current_panel_key() or self._choose_panel()
+        if key is not None:
+            self.last_panel_key = key
+        return key
+
+    def _title(self, key: str) -> str:
+        return self.docks[key].windowTitle() if key in self.docks else key
+
+    def _export_menu_shown(self) -> None:
+        key = self.current_panel_key()
+        self._export_target_label.setText(f"Panel: {self._title(key)}" if key else
+                                          "Panel: you will be asked which")
+
+    def panel_menu(self, key: str) -> QMenu:
+        """The right-click menu of a panel (its exports)."""
+        a = self.acts
+        menu = QMenu(self)
+        menu.setObjectName("panelMenu")
+        title = menu.addAction(self._title(key))
+        title.setEnabled(False)
+        menu.addSeparator()
+        menu.addActions([a.export_png, a.export_svg, a.export_pdf, a.export_csv, a.copy_image,
+                         a.export_gif])
+        menu.addSeparator()
+        menu.addAction(a.export_all)
+        return menu
+
+    def show_panel_menu(self, key: str, global_pos) -> None:
+        self.last_panel_key = key
+        menu = self.panel_menu(key)
+        menu.exec_(global_pos)
+        menu.deleteLater()
+
+    def _export_panel(self, key: str):
+        """The live panel ``key``, brought to the front and drawn at the cursor (or None and a
+        message if it cannot be exported)."""
+        panel = self.panels.get(key)
+        if panel is None or not hasattr(panel, "export_widget"):
+            warn(self, "Cannot export", f"The panel {self._title(key)} could not be built, so "
+                 "there is nothing to export.")
+            return None
+        dock = self.docks[key]
+        if dock.isHidden():
+            dock.show()
+        dock.raise_()
+        if panel.width() < 200 or panel.height() < 150:  # never laid out: a slide-shaped size
+            panel.resize(*PANEL_SIZE)
+        QApplication.processEvents()
+        panel.refresh()
+        return panel
+
+    def _ask_path(self, key: str, fmt: str) -> Optional[str]:
+        start = os.path.join(self._export_dir or os.path.expanduser("~"), f"{key}.{fmt}")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {self._title(key)} as {fmt.upper()}",
+                                              start, EXPORT_FILTERS[fmt])
+        if not path:
+            return None
+        if os.path.splitext(path)[1].lower() != f".{fmt}":
+            path += f".{fmt}"
+        return path
+
+    def _run_export(self, what: str, fn, *args) -> bool:
+        """Run an export; a failure is a clear message (never a traceback), nothing changes."""
+        try:
+            fn(*args)
+            return True
+        except ExportCancelled:
+            self.statusBar().showMessage(f"{what}: cancelled", 5000)
+        except (ExportError, OSError) as e:
+            warn(self, "Export failed", f"{what} failed: {getattr(e, 'strerror', None) or e}")
+        except Exception as e:  # noqa: BLE001 -- a bug in a panel must not lose the lesson
+            log.exception("%s failed", what)
+            warn(self, "Export failed", f"{what} failed: {type(e).__name__}: {e}")
+        return False
+
+    def export_panel(self, fmt: str, key: Optional[str] = None, path: Optional[str] = None,
+                     width: Optional[int] = None, transparent: bool = False) -> bool:
+        """Export one panel as ``fmt`` (png, svg, pdf, csv). Missing arguments are asked for:
+        the panel (focus, last clicked, else a chooser), the file (for csv: a folder) and,
+        for PNG, the width and transparency."""
+        if fmt not in ("png", "svg", "pdf", "csv"):
+            raise ValueError(f"unknown export format {fmt!r}")
+        key = self._target_key(key)
+        if key is None:
+            return False
+        title = self._title(key)
+        if fmt == "csv":
+            if path is None:
+                path = QFileDialog.getExistingDirectory(self, f"Save the numbers of {title} into",
+                                                        self._export_dir)
+                if not path:
+                    return False
+        else:
+            if path is None:
+                path = self._ask_path(key, fmt)
+                if path is None:
+                    return False
+            if fmt == "png" and width is None:
+                options = PngOptionsDialog.get_options(self, title)
+                if options is None:
+                    return False
+                width, transparent = options["width"], options["transparent"]
+        panel = self._export_panel(key)
+        if panel is None:
+            return False
+        ok = self._run_export(f"Exporting {title} as {fmt.upper()}", self._write_panel, panel,
+                              fmt, path, width or DEFAULT_WIDTH, transparent)
+        if ok:
+            self._export_dir = path if fmt == "csv" else os.path.dirname(path)
+            self.statusBar().showMessage(f"Exported {title} to {path}", 8000)
+        return ok
+
+    def _write_panel(self, panel, fmt, path, width, transparent) -> None:
+        target = panel.export_widget()
+        if fmt == "png":
+            save_png(target, path, width, transparent)
+        elif fmt == "svg":
+            save_svg(target, path, panel.title)
+        elif fmt == "pdf":
+            save_pdf(target, path, panel.title)
+        else:
+            if not save_csv_tables(panel, check_folder(path)):
+                raise ExportError(f"{panel.title} draws no table of numbers to export")
+
+    def export_png(self):
+        return self.export_panel("png")
+
+    def export_svg(self):
+        return self.export_panel("svg")
+
+    def export_pdf(self):
+        return self.export_panel("pdf")
+
+    def export_csv(self):
+        return self.export_panel("csv")
+
+    # Slots without arguments: triggered(bool) must not arrive as a key or a folder.
+    def _copy_image_triggered(self):
+        return self.copy_image()
+
+    def _export_gif_triggered(self):
+        return self.export_gif()
+
+    def _export_all_triggered(self):
+        return self.export_all()
+
+    def copy_image(self, key: Optional[str] = None, width: int = DEFAULT_WIDTH) -> bool:
+        """The panel as a picture on the clipboard (to paste into slides)."""
+        key = self._target_key(key)
+        panel = self._export_panel(key) if key else None
+        if panel is None:
+            return False
+        ok = self._run_export(f"Copying {self._title(key)}", self._copy, panel, width)
+        if ok:
+            self.statusBar().showMessage(f"Copied {self._title(key)} to the clipboard", 5000)
+        return ok
+
+    @staticmethod
+    def _copy(panel, width) -> None:
+        QApplication.clipboard().setImage(render_image(panel.export_widget(), width))
+
+    def export_gif(self, key: Optional[str] = None, path: Optional[str] = None,
+                   width: int = 960) -> bool:
+        """An animated GIF of the panel through this whole iteration (cursor kept)."""
+        key = self._target_key(key)
+        if key is None:
+            return False
+        if path is None:
+            path = self._ask_path(key, "gif")
+            if path is None:
+                return False
+        panel = self._export_panel(key)
+        if panel is None:
+            return False
+        self.acts.play.setChecked(False)
+        progress = Progress(self, "Animated GIF", f"Drawing {self._title(key)}, event by event…")
+        try:
+            ok = self._run_export(f"The GIF of {self._title(key)}", save_gif, self.session,
+                                  panel.export_widget(), path, width, 400, progress)
+        finally:
+            progress.close()
+        if ok:
+            self._export_dir = os.path.dirname(path)
+            self.statusBar().showMessage(f"Saved the animation to {path}", 8000)
+        return ok
+
+    def export_all(self, folder: Optional[str] = None, formats=None, width: int = DEFAULT_WIDTH,
+                   transparent: bool = False, window_gif: bool = False) -> bool:
+        """Every panel into ``folder`` (asked for, with the formats, if not given) with a
+        manifest. Panels are drawn at the slide size of ``bpttviz export``, so a slide from
+        the window and one from the command line are the same."""
+        if folder is None:
+            options = ExportAllDialog.get_options(self, self._export_dir
+                                                  or default_export_folder(self.session))
+            if options is None:
+                return False
+            folder, formats = options["folder"], options["formats"]
+            width, transparent = options["width"], options["transparent"]
+            window_gif = options["window_gif"]
+        formats = list(formats or ("png", "svg", "csv"))
+        self.acts.play.setChecked(False)
+        progress = Progress(self, "Export all panels", f"Exporting into {folder}…")
+        copies: List[QWidget] = []
+        try:
+            def export():
+                check_folder(folder)  # before drawing anything: a clear message, no half work
+                copies.extend(self._export_copies())
+                export_panels(self.session, copies, folder, formats, width, transparent,
+                              progress=progress, window=self if window_gif else None)
+            ok = self._run_export("Export all panels", export)
+        finally:
+            progress.close()
+            for p in copies:
+                p.close()
+                p.deleteLater()
+            QTimer.singleShot(0, _collect_garbage)
+        if ok:
+            self._export_dir = folder
+            self.statusBar().showMessage(f"Exported every panel to {folder} (see manifest.txt)", 10000)
+        return ok
+
+    def _export_copies(self) -> List[QWidget]:
+        """A fresh copy of each panel at the slide size, drawn but never put on screen."""
+        copies = []
+        for cls in self.panel_classes:
+            if not hasattr(self.panels.get(cls.key), "export_widget"):
+                continue  # a panel that could not be built
+            p = cls(self.session)
+            p.setAttribute(Qt.WA_DontShowOnScreen, True)
+            p.resize(*PANEL_SIZE)
+            p.show()
+            copies.append(p)
+        QApplication.processEvents()
+        return copies
+
+    # --- presentation mode and themes -----------------------------------------------------------
+    def current_theme(self) -> "style.Theme":
+        """The theme the panels are drawn in: the chosen one, for a projector if presenting
+        (plain light becomes high-contrast light)."""
+        name = self.theme_name
+        if self.presenting and name == "light":
+            name = "high-contrast"
+        base = style.THEMES[name][1]
+        return base.presenting(PRESENTATION_SCALE) if self.presenting else base
+
+    def set_theme_name(self, name: str) -> None:
+        """Switch to a theme of :data:`style.THEMES` ("light", "high-contrast", "dark")."""
+        if name not in style.THEMES:
+            raise ValueError(f"no theme {name!r}; themes are {', '.join(style.THEMES)}")
+        self.acts.themes[name].setChecked(True)
+        if name == self.theme_name:
+            return
+        self.theme_name = name
+        self._apply_look()
+
+    def _theme_chosen(self, action) -> None:
+        self.set_theme_name(action.data())
+
+    def set_presentation(self, on: bool = True, fullscreen: bool = True) -> None:
+        """Presentation mode: full screen, fonts of at least 18 pt, thick lines, a high-contrast
+        theme, a bright band on the current step, the controls put away.  Off restores the
+        window state, layout, theme and fonts exactly."""
+        on = bool(on)
+        if self.acts.presentation.isChecked() != on:
+            old = self.acts.presentation.blockSignals(True)
+            self.acts.presentation.setChecked(on)
+            self.acts.presentation.blockSignals(old)
+        if on == self.presenting:
+            return
+        if on:
+            self._before_presentation = {"window_state": self.windowState(),
+                                         "layout": self.saveState(self._layout_version)}
+            self.presenting = True
+            self._apply_look()
+            self.docks["controls"].hide()
+            self._fit_layout_to_height(force=True)
+            if fullscreen:
+                self.setWindowState(self.windowState() | Qt.WindowFullScreen)
+        else:
+            before = self._before_presentation or {}
+            self.presenting = False
+            self.setWindowState(before.get("window_state", self.windowState() & ~Qt.WindowFullScreen))
+            self._apply_look()
+            if "layout" in before:
+                self.restoreState(before["layout"], self._layout_version)
+                self._style_tab_bars()
+            self._before_presentation = None
+        self.statusBar().showMessage("Presentation mode: F11 to leave" if on else "", 4000)
+
+    def _apply_look(self) -> None:
+        """Apply the current theme and scale to the window's widgets and rebuild the panels
+        (they take their colours, fonts and pens from the theme when built)."""
+        t = self.current_theme()
+        style.set_theme(t)
+        self.setPalette(style.qt_palette(t) or self._base_palette)
+        font = QFont(self._base_font)
+        if self.presenting:
+            font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
+        self.setFont(font)
+        self._scale_fonts()
+        self._rebuild_panels()
+        self.sync()
+
+    def _scale_fonts(self) -> None:
+        """The header, timeline and status texts have their own sizes: scale them too."""
+        widgets = [self.header.words, self.header.equation, self.header.phase,
+                   self.scrubber.label, self.status] + list(self.scrubber.buttons.values())
+        for w in widgets:
+            base = self._base_fonts.setdefault(w, w.font().pointSizeF())
+            f = w.font()
+            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.2) if self.presenting else base)
+            w.setFont(f)
+        lab = self.scrubber.label
+        lab.setMinimumWidth(lab.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
+        for name, b in self.scrubber.buttons.items():
+            b.setMinimumHeight(int(34 * (1.4 if self.presenting else 1.0)))
+        self.header._fit()
+
+    def _rebuild_panels(self) -> None:
+        for cls in self.panel_classes:
+            scroll = self.docks[cls.key].widget()
+            old = scroll.takeWidget()
+            widget = self._build_panel(cls)
+            scroll.setWidget(widget)
+            widget.show()
+            self.panels[cls.key] = widget
+            if old is not None:
+                old.hide()
+                old.deleteLater()
+            scroll._fit()
+        QTimer.singleShot(0, _collect_garbage)
+
+    # --- training -------------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.controller.running
+
+    def start_training(self) -> bool:
+        """Train in the background until paused (Ctrl+T again)."""
+        if self.controller.running or self.session.run is None:
+            return False
+        self.acts.play.setChecked(False)
+        if "loss" in self.docks and not self.docks["loss"].isHidden():
+            self.docks["loss"].raise_()
+        return self.controller.start()
+
+    def pause_training(self) -> None:
+        self.controller.pause()
+
+    def _running_changed(self, running: bool) -> None:
+        """While training, everything that touches the run waits (the worker owns it)."""
+        if running:
+            self.acts.play.setChecked(False)
+        for name in LOCKED_WHILE_TRAINING:
+            self.acts.all[name].setEnabled(not running)
+        self.acts.theme_group.setEnabled(not running)
+        self.acts.pause_training.setEnabled(running)
+        self.slider.setEnabled(not running)
+        self.controls.setEnabled(not running)
+        if not running:  # the undo stack's actions know best whether they apply
+            self.acts.undo.setEnabled(self.session.undo_stack.canUndo())
+            self.acts.redo.setEnabled(self.session.undo_stack.canRedo())
+            self.statusBar().clearMessage()
+        else:
+            self.statusBar().showMessage("Training in the background — Ctrl+T pauses")
+
+    def _training_progress(self, iteration: int, smooth_loss: float, _entries=None) -> None:
+        self.status.setText(f"Training: iteration {iteration}   ·   smooth loss {smooth_loss:.3f}")
+
     # --- layout, help ------------------------------------------------------------------------------
     def reset_layout(self) -> None:
         for dock in self.docks.values():
@@ -525,6 +1102,9 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, self._layout_version)
         for dock in self.docks.values():
             dock.show()
+        self._style_tab_bars()
+        self._fit_layout_to_height()
+        self.show_preset_view()
 
     def help_html(self) -> str:
         keys = "".join(f"<tr><td><b>{html.escape(shortcut_text(n))}</b></td><td>{html.escape(SPECS[n][2])}</td></tr>"
@@ -585,7 +1165,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, self._layout_version)
+            self._restored_layout = self.restoreState(state, self._layout_version)
+            self._style_tab_bars()
 
     def save_settings(self) -> None:
         if not self._remember:
@@ -599,10 +1180,15 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802
         self.acts.play.setChecked(False)
+        if self.controller.running:
+            self.controller.stop()
+        if self.presenting:
+            self.set_presentation(False)
         self.save_settings()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self._key_filter)
+            app.removeEventFilter(self._click_filter)
         super().closeEvent(event)
 
     @staticmethod

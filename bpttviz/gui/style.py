@@ -90,6 +90,9 @@ class Theme:
     mono_pt: float = 13.0
     line_width: float = 2.5
     scale: float = 1.0
+    #: presentation mode's "laser pointer": heatmaps fill the current column with a bright
+    #: translucent band (the cursor frame alone is thin from the back of a room).
+    laser: bool = False
 
     def pt(self, size: float) -> float:
         return size * self.scale
@@ -109,10 +112,25 @@ class Theme:
     def with_scale(self, scale: float) -> "Theme":
         return replace(self, scale=float(scale))
 
+    def presenting(self, scale: float = 1.5) -> "Theme":
+        """This theme for a projector: everything ``scale`` times bigger (12 pt ticks become
+        18 pt), lines thicker, and the laser-pointer band on the current step."""
+        return replace(self, scale=float(scale), laser=True)
+
+    @property
+    def dark(self) -> bool:
+        return QColor(self.background).lightness() < 128
+
 
 LIGHT = Theme()
+#: Light for projectors: pure black on white, darker "not yet" grey, saturated colours.
+HIGH_CONTRAST = Theme(name="high-contrast", muted="#6b6b6b", empty="#e3e3e3", highlight="#ff7f00",
+                      forward="#08306b", backward="#a50f15", line_width=3.0)
 DARK = Theme(name="dark", background="#111111", foreground="#f0f0f0", muted="#6a6a6a", empty="#3a3a3a",
              forward="#7fb2ff", backward="#ff7b6b")
+#: View ▸ Theme: name -> (menu text, theme)
+THEMES = {"light": ("&Light", LIGHT), "high-contrast": ("Light, &high contrast", HIGH_CONTRAST),
+          "dark": ("&Dark", DARK)}
 
 _theme = LIGHT
 
@@ -230,6 +248,10 @@ class Heatmap:
         pen = pg.mkPen(t.highlight, width=3.5 * t.scale)
         pen.setCosmetic(True)
         self.cursor.setPen(pen)
+        if t.laser:  # presentation: a bright translucent band over the current step
+            band = QColor(t.highlight)
+            band.setAlpha(90)
+            self.cursor.setBrush(band)
         self.cursor.setZValue(10)
         plot.addItem(self.cursor)
         plot.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -291,6 +313,37 @@ class Heatmap:
             self.on_hover(text)
 
 
+def qt_palette(t: Theme):
+    """A QPalette for the window's own widgets (menus, buttons, forms) in theme ``t``;
+    ``None`` for light themes (the platform palette is kept)."""
+    if not t.dark:
+        return None
+    from PyQt5.QtGui import QPalette
+    pal = QPalette()
+    bg, fg = QColor("#1b1b1b"), QColor(t.foreground)
+    base, button = QColor(t.background), QColor("#2c2c2c")
+    for group in (QPalette.Active, QPalette.Inactive):
+        pal.setColor(group, QPalette.Window, bg)
+        pal.setColor(group, QPalette.WindowText, fg)
+        pal.setColor(group, QPalette.Base, base)
+        pal.setColor(group, QPalette.AlternateBase, button)
+        pal.setColor(group, QPalette.Text, fg)
+        pal.setColor(group, QPalette.Button, button)
+        pal.setColor(group, QPalette.ButtonText, fg)
+        pal.setColor(group, QPalette.ToolTipBase, button)
+        pal.setColor(group, QPalette.ToolTipText, fg)
+        pal.setColor(group, QPalette.Highlight, QColor("#2f6fbf"))
+        pal.setColor(group, QPalette.HighlightedText, QColor("#ffffff"))
+        pal.setColor(group, QPalette.Link, QColor("#8ab4ff"))
+    grey = QColor("#8a8a8a")
+    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
+        pal.setColor(QPalette.Disabled, role, grey)
+    pal.setColor(QPalette.Disabled, QPalette.Window, bg)
+    pal.setColor(QPalette.Disabled, QPalette.Base, bg)
+    pal.setColor(QPalette.Disabled, QPalette.Button, button)
+    return pal
+
+
 def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
     """A one/two-line label for hover read-outs and panel notes (big, selectable)."""
     from PyQt5.QtWidgets import QLabel, QSizePolicy
@@ -315,3 +368,12 @@ def shrinkable(widget):
         widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         widget.setMinimumWidth(0)
     return widget
+
+
+def legend_brush(t: Optional[Theme] = None, alpha: int = 210):
+    """A legend's background: the theme's background, slightly see-through (so a legend
+    stays readable in the dark theme too)."""
+    t = t or theme()
+    c = QColor(t.background)
+    c.setAlpha(int(alpha))
+    return pg.mkBrush(c)

@@ -34,7 +34,7 @@ def explain_label(html: str, t: Optional[style.Theme] = None) -> QLabel:
 
 def legend_for(plot: pg.PlotItem, t: style.Theme, offset=(6, 4), cols: int = 1):
     return plot.addLegend(offset=offset, colCount=cols, labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
-                          labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 215),
+                          labelTextColor=t.foreground, brush=style.legend_brush(t, 215),
                           pen=pg.mkPen("#888888"))
 
 

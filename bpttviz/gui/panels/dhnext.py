@@ -66,7 +66,7 @@ class DhnextPanel(Panel):
         self.norm_plot.addItem(self.norm_cursor)
         legend = self.split_plot.addLegend(offset=(2, 2), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
                                            verSpacing=-6,
-                                           labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 200))
+                                           labelTextColor=t.foreground, brush=style.legend_brush(t, 200))
         self.total_curve = pg.PlotDataItem([], [], pen=t.pen(t.foreground, 2, Qt.DashLine),
                                            name="total ||dh_t||")
         self.out_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 3), symbolBrush=t.raw,

@@ -136,7 +136,7 @@ class GatesPanel(Panel):
                                 size=f"{t.pt(t.tick_pt):.0f}pt")
         legend = self.flow_plot.addLegend(offset=(4, -4), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
                                           labelTextColor=t.foreground,
-                                          brush=pg.mkBrush(255, 255, 255, 200))
+                                          brush=style.legend_brush(t, 200))
         sym = dict(symbolSize=7 * t.scale, symbolPen=None)
         if cell == "lstm":
             self.flow_curves["dc"] = pg.PlotDataItem([], [], pen=t.pen("#1b7837", 3), symbol="s",

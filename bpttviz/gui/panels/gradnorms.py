@@ -78,7 +78,7 @@ class GradNormsPanel(Panel):
         self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 3, Qt.DashLine), connect="pairs")
         self.plot.addItem(self.threshold)
         legend = self.plot.addLegend(offset=(6, 4), colCount=2, labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
-                                     labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 210))
+                                     labelTextColor=t.foreground, brush=style.legend_brush(t, 210))
         legend.addItem(self.raw_bars, "before clipping")
         legend.addItem(self.clip_bars, "after clipping")
         self.info = QLabel("")

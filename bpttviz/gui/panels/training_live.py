@@ -146,7 +146,7 @@ class TrainingPanel(Panel):
         style.style_plot(self.norm_plot, "iteration", "gradient norm")
         self.norm_plot.setLogMode(x=False, y=True)
         legend_kw = dict(offset=(-4, 4), labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
-                         labelTextColor=t.foreground, brush=pg.mkBrush(255, 255, 255, 210))
+                         labelTextColor=t.foreground, brush=style.legend_brush(t, 210))
         self.loss_plot.addLegend(**legend_kw)
         self.norm_plot.addLegend(**legend_kw)
         self.loss_curve = pg.PlotDataItem([], [], pen=pg.mkPen(t.muted, width=1), name="loss")

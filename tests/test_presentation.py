@@ -1,0 +1,245 @@
+"""Window modes: presentation mode (F11) and themes, the preset's own view in front, the
+training lock-out, and the layout at classroom resolutions."""
+from __future__ import annotations
+
+import pytest
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QLabel, QMessageBox, QVBoxLayout
+
+from bpttviz.gui import style
+from bpttviz.gui.main_window import MainWindow
+from bpttviz.gui.panels import (DecayPanel, DhnextPanel, GatesPanel, HiddenStatesPanel,
+                                OutputsPanel, TruncationPanel, UnrolledPanel)
+from bpttviz.gui.panels.base import Panel
+from bpttviz.session import Session
+
+
+class TinyPanel(Panel):
+    key = "tiny-test"
+    title = "Tiny (test)"
+    help_html = "<p>test</p>"
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, parent)
+        self.label = QLabel()
+        QVBoxLayout(self).addWidget(self.label)
+
+    def redraw(self):
+        self.label.setText(str(self.session.state.event))
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    calls = []
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(
+            lambda parent, title, text, *a, _n=name, **k: calls.append((_n, title, text)) or QMessageBox.Ok))
+    return calls
+
+
+@pytest.fixture(autouse=True)
+def _light_theme_after():
+    yield
+    style.set_theme(style.LIGHT)
+
+
+def make_window(qtbot, preset="min-char-rnn", panels=(TinyPanel,), size=(1600, 900)):
+    win = MainWindow(Session(preset), panels=list(panels))
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
+    return win
+
+
+def in_front(win, key) -> bool:
+    """Shown and not behind another tab (Qt moves a hidden tab's dock off the window)."""
+    return win.docks[key].isVisible() and not win.docks[key].visibleRegion().isEmpty()
+
+
+# --- presentation mode --------------------------------------------------------------------
+def test_f11_presentation_mode_grows_everything_and_restores_it(qtbot, messages):
+    win = make_window(qtbot, panels=[HiddenStatesPanel, TinyPanel])
+    before_words = win.header.words.font().pointSizeF()
+    before_button = win.scrubber.buttons["play"].font().pointSizeF()
+    before_pen = win.panels["hidden_states"].heatmap.cursor.pen().widthF()
+    before_tick = win.panels["hidden_states"].plot.getAxis("bottom").style.get("tickFont") \
+        or win.panels["hidden_states"].plot.getAxis("bottom").tickFont
+    old_panel = win.panels["hidden_states"]
+    assert not win.windowState() & Qt.WindowFullScreen
+
+    qtbot.keyClick(win, Qt.Key_F11)
+    assert win.presenting and win.acts.presentation.isChecked()
+    assert win.windowState() & Qt.WindowFullScreen
+    t = style.theme()
+    assert t.scale == 1.5 and t.laser and t.name == "high-contrast"
+    assert t.pt(t.tick_pt) >= 18
+    for w in [win.header.words, win.header.equation, win.header.phase, win.scrubber.label,
+              win.status] + list(win.scrubber.buttons.values()):
+        assert w.font().pointSizeF() >= 18, w.objectName()
+    assert win.font().pointSizeF() >= 18
+    panel = win.panels["hidden_states"]
+    assert panel is not old_panel  # rebuilt in the presentation theme
+    assert panel.heatmap.cursor.pen().widthF() >= 1.5 * before_pen  # thicker cursor
+    assert panel.heatmap.cursor.brush().color().alpha() > 0  # the laser band
+    tick = panel.plot.getAxis("bottom").style.get("tickFont") or panel.plot.getAxis("bottom").tickFont
+    assert tick.pointSizeF() >= 18 > before_tick.pointSizeF()
+    assert not win.docks["controls"].isVisible()  # put away while presenting
+
+    qtbot.keyClick(win, Qt.Key_F11)
+    assert not win.presenting and not win.acts.presentation.isChecked()
+    assert not win.windowState() & Qt.WindowFullScreen
+    assert style.theme() == style.LIGHT
+    assert win.header.words.font().pointSizeF() == before_words
+    assert win.scrubber.buttons["play"].font().pointSizeF() == before_button
+    panel = win.panels["hidden_states"]
+    assert panel.heatmap.cursor.pen().widthF() == before_pen
+    assert panel.heatmap.cursor.brush().style() == Qt.NoBrush
+    assert win.docks["controls"].isVisible()
+    # the session went on as before: stepping still works
+    qtbot.keyClick(win, Qt.Key_Right)
+    assert win.session.cursor == 1 and not messages
+
+
+def test_presentation_mode_can_stay_windowed(qtbot):
+    win = make_window(qtbot)
+    win.set_presentation(True, fullscreen=False)
+    assert win.presenting and not win.windowState() & Qt.WindowFullScreen
+    win.set_presentation(False)
+    assert not win.presenting
+
+
+def test_dark_theme_switches_backgrounds_and_back(qtbot):
+    win = make_window(qtbot, panels=[HiddenStatesPanel])
+    light_bg = win.panels["hidden_states"].view.backgroundBrush().color() \
+        if hasattr(win.panels["hidden_states"], "view") else None
+    assert [a.text().replace("&", "") for a in win.theme_menu.actions()] == \
+        ["Light", "Light, high contrast", "Dark"]
+    win.acts.themes["dark"].trigger()
+    assert win.theme_name == "dark" and style.theme().name == "dark"
+    assert win.palette().color(win.backgroundRole()).lightness() < 80
+    import pyqtgraph as pg
+    views = win.panels["hidden_states"].findChildren(pg.GraphicsView)
+    assert views and all(v.backgroundBrush().color().lightness() < 60 for v in views)
+    # presenting in the dark keeps it dark (and big)
+    win.set_presentation(True, fullscreen=False)
+    assert style.theme().name == "dark" and style.theme().scale == 1.5
+    win.set_presentation(False)
+    win.acts.themes["light"].trigger()
+    assert style.theme() == style.LIGHT
+    assert win.palette().color(win.backgroundRole()).lightness() > 200
+    views = win.panels["hidden_states"].findChildren(pg.GraphicsView)
+    assert all(v.backgroundBrush().color().lightness() > 240 for v in views)
+    del light_bg
+
+
+def test_colour_maps_diverging_for_signed_sequential_for_magnitudes(qtbot):
+    win = make_window(qtbot, panels=[HiddenStatesPanel, OutputsPanel, DhnextPanel])
+    div, seq = style.diverging_cmap(), style.sequential_cmap()
+    assert win.panels["hidden_states"].heatmap.bar.colorMap() is div   # h in [-1, 1]
+    assert win.panels["dhnext_flow"].heatmap.bar.colorMap() is div     # signed gradients
+    assert win.panels["outputs"].heatmap.bar.colorMap() is seq         # probabilities
+    # diverging: white in the middle (zero), blue below, red above; sequential: monotonic
+    mid = div.map(0.5, mode="qcolor")
+    assert mid.lightness() > 240
+    lo, hi = div.map(0.0, mode="qcolor"), div.map(1.0, mode="qcolor")
+    assert lo.blue() > lo.red() and hi.red() > hi.blue()
+    luminance = [0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF()
+                 for c in (seq.map(x, mode="qcolor") for x in (0.0, 0.25, 0.5, 0.75, 1.0))]
+    assert luminance == sorted(luminance)  # reads in greyscale too
+
+
+# --- the preset opens its view ----------------------------------------------------------------
+RIGHT = [UnrolledPanel, DhnextPanel, DecayPanel, TruncationPanel, GatesPanel, HiddenStatesPanel]
+
+
+@pytest.mark.parametrize("preset,key", [("vanishing", "decay"), ("long-range", "truncation"),
+                                        ("lstm-gates", "gates"), ("min-char-rnn", "dhnext_flow")])
+def test_a_preset_opens_on_its_view(qtbot, preset, key):
+    win = make_window(qtbot, preset=preset, panels=RIGHT)
+    assert win.dock_for_view(win.session.preset.view) == key
+    assert in_front(win, key)
+    others = [k for k in ("dhnext_flow", "decay", "truncation", "gates") if k != key]
+    assert not any(in_front(win, k) for k in others)  # same tab stack, behind
+
+
+def test_changing_preset_brings_its_view_to_the_front(qtbot, messages):
+    win = make_window(qtbot, panels=RIGHT)
+    assert in_front(win, "dhnext_flow")
+    combo = win.controls.preset
+    i = combo.findData("exploding")
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    assert win.session.preset.name == "exploding" and in_front(win, "decay")
+    win.docks["truncation"].close()
+    i = combo.findData("long-range")
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+    assert in_front(win, "truncation")  # shown again although it had been closed
+    assert win.dock_for_view("hidden") == "hidden_states"
+    assert win.dock_for_view("nonsense") is None
+
+
+# --- training lock-out -------------------------------------------------------------------------
+def test_training_locks_stepping_and_editing_until_paused(qtbot, messages):
+    win = make_window(qtbot)
+    s, a = win.session, win.acts
+    it = s.iteration
+    locked = [a.step_forward, a.step_back, a.play, a.home, a.end, a.next_iteration, a.open,
+              a.save, a.load_corpus, a.export_png, a.export_all, a.copy_image, a.export_gif,
+              a.presentation, a.train]
+    s.edit(lr=0.05)  # something to undo
+    assert a.undo.isEnabled()
+    qtbot.keyClick(win, Qt.Key_T, Qt.ControlModifier)  # Run ▸ Train
+    assert win.training
+    for action in locked + [a.undo, a.redo]:
+        assert not action.isEnabled(), action.objectName()
+    assert a.pause_training.isEnabled()
+    assert not win.slider.isEnabled() and not win.controls.isEnabled()
+    assert not win.controls.preset.isEnabled() or not win.controls.isEnabled()
+    qtbot.keyClick(win, Qt.Key_Right)  # refused quietly: the worker owns the run
+    qtbot.waitUntil(lambda: win.controller.worker is not None and win.controller.worker.done >= 3,
+                    timeout=10000)
+    qtbot.keyClick(win, Qt.Key_T, Qt.ControlModifier)  # Run ▸ Pause (the same key)
+    qtbot.waitUntil(lambda: not win.training, timeout=10000)
+    assert s.iteration > it
+    for action in locked:
+        assert action.isEnabled(), action.objectName()
+    assert a.undo.isEnabled() and not a.pause_training.isEnabled()
+    assert win.slider.isEnabled() and win.controls.isEnabled()
+    assert s.cursor == 0 and not messages
+    qtbot.keyClick(win, Qt.Key_Right)
+    assert s.cursor == 1
+
+
+def test_run_menu_has_train_and_pause(qtbot):
+    win = make_window(qtbot)
+    texts = [x.text().replace("&", "") for x in win.run_menu.actions()]
+    assert texts == ["Train in the background", "Pause training"]
+    assert win.acts.train.shortcut().toString() == "Ctrl+T"
+    assert win.acts.presentation.shortcut().toString() == "F11"
+
+
+# --- layout -------------------------------------------------------------------------------------
+def test_default_layout_shows_three_readable_panels(qtbot):
+    from bpttviz.gui.panels import PANELS
+    win = make_window(qtbot, panels=PANELS)
+    front = {k for k in win.panels if in_front(win, k)}
+    assert front == {"unrolled", "dhnext_flow", "grad_norms"}
+    for key in front:
+        dock = win.docks[key]
+        assert dock.width() >= 500 and dock.height() >= 220, (key, dock.size())
+    # the dhnext view is full height, not crushed
+    assert win.docks["dhnext_flow"].height() >= 500
+    # the header's words are not clipped
+    words = win.header.words
+    assert words.height() >= words.heightForWidth(words.width())
+
+
+def test_short_screen_gets_one_stack_on_the_left(qtbot):
+    win = make_window(qtbot, panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel], size=(1280, 720))
+    assert in_front(win, "unrolled") and in_front(win, "dhnext_flow")
+    assert not in_front(win, "hidden_states")  # tabbed behind the unrolled network
+    assert win.docks["unrolled"].height() >= 300
