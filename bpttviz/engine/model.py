@@ -405,6 +405,21 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     )
 
 
+def _sampling_probs(logits: np.ndarray) -> np.ndarray:
+    """softmax(logits), defined also when they overflowed (weights of a run that is about to
+    diverge): +inf logits share all the probability, NaN ones get none, all NaN is uniform.
+    (A plain softmax gave inf - inf = NaN there, and rng.choice raised in the live panel.)"""
+    z = np.where(np.isnan(logits), -np.inf, logits)
+    top = z.max()
+    if top == -np.inf:
+        return np.full(z.size, 1.0 / z.size)
+    if top == np.inf:
+        p = (z == np.inf).astype(float)
+        return p / p.sum()
+    e = np.exp(z - top)
+    return e / e.sum()
+
+
 def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperature: float = 1.0,
            rng: Optional[np.random.Generator] = None, stop_ix: Optional[int] = None) -> list:
     """Sample ``n`` indices from the model, starting from state h (H,) (and c for lstm) and
@@ -426,9 +441,9 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
         h = cache.h
         if cell == "lstm":
             c = cache.c
-        logits = (params["Why"] @ h + params["by"]) / temperature
-        e = np.exp(logits - logits.max())
-        ix = int(rng.choice(V, p=e / e.sum()))
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = (params["Why"] @ h + params["by"]) / temperature
+        ix = int(rng.choice(V, p=_sampling_probs(logits)))
         out.append(ix)
         if stop_ix is not None and ix == stop_ix:
             break
