@@ -27,6 +27,7 @@ from PyQt5.QtWidgets import QUndoCommand, QUndoStack
 
 from . import __version__
 from .engine import analysis
+from .engine.clipping import check_clip
 from .engine.data import CorpusError, read_corpus
 from .engine.gradcheck import gradient_check
 from .engine.model import check_params
@@ -42,6 +43,8 @@ GRADCHECK_STENCIL = {"eps": 1e-3, "order": 4}
 SESSION_FORMAT = "bpttviz-session"
 SESSION_VERSION = 1
 DEFAULT_PRESET = "min-char-rnn"
+#: Largest init scale an edit accepts (the controls offer up to 100).
+MAX_INIT_SCALE = 1000.0
 #: Config fields whose change needs new parameters (their shapes or their draw change).
 REINIT_FIELDS = {"task", "text", "cell", "hidden_size", "seed", "init_scale", "whh_radius",
                  "symbols", "vocab", "dataset", "wordvec_dim"}
@@ -299,6 +302,20 @@ class Session(QObject):
     def _apply_config(self, values: dict) -> None:
         old_run, old_event = self.run, self.current_event
         config = RunConfig(**values)
+        try:
+            # The threshold must be valid even while clipping is off: the clipping view
+            # compares clipping at it whatever the mode (a negative one raised in its slot).
+            check_clip("value", config.clip_value)
+            # init_scale too, even while a preset's own weights are used (nothing is drawn
+            # with it then): otherwise a bad value surfaces at an unrelated later edit. The
+            # bound keeps randn * scale finite (1e308 gave inf weights and NaN everywhere).
+            if config.task != "captioning":
+                scale = float(config.init_scale)
+                if not (math.isfinite(scale) and 0 <= scale <= MAX_INIT_SCALE):
+                    raise ValueError(f"init_scale must be a number from 0 to {MAX_INIT_SCALE:g}; "
+                                     f"got {config.init_scale!r}")
+        except (ValueError, TypeError) as e:
+            raise SessionError(str(e)) from None
         reinit = any(getattr(old_run.config, f) != getattr(config, f) for f in REINIT_FIELDS)
         try:
             if reinit:
@@ -322,7 +339,12 @@ class Session(QObject):
                 run.pointer = min(run.pointer, max(0, len(run._data) - config.seq_length - 1)) \
                     if run._data is not None else 0
             run.trace()  # surface errors now, not in a panel's slot
-        except (ValueError, CorpusError, ArithmeticError) as e:
+            if not all(np.all(np.isfinite(v)) for v in run.params.values()):
+                # e.g. init_scale 1e308 or whh_radius nan: every panel would show NaN
+                raise SessionError("these settings give non-finite (inf/NaN) initial weights "
+                                   "(check the init scale and whh_radius)")
+        except (ValueError, TypeError, CorpusError, ArithmeticError) as e:
+            # TypeError: a value of the wrong kind, e.g. seed 1.5 (numpy's SeedSequence)
             raise SessionError(str(e)) from None
         self.run = run
         # Keep the cursor on the same kind of event if the new window still has it.
@@ -391,6 +413,7 @@ class Session(QObject):
                 if k in cfg:
                     cfg[k] = tuple(cfg[k])
             config = RunConfig(**cfg)
+            check_clip("value", config.clip_value)  # see _apply_config
             params = {k[len("param_"):]: np.asarray(v, dtype=float) for k, v in data.items()
                       if k.startswith("param_")}
             run = make_run(config, params)

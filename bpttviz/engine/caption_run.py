@@ -13,7 +13,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .captioning import (caption_forward_backward, caption_sample, decode_captions,
+from .captioning import (_check_size, caption_forward_backward, caption_sample, decode_captions,
                          init_caption_params, check_caption_params, load_caption_dataset)
 from .cells import step_forward
 from .clipping import clip_gradients
@@ -127,6 +127,8 @@ class CaptionRun:
         self.dataset = load_caption_dataset(full)
         if config.cell not in ("rnn", "lstm", "gru"):
             raise ValueError(f"cell must be one of rnn, lstm, gru; got {config.cell!r}")
+        # a batch of 0 or fewer captions would fail inside train(), not here
+        _check_size("batch_size", config.batch_size, 1, 100_000)
         self.vocab = Vocabulary(list(self.dataset.vocab))
         if params is None:
             params = init_caption_params(config.cell, len(self.dataset.vocab), self.dataset.input_dim,
