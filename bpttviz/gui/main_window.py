@@ -46,8 +46,8 @@ VIEW_DOCKS = {"hidden": "hidden_states", "dhnext": "dhnext_flow", "norms": "grad
 #: to the stacks in turn.
 LAYOUT_STACKS = (
     ("unrolled", "contrib", "gradcheck", "loss"),
-    ("grad_norms", "outputs", "hidden_states", "code"),
-    ("dhnext_flow", "decay", "truncation", "clipping", "gates"),
+    ("grad_norms", "outputs", "hidden_states"),
+    ("dhnext_flow", "decay", "truncation", "clipping", "gates", "code"),
 )
 #: Bumped when the default layout changes, so an old saved layout is not restored over it.
 LAYOUT_REVISION = "stacks-2"
