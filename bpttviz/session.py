@@ -318,6 +318,7 @@ class Session(QObject):
             raise SessionError(str(e)) from None
         reinit = any(getattr(old_run.config, f) != getattr(config, f) for f in REINIT_FIELDS)
         try:
+            check_seed(config.seed)
             if reinit:
                 weights = self.preset.weights if self.preset is not None else None
                 if weights is not None:
@@ -413,6 +414,7 @@ class Session(QObject):
                 if k in cfg:
                     cfg[k] = tuple(cfg[k])
             config = RunConfig(**cfg)
+            check_seed(config.seed)
             check_clip("value", config.clip_value)  # see _apply_config
             params = {k[len("param_"):]: np.asarray(v, dtype=float) for k, v in data.items()
                       if k.startswith("param_")}
@@ -449,6 +451,16 @@ class Session(QObject):
         self.run, self.preset, self.corpus_path = run, preset, None
         self.undo_stack.clear()
         self._new_trace(min(max(cursor, 0), 2 * trace.T + 1))
+
+
+MAX_SEED = 2 ** 31 - 1
+
+
+def check_seed(seed) -> int:
+    """Seeds are whole numbers from 0 to 2**31 - 1 (what a spin box can show)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
+    return int(seed)
 
 
 def atomic_write(path: str, data: bytes) -> None:

@@ -279,3 +279,11 @@ def test_scale_whh_moves_spectrum_and_undoes(session):
     np.testing.assert_allclose(session.params["Whh"], W0, rtol=1e-15)
     with pytest.raises(SessionError, match="between"):
         session.scale_whh(0.0)
+
+
+@pytest.mark.parametrize("seed", [2 ** 40, -1, 1.5, True])
+def test_seed_out_of_range_is_refused(session, seed):
+    snap = _snapshot(session)
+    with pytest.raises(SessionError, match="seed"):
+        session.edit("seed", seed=seed)
+    _same(snap, _snapshot(session))

@@ -27,6 +27,7 @@ from ..session import SessionError
 from . import style
 from .actions import SPECS, Actions, TimelineKeyFilter, shortcut_text
 from .controls import ControlsPanel, warn
+from .panels.base import Panel
 from .export_dialog import ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress, default_export_folder
 from .training import controller_for
 
@@ -367,6 +368,10 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFloatable)
         dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
         dock.topLevelChanged.connect(self._dock_floated)
+        panel = self.panels.get(key)
+        if isinstance(panel, Panel):
+            # A panel in a tab behind another still says isVisible(); the dock knows better.
+            dock.visibilityChanged.connect(panel.set_shown)
         self.docks[key] = dock
         return dock
 

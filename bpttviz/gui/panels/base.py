@@ -30,12 +30,21 @@ class Panel(QWidget):
         super().__init__(parent)
         self.session = session
         self._dirty = True
+        self._shown = True
         session.sigChanged.connect(self._on_session_changed)
 
     def _on_session_changed(self):
-        # A hidden dock does not redraw; it catches up when shown (keeps stepping fast).
+        # A hidden dock, or one in a tab behind another, does not redraw; it catches up when
+        # shown (keeps stepping fast with thirteen panels).
         self._dirty = True
-        if self.isVisible():
+        if self._shown and self.isVisible():
+            self.refresh()
+
+    def set_shown(self, shown: bool) -> None:
+        """Told by the window whether the panel's dock is actually on screen (a tab behind
+        another is not); redraws now if it was skipped while out of sight."""
+        self._shown = bool(shown)
+        if self._shown and self._dirty and self.isVisible():
             self.refresh()
 
     def showEvent(self, event):
