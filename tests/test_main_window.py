@@ -453,3 +453,14 @@ def test_window_is_freed_without_the_cycle_collector(qtbot):
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_controls_show_true_values_outside_their_typing_range(qtbot):
+    from bpttviz.gui.controls import ControlsPanel
+    s = Session("long-range")
+    c = ControlsPanel(s)
+    qtbot.addWidget(c)
+    s.edit("big", hidden_size=2000)
+    assert c.hidden_size.value() == 2000
+    s.edit("lr", lr=1e3)
+    assert c.lr.value() == pytest.approx(1e3)

@@ -184,6 +184,12 @@ class ControlsPanel(QWidget):
                 i = w.count() - 1
             w.setCurrentIndex(i)
         elif value is not None:
+            # A value from a file, the command line or undo may lie outside the range offered
+            # for typing; widen the range rather than show a clamped, wrong number.
+            if value > w.maximum():
+                w.setMaximum(value)
+            if value < w.minimum():
+                w.setMinimum(value)
             w.setValue(value)
 
     def sync(self):
