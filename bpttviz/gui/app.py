@@ -76,6 +76,8 @@ def _application(argv=None):
 
     app = QApplication.instance()
     if app is None:
+        from ..export import quiet_qt_messages
+        quiet_qt_messages()  # keep Qt's harmless platform chatter off the user's terminal
         QCoreApplication.setAttribute(Qt.AA_EnableHighDpiScaling, True)
         QCoreApplication.setAttribute(Qt.AA_UseHighDpiPixmaps, True)
         app = QApplication(list(argv or ["bpttviz"]))
