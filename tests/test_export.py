@@ -176,3 +176,17 @@ def test_helpers_validate():
 
 def test_check_folder_creates(tmp_path):
     assert check_folder(tmp_path / "a" / "b") == str(tmp_path / "a" / "b")
+
+
+def test_headless_export_names_every_teaching_view(tmp_path):
+    """Issue 6: `bpttviz export` writes the teaching views under names a folder explains."""
+    r = run_cli("--preset", "lstm-gates", "--train", "5", "--format", "png,csv", "--width", "480",
+                "--panels", "contrib,decay,clipping,truncation,gradcheck,gates,loss",
+                "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    for word in ("contrib", "decay", "clipping", "truncation", "gradcheck", "gates", "loss"):
+        assert any(n.startswith(word) and n.endswith(".png") for n in names), word
+        assert any(word in n and n.endswith(".csv") for n in names), word
+    for p in tmp_path.glob("*.png"):
+        assert _distinct_colours(p) > 10, p.name
