@@ -115,7 +115,8 @@ class GatesPanel(Panel):
         self.view.clear()
         self.heatmaps, self.flow_curves = {}, {}
         names = GATES_OF[cell]
-        cols = 3
+        cols = self._columns()
+        self._built_cols = cols
         for k, name in enumerate(names):
             plot = self.view.addPlot(row=k // cols, col=k % cols)
             style.style_plot(plot, "timestep t", "unit", t=t)
@@ -178,6 +179,20 @@ class GatesPanel(Panel):
     # --- drawing ------------------------------------------------------------------------------
     def _array(self, tr, name):
         return tr.c if name == "c" else tr.gates[name]
+
+    #: Below this width three heatmaps with their colour bars do not fit side by side.
+    THREE_COLUMNS_MIN_WIDTH = 900
+
+    def _columns(self) -> int:
+        return 3 if self.width() >= self.THREE_COLUMNS_MIN_WIDTH else 2
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        # A narrow dock gets two columns instead of a grid that runs off its right edge.
+        if self._cell in GATES_OF and getattr(self, "_built_cols", None) not in (None, self._columns()):
+            self._build(self._cell)
+            self._trace_id = None
+            self.refresh()
 
     def redraw(self):
         if self.controller.running:
