@@ -10,6 +10,7 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QFileDialog, QLabel, QMessageBox, QVBoxLayout
 
+from window_helpers import show_window
 from bpttviz.gui import main_window as mw
 from bpttviz.gui.app import make_session
 from bpttviz.gui.main_window import MainWindow, app_settings, remembered_preset
@@ -54,14 +55,7 @@ def warnings(monkeypatch):
 
 
 def make_window(qtbot, preset="min-char-rnn", panels=TEST_PANELS, remember=False):
-    session = Session(preset)
-    win = MainWindow(session, panels=panels, remember=remember)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
-    return win
+    return show_window(qtbot, preset, panels, remember=remember)
 
 
 @pytest.fixture

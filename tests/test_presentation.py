@@ -6,6 +6,7 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QLabel, QMessageBox, QVBoxLayout
 
+from window_helpers import show_window
 from bpttviz.gui import style
 from bpttviz.gui.main_window import MainWindow
 from bpttviz.gui.panels import (DecayPanel, DhnextPanel, GatesPanel, HiddenStatesPanel,
@@ -44,14 +45,7 @@ def _light_theme_after():
 
 
 def make_window(qtbot, preset="min-char-rnn", panels=(TinyPanel,), size=(1600, 900)):
-    win = MainWindow(Session(preset), panels=list(panels))
-    qtbot.addWidget(win)
-    win.resize(*size)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
-    return win
+    return show_window(qtbot, preset, panels, size=size)
 
 
 def in_front(win, key) -> bool:

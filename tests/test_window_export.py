@@ -16,6 +16,7 @@ from PyQt5.QtGui import QContextMenuEvent, QImage
 from PyQt5.QtWidgets import (QApplication, QFileDialog, QInputDialog, QLabel, QMenu, QMessageBox,
                              QProgressDialog, QVBoxLayout)
 
+from window_helpers import show_window
 from bpttviz.gui import export_dialog
 from bpttviz.gui.main_window import MainWindow
 from bpttviz.gui.panels.base import Panel
@@ -63,14 +64,7 @@ def messages(monkeypatch):
 
 
 def make_window(qtbot, preset="min-char-rnn", panels=PANELS):
-    win = MainWindow(Session(preset), panels=panels)
-    qtbot.addWidget(win)
-    win.resize(1280, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
-    return win
+    return show_window(qtbot, preset, panels, size=(1280, 900))
 
 
 @pytest.fixture

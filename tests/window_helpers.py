@@ -1,0 +1,17 @@
+"""Shared by the window tests: build a MainWindow, show it and make it active, so keyboard
+shortcuts reach it (pytest-qt's keyClick needs an active window offscreen too)."""
+from bpttviz.gui.main_window import MainWindow
+from bpttviz.session import Session
+
+
+def show_window(qtbot, preset="min-char-rnn", panels=None, remember=False, size=None):
+    win = MainWindow(Session(preset), panels=None if panels is None else list(panels),
+                     remember=remember)
+    qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
+    return win
