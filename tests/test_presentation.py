@@ -8,11 +8,9 @@ from PyQt5.QtWidgets import QLabel, QMessageBox, QVBoxLayout
 
 from window_helpers import show_window
 from bpttviz.gui import style
-from bpttviz.gui.main_window import MainWindow
 from bpttviz.gui.panels import (DecayPanel, DhnextPanel, GatesPanel, HiddenStatesPanel,
                                 OutputsPanel, TruncationPanel, UnrolledPanel)
 from bpttviz.gui.panels.base import Panel
-from bpttviz.session import Session
 
 
 class TinyPanel(Panel):

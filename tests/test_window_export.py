@@ -18,9 +18,7 @@ from PyQt5.QtWidgets import (QApplication, QFileDialog, QInputDialog, QLabel, QM
 
 from window_helpers import show_window
 from bpttviz.gui import export_dialog
-from bpttviz.gui.main_window import MainWindow
 from bpttviz.gui.panels.base import Panel
-from bpttviz.session import Session
 
 
 class StepPanel(Panel):
