@@ -49,3 +49,19 @@ def _collect_qt_garbage_between_tests(request):
             app.processEvents()
             gc.collect()
             app.processEvents()
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_set(request, monkeypatch):
+    """Run a test once with the Numba kernels and once with their numpy references
+    (bpttviz.engine.kernels).  The compiled set must load: Numba is a dependency."""
+    from bpttviz.engine import kernels
+
+    if request.param == "numpy":
+        chosen = kernels.NUMPY_KERNELS
+    else:
+        chosen = kernels._compiled()
+        assert chosen is not None, "the Numba kernels did not load (is numba installed?)"
+    monkeypatch.setattr(kernels, "_KERNELS", chosen)
+    monkeypatch.setattr(kernels, "_DEFERRED", False)
+    return request.param

@@ -15,6 +15,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from . import kernels as _kernels
+
 CLIP_MODES = (None, "none", "value", "norm", "param-norm")
 
 
@@ -74,53 +76,63 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
     arrays with the same keys and shapes as ``grads`` (the input is never modified)."""
     mode = check_clip(clip, threshold)
     threshold = float(threshold)
-    sq_before = {k: float(np.vdot(g, g)) for k, g in grads.items()}
-    norms_before = {k: math.sqrt(v) for k, v in sq_before.items()}
-    total_before = math.sqrt(sum(sq_before.values()))
-    changed = {}
-    if mode is None:
-        clipped = {k: g.copy() for k, g in grads.items()}
-        changed = {k: 0 for k in grads}
-    elif mode == "value":
-        clipped, changed = {}, {}
+    clipped, norms_before, norms_after, fraction, dot = {}, {}, {}, {}, 0.0
+    n_changed = total_size = 0
+    sq_total_before = sq_total_after = 0.0
+    if mode == "value":
+        # One kernel pass per parameter clips and measures at once: this runs on every
+        # training step, right after the recurrence.
+        value_clip = _kernels.get().value_clip
         for k, g in grads.items():
-            if g.size == 0 or (g.max() <= threshold and g.min() >= -threshold):
-                # The common case: nothing to clip, so skip the elementwise work.
-                clipped[k], changed[k] = g.copy(), 0
+            out = np.empty(g.shape)
+            sq, changed, g_dot_out, sq_out = value_clip(
+                np.ascontiguousarray(g, dtype=float).reshape(-1), threshold, out.reshape(-1))
+            clipped[k] = out
+            norms_before[k], norms_after[k] = math.sqrt(sq), math.sqrt(sq_out)
+            fraction[k] = changed / g.size if g.size else 0.0
+            sq_total_before += sq
+            sq_total_after += sq_out
+            dot += g_dot_out
+            n_changed += changed
+            total_size += g.size
+    else:
+        sq_before = {k: float(np.vdot(g, g)) for k, g in grads.items()}
+        sq_total_before = sum(sq_before.values())
+        total = math.sqrt(sq_total_before)
+        for k, g in grads.items():
+            norms_before[k] = math.sqrt(sq_before[k])
+            if mode == "norm":
+                scale = threshold / total if total > threshold else 1.0
+            elif mode == "param-norm":
+                scale = threshold / norms_before[k] if norms_before[k] > threshold else 1.0
             else:
-                # minimum/maximum are np.clip without its Python wrapper's overhead.
-                clipped[k] = np.minimum(np.maximum(g, -threshold), threshold)
-                changed[k] = int(np.count_nonzero(clipped[k] != g))
-    elif mode == "norm":
-        scale = threshold / total_before if total_before > threshold else 1.0
-        clipped = {k: g * scale for k, g in grads.items()}
-        changed = {k: (int(np.count_nonzero(g)) if scale < 1.0 else 0) for k, g in grads.items()}
-    else:  # param-norm
-        clipped, changed = {}, {}
-        for k, g in grads.items():
-            n = norms_before[k]
-            scale = threshold / n if n > threshold else 1.0
-            clipped[k] = g * scale
-            changed[k] = int(np.count_nonzero(g)) if scale < 1.0 else 0
-    sizes = {k: g.size for k, g in grads.items()}
-    total_size = sum(sizes.values())
-    norms_after = {k: (norms_before[k] if not changed[k] else _norm(g)) for k, g in clipped.items()}
-    total_after = math.sqrt(sum(n * n for n in norms_after.values()))
-    if not any(changed.values()) or mode == "norm":
+                scale = 1.0
+            # Scaling changes every nonzero entry; scale 1 changes nothing.
+            changed = int(np.count_nonzero(g)) if scale < 1.0 else 0
+            clipped[k] = g * scale if changed else g.copy()
+            norms_after[k] = _norm(clipped[k]) if changed else norms_before[k]
+            fraction[k] = changed / g.size if g.size else 0.0
+            sq_total_after += norms_after[k] ** 2
+            if changed:
+                dot += float(np.vdot(g, clipped[k]))
+            else:
+                dot += sq_before[k]
+            n_changed += changed
+            total_size += g.size
+    total_before, total_after = math.sqrt(sq_total_before), math.sqrt(sq_total_after)
+    if not n_changed or mode == "norm":
         # Nothing changed, or one positive scale for everything: exactly the same direction
         # (computing it would give 1 - rounding, and a reader compares the number with 1).
         cosine = 1.0
     else:
-        dot = sum(float(np.vdot(grads[k], clipped[k])) for k in grads)
         denom = total_before * total_after
         # A zero gradient has no direction; calling it unchanged (cosine 1) is what a reader expects.
         cosine = dot / denom if denom > 0 else 1.0
     report = ClipReport(
-        mode=mode, threshold=threshold, norms_before=norms_before,
-        norms_after=norms_after,
+        mode=mode, threshold=threshold, norms_before=norms_before, norms_after=norms_after,
         grad_norm_before_clip=total_before, grad_norm_after_clip=total_after,
-        fraction_clipped={k: changed[k] / sizes[k] if sizes[k] else 0.0 for k in grads},
-        fraction_clipped_total=sum(changed.values()) / total_size if total_size else 0.0,
+        fraction_clipped=fraction,
+        fraction_clipped_total=n_changed / total_size if total_size else 0.0,
         cosine=float(min(1.0, max(-1.0, cosine))),
     )
     return clipped, report

@@ -20,11 +20,14 @@ Inputs are character indices ``(T,)``; an index of ``-1`` stands for the zero ve
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Dict, Optional
 
 import numpy as np
 
+from . import kernels as _kernels
 from .cells import GATES, GATE_NAMES, StepCache, StepGrad, check_cell, step_backward, step_forward
 from .clipping import ClipReport, check_clip, clip_gradients
 
@@ -82,44 +85,48 @@ def init_params(cell: str = "rnn", vocab_size: int = 65, hidden_size: int = 100,
 
 def check_params(params: Dict[str, np.ndarray], cell: str) -> tuple:
     """Validate a parameter dict for ``cell``; return ``(V, H)``."""
-    check_cell(cell)
+    G = GATES[check_cell(cell)]
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}; it needs {', '.join(PARAM_NAMES)}")
-    if np.ndim(params["Why"]) != 2:
-        raise ValueError(f"params['Why'] must be a (V, H) matrix; got shape {np.shape(params['Why'])}")
-    V, H = np.shape(params["Why"])
-    expected = param_shapes(cell, V, H)
-    for k in PARAM_NAMES:
-        if np.shape(params[k]) != expected[k]:
-            raise ValueError(f"params[{k!r}] has shape {np.shape(params[k])}; cell {cell!r} with "
-                             f"V={V}, H={H} needs {expected[k]}")
+    shapes = {k: np.shape(params[k]) for k in PARAM_NAMES}
+    if len(shapes["Why"]) != 2:
+        raise ValueError(f"params['Why'] must be a (V, H) matrix; got shape {shapes['Why']}")
+    V, H = shapes["Why"]
+    expected = {"Wxh": (G * H, V), "Whh": (G * H, H), "Why": (V, H), "bh": (G * H,), "by": (V,)}
+    if shapes != expected:
+        k = next(k for k in PARAM_NAMES if shapes[k] != expected[k])
+        raise ValueError(f"params[{k!r}] has shape {shapes[k]}; cell {cell!r} with "
+                         f"V={V}, H={H} needs {expected[k]}")
     return V, H
 
 
 def _check_indices(name: str, seq, V: int, allow_blank: bool) -> np.ndarray:
     arr = np.asarray(seq)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
         raise ValueError(f"{name} must be a non-empty 1-D sequence of integer indices; got {seq!r}"[:200])
-    low = -1 if allow_blank else 0
-    if arr.min() < low or arr.max() >= V:
+    low, high = -1 if allow_blank else 0, V - 1
+    lowest, highest = arr.min(), arr.max()
+    if lowest < low or highest > high:
         what = "-1 (no character) or " if allow_blank else ""
         raise ValueError(f"{name} must hold {what}indices in [0, {V}); got values from "
-                         f"{arr.min()} to {arr.max()}")
+                         f"{lowest} to {highest}")
     return arr.astype(np.intp)
 
 
 def _check_state(name: str, value, H: int) -> np.ndarray:
-    """A carried state as an (H,) float array (zeros for None); ValueError naming it if its
-    size is not H or it is not finite."""
+    """A carried state as a contiguous (H,) float array (zeros for None); ValueError naming it
+    if its size is not H or it is not finite."""
     if value is None:
         return np.zeros(H)
-    arr = np.asarray(value, dtype=float)
+    arr = np.ascontiguousarray(value, dtype=float).reshape(-1)
     if arr.size != H:
-        raise ValueError(f"{name} must hold hidden_size = {H} numbers; got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must hold hidden_size = {H} numbers; got shape {np.shape(value)}")
+    # One sum is finite exactly when every entry is, except for a sum that overflows; only then
+    # is the entrywise test needed.
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; it holds inf or NaN")
-    return arr.reshape(H)
+    return arr
 
 
 @dataclass
@@ -155,6 +162,13 @@ def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> For
 
     inputs, targets: (T,) indices; h0, c0: (H,) initial states (zeros if None).
     """
+    return Forward(**_forward(params, inputs, targets, h0, c0, cell)[0])
+
+
+def _forward(params, inputs, targets, h0, c0, cell):
+    """:func:`forward`'s fields as a dict (run_bptt builds its Trace from them directly), plus
+    what the backward pass reuses: dy (T, V) = p - onehot(targets) (the softmax kernel gives it
+    for free) and the validated inputs and targets (T,)."""
     V, H = check_params(params, cell)
     inputs = _check_indices("inputs", inputs, V, allow_blank=True)
     targets = _check_indices("targets", targets, V, allow_blank=False)
@@ -163,31 +177,28 @@ def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> For
                          f"and {targets.size}")
     T = inputs.size
     h = _check_state("h0", h0, H)
-    c = _check_state("c0", c0, H)
+    c = _check_state("c0", c0, H) if cell == "lstm" else None
+    kernels = _kernels.get()
     x = np.zeros((T, V))
-    has_char = inputs >= 0
-    x[np.flatnonzero(has_char), inputs[has_char]] = 1.0
-    # The input projection does not depend on the recurrence, so it is one gather for all T.
-    ax = np.broadcast_to(params["bh"], (T, params["bh"].size)).copy()
-    ax[has_char] += params["Wxh"][:, inputs[has_char]].T
     if cell == "rnn":
-        # Fast path: the loop only does what depends on the previous step, writing straight
-        # into the trace's rows (no per-step allocation beyond one mat-vec result).
-        Whh = np.ascontiguousarray(params["Whh"])
-        preact = ax
-        hs = np.empty((T, H))
-        h_prev = np.empty((T, H))
-        h_prev[0] = h
-        for t in range(T):
-            preact[t] += Whh @ (h_prev[t] if t == 0 else hs[t - 1])
-            np.tanh(preact[t], out=hs[t])
-        h_prev[1:] = hs[:-1]
+        # The whole forward recurrence is one kernel call (compiled when Numba is there) that
+        # writes straight into the trace's rows.
+        preact, h_prev, hs = np.empty((T, H)), np.empty((T, H)), np.empty((T, H))
+        kernels.rnn_forward(inputs, np.asarray(params["Wxh"], dtype=float),
+                            np.asarray(params["bh"], dtype=float),
+                            np.ascontiguousarray(params["Whh"], dtype=float), h, x, preact,
+                            h_prev, hs)
         caches = _RnnCaches(h_prev, hs, preact)
     else:
+        # The input projection does not depend on the recurrence: one gather for all T.
+        has_char = inputs >= 0
+        x[np.flatnonzero(has_char), inputs[has_char]] = 1.0
+        ax = np.array(np.broadcast_to(params["bh"], (T, params["bh"].size)), dtype=float)
+        ax[has_char] += params["Wxh"][:, inputs[has_char]].T
         Wh = params["Whh"].T
         caches = []
         for t in range(T):
-            cache = step_forward(cell, ax[t], h, Wh, c if cell == "lstm" else None)
+            cache = step_forward(cell, ax[t], h, Wh, c)
             caches.append(cache)
             h = cache.h
             if cell == "lstm":
@@ -195,19 +206,21 @@ def forward(params, inputs, targets, h0=None, c0=None, cell: str = "rnn") -> For
         hs = np.stack([cc.h for cc in caches])
         h_prev = np.stack([cc.h_prev for cc in caches])
         preact = np.stack([cc.preact for cc in caches])
-    logits = hs @ params["Why"].T + params["by"]
+    logits = hs @ np.asarray(params["Why"], dtype=float).T
+    logits += params["by"]
+    # Shifting by the row maximum keeps exp finite; the loss is computed from the shifted
+    # logits (log-softmax), so it stays finite where p underflows to 0.
     shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    p = e / e.sum(axis=1, keepdims=True)
-    # log-softmax from the shifted logits stays finite where p underflows to 0.
-    losses = -(shifted[np.arange(T), targets] - np.log(e.sum(axis=1)))
+    p, dy, losses = np.exp(shifted), np.empty((T, V)), np.empty(T)
+    kernels.softmax_xent(shifted, targets, p, dy, losses)
     gates = {name: np.stack([cc.gates[name] for cc in caches]) for name in GATE_NAMES[cell]}
-    return Forward(
+    fw = dict(
         x=x, h_prev=h_prev, preact=preact, gates=gates, h=hs,
         c=np.stack([cc.c for cc in caches]) if cell == "lstm" else None,
         c_prev=np.stack([cc.c_prev for cc in caches]) if cell == "lstm" else None,
         logits=logits, p=p, losses=losses, loss=float(losses.sum()), caches=caches,
     )
+    return fw, dy, inputs, targets
 
 
 class _RnnCaches:
@@ -345,39 +358,33 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     clip = check_clip(clip, clip_value)
     if backprop_bug not in BACKPROP_BUGS:
         raise ValueError(f"backprop_bug must be None or 'forget-dhnext'; got {backprop_bug!r}")
-    fw = forward(params, inputs, targets, h0=h0, c0=c0, cell=cell)
+    fields, dy, inputs, targets = _forward(params, inputs, targets, h0, c0, cell)
+    fw = SimpleNamespace(**fields)
     T, H = fw.h.shape
-    inputs = np.asarray(inputs, dtype=np.intp)
-    targets = np.asarray(targets, dtype=np.intp)
-    dy = fw.p.copy()
-    dy[np.arange(T), targets] -= 1.0
-    dh_from_output = dy @ params["Why"]
+    Why = np.asarray(params["Why"], dtype=float)
+    dh_from_output = dy @ Why
     Wh = params["Whh"].T
     GH = Wh.shape[1]
     dax, dah = np.empty((T, GH)), np.empty((T, GH))
-    dhnext, dh_from_future, dh_total = np.empty((T, H)), np.zeros((T, H)), np.empty((T, H))
+    dhnext, dh_from_future, dh_total = np.empty((T, H)), np.empty((T, H)), np.empty((T, H))
     lstm = cell == "lstm"
     dc = np.empty((T, H)) if lstm else None
     dcnext = np.empty((T, H)) if lstm else None
     forget = backprop_bug == "forget-dhnext"
     if cell == "rnn":
-        # Fast path, same arithmetic as step_backward("rnn"): dhraw = (1 - h^2) * dh.
-        Whh = np.ascontiguousarray(params["Whh"])
-        tanh_grad = 1.0 - fw.h * fw.h
-        np.copyto(dh_total, dh_from_output)
-        for t in range(T - 1, -1, -1):
-            if t < T - 1 and not forget:
-                dh_total[t] += dhnext[t + 1]
-            np.multiply(tanh_grad[t], dh_total[t], out=dax[t])
-            np.dot(dax[t], Whh, out=dhnext[t])
-        if not forget:
-            dh_from_future[:-1] = dhnext[1:]
+        # Same arithmetic as step_backward("rnn"), as one kernel call (compiled when Numba is
+        # there) that also sums dWxh and dbh as it goes, in the seed's order.
+        V = dy.shape[1]
+        dWxh, dbh, dby = np.zeros((H, V)), np.zeros(H), np.zeros(V)
+        _kernels.get().rnn_backward(dh_from_output, dy, fw.h,
+                                    np.ascontiguousarray(params["Whh"], dtype=float), inputs,
+                                    dh_total, dh_from_future, dax, dhnext, dWxh, dbh, dby,
+                                    not forget)
         dah = dax
     else:
         carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
         for t in reversed(range(T)):
-            if not forget:
-                dh_from_future[t] = carry_h
+            dh_from_future[t] = 0.0 if forget else carry_h
             dh_total[t] = dh_from_output[t] + dh_from_future[t]
             g: StepGrad = step_backward(cell, dh_total[t], fw.caches[t], Wh, carry_c)
             dax[t], dah[t], dhnext[t] = g.dax, g.dah, g.dh_prev
@@ -386,12 +393,14 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
                 dc[t], dcnext[t] = g.dc, g.dc_prev
                 carry_c = g.dc_prev
     # Weight gradients are sums over t of outer products: one matmul each, not a loop.
-    grads_raw = {"Wxh": dax.T @ fw.x, "Whh": dah.T @ fw.h_prev, "Why": dy.T @ fw.h,
-                 "bh": dax.sum(axis=0), "by": dy.sum(axis=0)}
+    if cell != "rnn":  # (the rnn kernel summed these three as it went)
+        dWxh, dbh, dby = dax.T @ fw.x, dax.sum(axis=0), dy.sum(axis=0)
+    grads_raw = {"Wxh": dWxh, "Whh": dah.T @ fw.h_prev, "Why": dy.T @ fw.h, "bh": dbh,
+                 "by": dby}
     grads, report = clip_gradients(grads_raw, clip, clip_value)
     h0_arr = fw.h_prev[0].copy()
     return Trace(
-        **{k: getattr(fw, k) for k in Forward.__dataclass_fields__},
+        **fields,
         cell=cell, inputs=inputs, targets=targets, h0=h0_arr,
         c0=fw.c_prev[0].copy() if lstm else None,
         params={k: np.array(params[k], dtype=float, copy=True) for k in PARAM_NAMES},
@@ -434,13 +443,26 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
     h = _check_state("h", h, H)
     c = _check_state("c", c, H)
     Wh = params["Whh"].T
+    if cell == "rnn":
+        rnn_forward = _kernels.get().rnn_forward
+        rnn_args = [np.asarray(params[k], dtype=float) for k in ("Wxh", "bh")]
+        rnn_args.append(np.ascontiguousarray(params["Whh"], dtype=float))
     ix, out = int(seed_ix), []
     for _ in range(int(n)):
-        ax = params["bh"] + (params["Wxh"][:, ix] if ix >= 0 else 0.0)
-        cache = step_forward(cell, ax, h, Wh, c if cell == "lstm" else None)
-        h = cache.h
-        if cell == "lstm":
-            c = cache.c
+        if cell == "rnn":
+            # The same kernel as forward(), one step at a time, so a sampled sequence fed back
+            # through forward() retraces these states bit for bit (a chaotic Whh amplifies any
+            # change in rounding until the two would pick different characters).
+            step = np.empty((3, 1, H))
+            rnn_forward(np.array([ix], dtype=np.intp), *rnn_args, h, np.zeros((1, V)), step[0],
+                        step[1], step[2])
+            h = step[2, 0]
+        else:
+            ax = params["bh"] + (params["Wxh"][:, ix] if ix >= 0 else 0.0)
+            cache = step_forward(cell, ax, h, Wh, c if cell == "lstm" else None)
+            h = cache.h
+            if cell == "lstm":
+                c = cache.c
         with np.errstate(over="ignore", invalid="ignore"):
             logits = (params["Why"] @ h + params["by"]) / temperature
         ix = int(rng.choice(V, p=_sampling_probs(logits)))
