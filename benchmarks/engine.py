@@ -8,6 +8,8 @@ ms per call and the ratio.  Before timing, each baseline's loss and gradients ar
 ours (the "max|diff|" column), so both sides compute the same thing.
 
 * rnn: seed 000's ``lossFun`` as printed (dicts of column vectors, one-hot ``np.dot``).
+  Ours runs the recurrence in the compiled kernels of ``bpttviz.engine.kernels`` (Numba) and
+  everything else batched over T; the header line says whether the kernels were compiled.
 * lstm: the same style for an LSTM (column vectors, per-step ``np.dot``, dict caches; blocks
   i, f, o, g as in the engine).
 * captioning (if ``bpttviz.engine.captioning.caption_loss`` exists): cs231n's batched layer
@@ -22,11 +24,21 @@ import sys
 import time
 import timeit
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# First, as `bpttviz` does: the app's BLAS settings (one thread; small products are slower with
+# more), set before numpy loads, and its allocator setting (bpttviz.cli.prepare_runtime): without
+# that, whether glibc re-faults each freed trace's pages depends on what the process allocated
+# before, and "ours" doubles at random.
+import bpttviz.cli  # noqa: E402
+from bpttviz.engine.allocator import keep_freed_memory  # noqa: E402
+
+KEEPS_FREED_MEMORY = keep_freed_memory()
+
+import numpy as np  # noqa: E402
+
 from bpttviz.engine import init_params, run_bptt  # noqa: E402
+from bpttviz.engine import kernels  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,8 +304,10 @@ def bench_captioning(N, T):
 
 def main():
     start = time.perf_counter()
+    allocator = "glibc keeps freed memory" if KEEPS_FREED_MEMORY else "default allocator"
+    compiled = "compiled (Numba)" if kernels.get().compiled else "numpy (Numba not available)"
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}; median of 9 interleaved timeit "
-          "runs after warm-up")
+          f"runs after warm-up\nrnn kernels: {compiled}; {allocator}")
     print(f"{'case':<34} {'seed ms':>10} {'ours ms':>10}   {'ratio':<22} max|diff|")
     print("-" * 92)
     bench_rnn(65, 100, 25)

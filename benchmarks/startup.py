@@ -22,7 +22,8 @@ TARGET_S = 1.5
 # The child prints "drawn" once the first paint of the window has happened.
 APP = r"""
 import sys
-import bpttviz.cli  # noqa: F401 -- what `bpttviz` imports first (sets the BLAS thread count)
+import bpttviz.cli  # what `bpttviz` imports first (sets the BLAS thread count)
+bpttviz.cli.prepare_runtime(interactive=True)  # as `bpttviz` does before building the window
 from PyQt5.QtCore import QEvent, QObject, QTimer
 from bpttviz.gui.app import _application, make_session
 app = _application(["bpttviz"])

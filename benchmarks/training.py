@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from PyQt5.QtCore import QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication  # noqa: E402
 
+import bpttviz.cli  # noqa: E402
 from bpttviz.engine.presets import load_preset  # noqa: E402
 from bpttviz.engine.train import make_run  # noqa: E402
 
@@ -77,6 +78,7 @@ def live_rate(seconds: float):
 
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    bpttviz.cli.prepare_runtime(interactive=False)  # the app's allocator setting, kernels loaded now
     bare = bare_rate(min(seconds, 3.0))
     live, fps, points = live_rate(seconds)
     print(f"preset {PRESET}")

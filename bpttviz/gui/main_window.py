@@ -21,6 +21,7 @@ from PyQt5.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog
                              QToolButton, QVBoxLayout, QWidget, QApplication)
 
 from .. import __version__
+from ..engine import kernels
 from ..export import (DEFAULT_WIDTH, PANEL_SIZE, ExportError, check_folder, export_panels,
                       render_image, save_csv_tables, save_gif, save_pdf, save_png, save_svg)
 from ..session import SessionError
@@ -282,6 +283,7 @@ class MainWindow(QMainWindow):
         self._base_font = QFont(self.font())
         self._export_dir = ""
         self._shown_once = False
+        self._painted_once = False
         self._restored_layout = False
         app = QApplication.instance()
         if app is not None:
@@ -464,6 +466,14 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             if not self._restored_layout:
                 self._fit_layout_to_height()
+
+    def paintEvent(self, event):  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted_once:
+            self._painted_once = True
+            # The compiled engine kernels load on a background thread once the window is on
+            # screen (a no-op if they are loaded already); see bpttviz.engine.kernels.
+            QTimer.singleShot(0, kernels.preload)
 
     def _style_tab_bars(self) -> None:
         """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
