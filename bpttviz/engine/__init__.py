@@ -1,4 +1,5 @@
-"""bpttviz's engine: pure numpy, never imports Qt.
+"""bpttviz's engine: numpy (with the tanh RNN's few unbatchable loops compiled by Numba when it
+is installed, see :mod:`bpttviz.engine.kernels`); it never imports Qt.
 
 Its product is a :class:`Trace` (see :mod:`bpttviz.engine.model`): every forward and backward
 intermediate of one window, per timestep, as arrays with documented shapes.
