@@ -96,6 +96,25 @@ def test_hidden_states_reveal_left_to_right(qtbot, session):
     assert f"{tr.h[3, 5]:.4f}" in text and "tanh" in text and f"{tr.preact[3, 5]:.4f}" in text
 
 
+def test_hidden_states_range_can_fit_the_window(qtbot, session):
+    """At initialisation |h| is ~0.01: white on [-1, 1]. Fitted, the colours span the
+    window's own values, and the note says which range is shown."""
+    p = show(qtbot, HiddenStatesPanel, session)
+    cursor_at(session, "forward", 3)
+    tr = session.trace
+    assert p.heatmap.levels == (-1.0, 1.0) and "[-1, 1]" in p.note.text()
+    p.set_fit_range(True)
+    m = float(np.max(np.abs(tr.h)))  # the whole window, not only the revealed steps
+    assert m < 0.5 and p.heatmap.levels == pytest.approx((-m, m))
+    assert "fitted" in p.note.text() and f"{m:.3g}" in p.note.text()
+    session.edit(cell="lstm")
+    p.set_quantity("f")
+    f = session.trace.gates["f"]
+    assert p.heatmap.levels == pytest.approx((f.min(), f.max()))
+    p.set_fit_range(False)
+    assert p.heatmap.levels == (0.0, 1.0) and "fitted" not in p.note.text()
+
+
 def test_hidden_states_gates_for_lstm_and_gru(qtbot, session):
     p = show(qtbot, HiddenStatesPanel, session)
     assert p.combo.count() == 1

@@ -37,7 +37,11 @@ class HiddenStatesPanel(Panel):
         "computed yet (grey). The orange frame marks the current step.</p>"
         "<p>For an LSTM or GRU the box above chooses the cell state or a gate instead; gates "
         "(sigmoids, in [0, 1]) use the yellow-purple scale. Hover a cell to read its value, "
-        "the formula that produced it and its inputs.</p>")
+        "the formula that produced it and its inputs.</p>"
+        "<p><b>range: fit to window</b> stretches the colours over the values this window "
+        "actually reaches. Freshly initialised weights keep |h| near 0.01, which is white on "
+        "the fixed scale; fitted, the pattern shows (read the range in the note before "
+        "comparing two windows).</p>")
 
     def __init__(self, session, parent=None):
         super().__init__(session, parent)
@@ -48,6 +52,15 @@ class HiddenStatesPanel(Panel):
         self.combo.setToolTip("Which quantity to show: h (default); for an LSTM also the cell "
                               "state c and the gates i, f, o, g; for a GRU the gates z, r, n")
         self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.range_combo = QComboBox()
+        self.range_combo.setFont(t.font(t.tick_pt))
+        self.range_combo.addItem("range: fixed", "fixed")
+        self.range_combo.addItem("range: fit to window", "fit")
+        self.range_combo.setToolTip(
+            "Colour range. Fixed: the function's own range ([-1, 1] for tanh, [0, 1] for a "
+            "gate), comparable between windows. Fit: the values this window reaches, so that "
+            "small activations (as at initialisation) are visible.")
+        self.range_combo.currentIndexChanged.connect(lambda _i: self._on_range_changed())
         self.note = QLabel("")
         self.note.setFont(t.font(t.tick_pt))
         top = QHBoxLayout()
@@ -56,10 +69,11 @@ class HiddenStatesPanel(Panel):
         lab.setFont(t.font(t.tick_pt))
         top.addWidget(lab)
         top.addWidget(self.combo)
+        top.addWidget(self.range_combo)
         top.addWidget(self.note, 1)
         style.shrinkable(self.combo)
+        style.shrinkable(self.range_combo)
         style.shrinkable(self.note)
-        self.note.setToolTip("What is shown and its colour range")
         self.plot_widget = style.make_plot_widget("timestep t", "hidden unit")
         self.plot_widget.setToolTip("Hover a cell: value, formula and inputs")
         self.plot = self.plot_widget.getPlotItem()
@@ -74,7 +88,6 @@ class HiddenStatesPanel(Panel):
         lay.addWidget(self.readout)
         self._cell = None
         self._trace_id = None
-        self._sym = 1.0
         self.data = np.zeros((0, 0))
 
     # --- what to show -------------------------------------------------------------------
@@ -86,6 +99,33 @@ class HiddenStatesPanel(Panel):
         i = self.combo.findData(name)
         if i >= 0:
             self.combo.setCurrentIndex(i)
+
+    @property
+    def fit_range(self) -> bool:
+        """True when colours span this window's values instead of the function's range."""
+        return self.range_combo.currentData() == "fit"
+
+    def set_fit_range(self, fit: bool):
+        self.range_combo.setCurrentIndex(1 if fit else 0)
+
+    def _on_range_changed(self):
+        self._trace_id = None  # recompute the levels
+        self.refresh()
+
+    def _levels(self, name: str, arr: np.ndarray):
+        """(levels, colour map, text of the range) for quantity ``name`` with values ``arr``."""
+        finite = arr[np.isfinite(arr)]
+        if name in SIGMOID_GATES:
+            if self.fit_range and finite.size:
+                lo, hi = float(finite.min()), float(finite.max())
+                return (lo, hi), style.sequential_cmap(), f"[{lo:.3g}, {hi:.3g}] (fitted)"
+            return (0.0, 1.0), style.sequential_cmap(), "[0, 1]"
+        if name == "c" or self.fit_range:
+            m = float(np.max(np.abs(finite))) if finite.size else 0.0
+            m = m or 1.0
+            what = "largest |c| of this window" if name == "c" else "fitted"
+            return (-m, m), style.diverging_cmap(), f"[-{m:.3g}, {m:.3g}] ({what})"
+        return (-1.0, 1.0), style.diverging_cmap(), "[-1, 1]"
 
     def _array(self, tr, name):
         """(T, H) array of the quantity."""
@@ -119,17 +159,13 @@ class HiddenStatesPanel(Panel):
         arr = self._array(tr, name)
         if id(tr) != self._trace_id or getattr(self, "_name", None) != name:
             self._trace_id, self._name = id(tr), name
-            if name in SIGMOID_GATES:
-                self.heatmap.set_levels((0.0, 1.0), style.sequential_cmap())
-            elif name == "c":
-                m = float(np.max(np.abs(arr))) or 1.0
-                self._sym = m
-                self.heatmap.set_levels((-m, m), style.diverging_cmap())
-            else:
-                self.heatmap.set_levels((-1.0, 1.0), style.diverging_cmap())
-            rng = {"c": f"[-{self._sym:.3g}, {self._sym:.3g}] (largest |c| of this window)"}.get(
-                name, "[0, 1]" if name in SIGMOID_GATES else "[-1, 1]")
-            self.note.setText(f"{name}: {tr.hidden_size} units × {tr.T} steps, colour range {rng}")
+            # The whole window's values, not only the steps revealed so far: the colours must
+            # not change meaning while the forward pass fills in.
+            levels, cmap, rng = self._levels(name, arr)
+            self.heatmap.set_levels(levels, cmap)
+            text = f"{name}: {tr.hidden_size} units × {tr.T} steps, colour range {rng}"
+            self.note.setText(text)
+            self.note.setToolTip(text)  # a narrow dock cuts the label; hovering shows it all
         T, H = arr.shape
         data = np.full((H, T), np.nan)
         n = st.forward_count
