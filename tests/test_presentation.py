@@ -127,6 +127,31 @@ def test_dark_theme_switches_backgrounds_and_back(qtbot):
     del light_bg
 
 
+def test_view_toggles_survive_a_theme_change_and_presentation_mode(qtbot):
+    """Panels are rebuilt with the new theme's colours and fonts; the reader's own view
+    choices (log scale, quantity shown, colour range, truncation window) come along."""
+    win = make_window(qtbot, panels=[HiddenStatesPanel, DhnextPanel, TruncationPanel])
+    win.session.edit(cell="lstm")
+    hidden, dhnext, trunc = (win.panels[k] for k in ("hidden_states", "dhnext_flow", "truncation"))
+    hidden.refresh()
+    hidden.set_quantity("f")
+    hidden.set_fit_range(True)
+    dhnext.log_box.setChecked(True)
+    trunc.spin.setValue(trunc.spin.value() + 2)
+    k = trunc.spin.value()
+    win.acts.themes["dark"].trigger()
+    win.set_presentation(True, fullscreen=False)
+    hidden2, dhnext2, trunc2 = (win.panels[k] for k in ("hidden_states", "dhnext_flow", "truncation"))
+    assert hidden2 is not hidden and dhnext2 is not dhnext  # really rebuilt
+    assert hidden2.quantity == "f" and hidden2.fit_range
+    f = win.session.trace.gates["f"]
+    assert hidden2.heatmap.levels == pytest.approx((f.min(), f.max()))
+    assert dhnext2.log_box.isChecked() and trunc2.spin.value() == k
+    win.set_presentation(False)
+    win.acts.themes["light"].trigger()
+    assert win.panels["hidden_states"].quantity == "f" and win.panels["dhnext_flow"].log_box.isChecked()
+
+
 def test_colour_maps_diverging_for_signed_sequential_for_magnitudes(qtbot):
     win = make_window(qtbot, panels=[HiddenStatesPanel, OutputsPanel, DhnextPanel])
     div, seq = style.diverging_cmap(), style.sequential_cmap()

@@ -1066,6 +1066,11 @@ class MainWindow(QMainWindow):
             widget = self._build_panel(cls)
             scroll.setWidget(widget)
             widget.show()
+            if isinstance(old, Panel) and isinstance(widget, Panel):
+                # A theme change must not undo the reader's log scale or chosen quantity.
+                # Draw once first: some controls (the hidden-state quantities) fill on draw.
+                widget.refresh()
+                widget.restore_view_state(old.view_state())
             self.panels[cls.key] = widget
             if old is not None:
                 old.hide()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 import numpy as np
-from PyQt5.QtWidgets import QWidget
+from PyQt5.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QWidget
 
 #: A CSV table: column names and a 2-D array (rows = timesteps where that makes sense).
 Table = Tuple[List[str], np.ndarray]
@@ -25,6 +25,10 @@ class Panel(QWidget):
     title = "Panel"
     #: "What am I looking at?" text (HTML): every colour, axis and mark explained.
     help_html = ""
+    #: Attribute names of the panel's own view controls (log scale, which quantity, ...):
+    #: they change how the panel looks, never the session, and survive a rebuild of the
+    #: panel (a theme or presentation-mode change) through view_state/restore_view_state.
+    view_widgets: Tuple[str, ...] = ()
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -55,6 +59,36 @@ class Panel(QWidget):
     def refresh(self):
         self._dirty = False
         self.redraw()
+
+    def view_state(self) -> Dict[str, object]:
+        """The values of :attr:`view_widgets`: a check box's checked state, a combo box's
+        item data (its text when it has none), a spin box's value."""
+        state: Dict[str, object] = {}
+        for name in self.view_widgets:
+            w = getattr(self, name)
+            if isinstance(w, QAbstractButton):
+                state[name] = w.isChecked()
+            elif isinstance(w, QComboBox):
+                data = w.currentData()
+                state[name] = ("data", data) if data is not None else ("text", w.currentText())
+            elif isinstance(w, QAbstractSpinBox):
+                state[name] = w.value()
+        return state
+
+    def restore_view_state(self, state: Dict[str, object]) -> None:
+        """Put back what :meth:`view_state` returned; entries that no longer apply (an item
+        this panel does not offer now) are skipped."""
+        for name, value in state.items():
+            w = getattr(self, name, None)
+            if isinstance(w, QAbstractButton):
+                w.setChecked(bool(value))
+            elif isinstance(w, QComboBox):
+                kind, v = value
+                i = w.findData(v) if kind == "data" else w.findText(v)
+                if i >= 0:
+                    w.setCurrentIndex(i)
+            elif isinstance(w, QAbstractSpinBox):
+                w.setValue(value)
 
     def redraw(self):
         """Draw the session's state at the cursor. Subclasses implement this."""

@@ -33,6 +33,7 @@ EXPLAIN = ("Same raw gradient, four clip rules, same threshold c. <b>Norm</b> cl
 class ClipComparePanel(Panel):
     key = "clipping"
     title = "Clipping compared"
+    view_widgets = ("combo",)
     help_html = (
         "<p><b>Top left</b>: for each parameter (and all together, <i>global</i>) the L2 norm "
         "of the gradient under each clip mode: <span style='color:#e08214'>none</span>, "

@@ -41,6 +41,7 @@ def legend_for(plot: pg.PlotItem, t: style.Theme, offset=(6, 4), cols: int = 1):
 class ContributionsPanel(Panel):
     key = "contrib"
     title = "Where dWhh comes from"
+    view_widgets = ("log_box",)
     help_html = (
         "<p><b>Top</b>: cell (row t, column k) is the size ||part(t, k)|| of the piece of dWhh "
         "that the loss at step t sends through step k (a Frobenius norm). Only k ≤ t is "

@@ -16,6 +16,7 @@ _TINY = 1e-30
 class DhnextPanel(Panel):
     key = "dhnext_flow"
     title = "Gradient flow back in time"
+    view_widgets = ("log_box",)
     help_html = (
         "<p><b>Top left</b>: ||dhnext_t||, the size of the gradient step t sends back to "
         "h_{t-1}. It fills <b>right to left</b> as the backward pass runs. If it shrinks "

@@ -40,6 +40,7 @@ def verdict(rel_error: float) -> str:
 class GradCheckPanel(Panel):
     key = "gradcheck"
     title = "Gradient check"
+    view_widgets = ("auto_box", "param_combo")
     help_html = (
         "<p>Is backpropagation right? For up to 20 randomly chosen entries of every parameter "
         "the <b>analytic</b> gradient (what backprop through time computed) is compared with a "

@@ -29,6 +29,7 @@ SIGMOID_GATES = ("i", "f", "o", "z", "r")
 class HiddenStatesPanel(Panel):
     key = "hidden_states"
     title = "Hidden states"
+    view_widgets = ("combo", "range_combo")
     help_html = (
         "<p>Each <b>column</b> is a timestep t, each <b>row</b> a hidden unit. Colour is the "
         "value of h_t[unit]: <span style='color:#2166ac'>blue</span> negative, white 0, "

@@ -63,6 +63,7 @@ class _Growing:
 class TrainingPanel(Panel):
     key = "loss"
     title = "Training live"
+    view_widgets = ("stop_spin", "temp_spin")
     help_html = (
         "<p><b>Run</b> trains the model in the background at full speed; <b>Pause</b> stops it "
         "after the current update, and the timeline then shows one ordinary iteration at that "
