@@ -309,6 +309,13 @@ class Session(QObject):
             # init_scale too, even while a preset's own weights are used (nothing is drawn
             # with it then): otherwise a bad value surfaces at an unrelated later edit. The
             # bound keeps randn * scale finite (1e308 gave inf weights and NaN everywhere).
+            if not isinstance(config.carry_state, (bool, np.bool_)):
+                raise ValueError(f"carry_state must be True or False; got {config.carry_state!r}")
+            k = config.truncation
+            if k is not None and (isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))
+                                  or k < 1):
+                raise ValueError(f"truncation must be None or a whole number of steps >= 1; "
+                                 f"got {k!r}")
             if config.task != "captioning":
                 scale = float(config.init_scale)
                 if not (math.isfinite(scale) and 0 <= scale <= MAX_INIT_SCALE):

@@ -101,6 +101,13 @@ def test_edit_undo_redo_and_cursor_kept(session):
     ({"seq_length": 0}, "seq_length"),
     ({"optimizer": "rmsprop"}, "optimizer"),
     ({"nonsense": 1}, "nonsense"),
+    ({"truncation": -5}, "truncation"),
+    ({"truncation": 0}, "truncation"),
+    ({"truncation": 2.5}, "truncation"),
+    ({"truncation": True}, "truncation"),
+    ({"carry_state": "yes"}, "carry_state"),
+    ({"carry_state": None}, "carry_state"),
+    ({"backprop_bug": "forget-everything"}, "backprop_bug"),
 ])
 def test_bad_edits_are_refused_and_change_nothing(session, changes, words):
     snap = _snapshot(session)
