@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from bpttviz.engine.analysis import compare_clipping, compare_truncation, decay_by_distance
+from bpttviz.gui import style
 from bpttviz.gui.panels import decay
 from bpttviz.gui.panels.clipcompare import MODES, ClipComparePanel
 from bpttviz.gui.panels.contrib import ContributionsPanel
@@ -123,6 +125,20 @@ def test_vanishing_decreases_exploding_increases(qtbot):
     s.load_preset("exploding")
     assert np.all(np.diff(p.mean[:6]) > 0)
     assert p.rho > 1
+
+
+def test_decay_key_names_every_mark_outside_the_plot(qtbot):
+    """No legend inside the plot to cover dots (in a narrow dock it hid half of them); the
+    key above names every mark in the colour it is drawn with."""
+    s = Session("exploding")
+    p = shown(qtbot, DecayPanel, s)
+    assert p.plot.legend is None
+    text = p.key_label.text()
+    t = style.theme()
+    for name, colour in [("pairs (t, k)", t.forward), ("mean per distance", t.backward),
+                         ("ρ^d", t.raw), ("σ^d", t.clipped), ("pairs ending at the current t", t.highlight)]:
+        assert name.replace(" ", "&nbsp;") in text and pg.mkColor(colour).name() in text, name
+    assert p.key_label.isVisible() and p.key_label.geometry().bottom() <= p.plot_widget.geometry().top()
 
 
 def test_decay_skips_large_traces_with_a_message(qtbot, monkeypatch):

@@ -14,7 +14,7 @@ from ...engine.analysis import decay_by_distance
 from ...session import SessionError
 from .. import style
 from .base import Panel
-from .contrib import explain_label, legend_for
+from .contrib import explain_label
 
 #: Slider steps per doubling of Whh, and the slider's half range (2^(40/20) = 4x either way).
 STEPS_PER_OCTAVE = 20
@@ -121,13 +121,13 @@ class DecayPanel(Panel):
                                            connect="finite")
         for item in (self.rho_curve, self.sigma_curve, self.scatter, self.current, self.mean_curve):
             self.plot.addItem(item)
-        self.legend = legend = legend_for(self.plot, t, offset=(-6, 4), cols=2)
-        self._legend_low = False
-        legend.addItem(self.scatter, "pairs (t, k)")
-        legend.addItem(self.mean_curve, "mean per distance")
-        legend.addItem(self.rho_curve, "ρ^d")
-        legend.addItem(self.sigma_curve, "σ^d")
-        legend.addItem(self.current, "pairs ending at the current t")
+        # The key sits above the plot, not in it: in a narrow dock a legend inside covered
+        # half the dots whichever corner it took (the curve falls or rises across them all).
+        self.key_label = QLabel(self._key_html(t))
+        self.key_label.setFont(t.font(t.tick_pt))
+        self.key_label.setWordWrap(True)
+        self.key_label.setContentsMargins(6, 0, 4, 0)
+        self.key_label.setToolTip("What each mark in the plot is")
         self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
         self.message.setFont(t.font(t.label_pt, bold=True))
         self.message.setZValue(30)
@@ -141,6 +141,7 @@ class DecayPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
+        lay.addWidget(self.key_label)
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.info)
         lay.addWidget(self.explain)
@@ -168,6 +169,21 @@ class DecayPanel(Panel):
     def _slider_moved(self, value: int):
         self.scale_label.setText(f"×{slider_factor(value):.2f}")
         self._timer.start()
+
+    @staticmethod
+    def _key_html(t: style.Theme) -> str:
+        """The plot's key: each mark drawn in its own colour, then its name."""
+        def mark(colour, symbol, name):
+            # Non-breaking spaces inside an entry: a narrow dock wraps between entries only.
+            name = name.replace(" ", "&nbsp;")
+            return (f"<span style='color:{colour}; font-weight:bold'>{symbol}</span>&nbsp;{name}")
+        return " &nbsp;&nbsp; ".join([
+            mark(pg.mkColor(t.forward).name(), "●", "pairs (t, k)"),
+            mark(pg.mkColor(t.backward).name(), "━■━", "mean per distance"),
+            mark(pg.mkColor(t.raw).name(), "╌╌", "ρ^d"),
+            mark(pg.mkColor(t.clipped).name(), "┈┈", "σ^d"),
+            mark(pg.mkColor(t.highlight).name(), "●", "pairs ending at the current t"),
+        ])
 
     def apply_scale(self):
         """Apply the slider's factor to the session now (the debounce timer calls this)."""
@@ -269,14 +285,6 @@ class DecayPanel(Panel):
         self.plot.setXRange(-0.5, max(T - 0.5, 1.0), padding=0)
         self.plot.setYRange(lo, hi, padding=0)
         self.message.setPos(max(T - 1, 1) / 2, 10 ** ((lo + hi) / 2))
-        # Keep the legend off the data: top right when the dots fall, bottom right when they rise.
-        low = bool(not self.skipped and T > 1 and np.isfinite(self.mean[-1]) and self.mean[-1] > 1.0)
-        if low != self._legend_low:
-            self._legend_low = low
-            if low:
-                self.legend.anchor((1, 1), (1, 1), offset=(-6, -6))
-            else:
-                self.legend.anchor((1, 0), (1, 0), offset=(-6, 4))
         if not self.skipped and T > 1:
             far = self.mean[-1]
             self.info.setText(f"Mean over {T} steps: ‖∂h_t/∂h_k‖ = {self.mean[1]:.3g} at distance 1, "
