@@ -7,6 +7,7 @@ import math
 import string
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from bpttviz.engine.model import PARAM_NAMES
@@ -166,6 +167,19 @@ def test_outputs_probabilities_targets_and_loss(qtbot, session):
 
 
 # --- dhnext -------------------------------------------------------------------------------------------
+def test_dh_plot_key_is_outside_the_plot(qtbot, session):
+    """A legend inside the small ||dh|| plot covered the tops of its curves; the key is a
+    line above the plots, each mark in the colour it is drawn with."""
+    p = show(qtbot, DhnextPanel, session)
+    t = style.theme()
+    assert p.split_plot.legend is None
+    text = p.key_label.text()
+    for curve, colour in ((p.total_curve, t.foreground), (p.out_curve, t.raw), (p.fut_curve, t.clipped)):
+        assert curve.name().replace(" ", "&nbsp;") in text
+        assert pg.mkColor(colour).name() in text
+    assert p.key_label.geometry().bottom() <= p.view.geometry().top()
+
+
 def test_dhnext_fills_right_to_left(qtbot, session):
     p = show(qtbot, DhnextPanel, session)
     tr = session.trace

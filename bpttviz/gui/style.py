@@ -344,6 +344,25 @@ def qt_palette(t: Theme):
     return pal
 
 
+def key_label(entries, t: Optional[Theme] = None, prefix: str = ""):
+    """A plot's key as a wrapped line of text outside the plot, so that it never covers data
+    (a legend inside a small plot does).  ``entries``: (colour, symbol, name) per mark; each
+    symbol is drawn in its colour, and lines wrap only between entries."""
+    from PyQt5.QtWidgets import QLabel
+    t = t or theme()
+    parts = []
+    for colour, symbol, name in entries:
+        name = name.replace(" ", "&nbsp;")
+        parts.append(f"<span style='color:{pg.mkColor(colour).name()}; font-weight:bold'>"
+                     f"{symbol}</span>&nbsp;{name}")
+    lab = QLabel(prefix + " &nbsp;&nbsp; ".join(parts))
+    lab.setFont(t.font(t.tick_pt))
+    lab.setWordWrap(True)
+    lab.setContentsMargins(6, 0, 4, 0)
+    lab.setToolTip("What each mark in the plot is")
+    return lab
+
+
 def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
     """A one/two-line label for hover read-outs and panel notes (big, selectable)."""
     from PyQt5.QtWidgets import QLabel, QSizePolicy

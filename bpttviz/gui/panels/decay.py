@@ -123,11 +123,10 @@ class DecayPanel(Panel):
             self.plot.addItem(item)
         # The key sits above the plot, not in it: in a narrow dock a legend inside covered
         # half the dots whichever corner it took (the curve falls or rises across them all).
-        self.key_label = QLabel(self._key_html(t))
-        self.key_label.setFont(t.font(t.tick_pt))
-        self.key_label.setWordWrap(True)
-        self.key_label.setContentsMargins(6, 0, 4, 0)
-        self.key_label.setToolTip("What each mark in the plot is")
+        self.key_label = style.key_label([
+            (t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance"),
+            (t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d"),
+            (t.highlight, "●", "pairs ending at the current t")], t)
         self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
         self.message.setFont(t.font(t.label_pt, bold=True))
         self.message.setZValue(30)
@@ -169,21 +168,6 @@ class DecayPanel(Panel):
     def _slider_moved(self, value: int):
         self.scale_label.setText(f"×{slider_factor(value):.2f}")
         self._timer.start()
-
-    @staticmethod
-    def _key_html(t: style.Theme) -> str:
-        """The plot's key: each mark drawn in its own colour, then its name."""
-        def mark(colour, symbol, name):
-            # Non-breaking spaces inside an entry: a narrow dock wraps between entries only.
-            name = name.replace(" ", "&nbsp;")
-            return (f"<span style='color:{colour}; font-weight:bold'>{symbol}</span>&nbsp;{name}")
-        return " &nbsp;&nbsp; ".join([
-            mark(pg.mkColor(t.forward).name(), "●", "pairs (t, k)"),
-            mark(pg.mkColor(t.backward).name(), "━■━", "mean per distance"),
-            mark(pg.mkColor(t.raw).name(), "╌╌", "ρ^d"),
-            mark(pg.mkColor(t.clipped).name(), "┈┈", "σ^d"),
-            mark(pg.mkColor(t.highlight).name(), "●", "pairs ending at the current t"),
-        ])
 
     def apply_scale(self):
         """Apply the slider's factor to the session now (the debounce timer calls this)."""

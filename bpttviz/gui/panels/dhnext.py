@@ -65,9 +65,6 @@ class DhnextPanel(Panel):
         self.norm_plot.addItem(self.norm_text)
         self.norm_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.norm_plot.addItem(self.norm_cursor)
-        legend = self.split_plot.addLegend(offset=(2, 2), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
-                                           verSpacing=-6,
-                                           labelTextColor=t.foreground, brush=style.legend_brush(t, 200))
         self.total_curve = pg.PlotDataItem([], [], pen=t.pen(t.foreground, 2, Qt.DashLine),
                                            name="total ||dh_t||")
         self.out_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 3), symbolBrush=t.raw,
@@ -86,7 +83,13 @@ class DhnextPanel(Panel):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
+        # The ||dh|| plot's key, outside it: in the small top-right plot a legend covered the
+        # tops of the curves.
+        self.key_label = style.key_label([
+            (t.foreground, "╌╌", "total ||dh_t||"), (t.raw, "●", "from own loss"),
+            (t.clipped, "▼", "from future")], t, prefix="right plot: ")
         lay.addLayout(top)
+        lay.addWidget(self.key_label)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
         self._trace_id = None
@@ -109,20 +112,22 @@ class DhnextPanel(Panel):
 
     def _set_y_ranges(self):
         log = self.log_box.isChecked()
-        for plot, arrays in ((self.norm_plot, [self.norms]),
-                             (self.split_plot, [self.n_out, self.n_fut, self.n_dh])):
+        # Headroom above the data: the dhnext plot has a line of text at its top.
+        for plot, arrays, room in ((self.norm_plot, [self.norms], 0.25),
+                                   (self.split_plot, [self.n_out, self.n_fut, self.n_dh], 0.1)):
             allv = np.concatenate(arrays)
+            allv = allv[np.isfinite(allv)]
             top = float(np.max(allv)) if allv.size else 1.0
             top = top if top > 0 else 1.0
             if log:
                 pos = allv[allv > 0]
                 low = float(np.min(pos)) if pos.size else top / 10
                 plot.setLogMode(x=False, y=True)
-                y1 = np.log10(top) + 0.25 * max(1.0, np.log10(top / low))
+                y1 = np.log10(top) + room * max(1.0, np.log10(top / low))
                 plot.setYRange(np.log10(low) - 0.3, y1, padding=0)
             else:
                 plot.setLogMode(x=False, y=False)
-                y1 = top * 1.25
+                y1 = top * (1.0 + room)
                 plot.setYRange(0, y1, padding=0)
             if plot is self.norm_plot:
                 self.norm_text.setPos(-0.5, y1)
