@@ -203,7 +203,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _fail(f"cannot write the screenshot: folder {folder} is not writable")
 
     probe = None if args.screenshot else start_probe()
-    prepare_runtime(interactive=probe is not None)
+    # Any run that opens the window defers the kernels (the probe only exists on X11).
+    prepare_runtime(interactive=not args.screenshot)
     try:
         from .gui.app import StartupError, make_session, render_screenshot, run_app
 

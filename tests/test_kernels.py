@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpttviz.engine import init_params, kernels, run_bptt
+from bpttviz.engine import init_params, kernels, run_bptt, sample
 from bpttviz.engine.clipping import clip_gradients
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,3 +320,63 @@ def test_interactive_start_defers_the_kernels_and_keeps_freed_memory():
             "cli.prepare_runtime(interactive=True)\n"
             "print(kernels._DEFERRED, kernels.get().compiled, 'numba' in __import__('sys').modules)\n")
     assert _run(code) == "True False False"
+
+
+def test_window_start_defers_the_kernels_without_an_x11_probe(monkeypatch):
+    """On macOS, Windows or Wayland there is no display probe; the window must still get its
+    kernels after the first paint instead of loading Numba before it."""
+    import bpttviz.cli as cli
+    import bpttviz.gui.app as app
+
+    monkeypatch.setattr(kernels, "_KERNELS", None)
+    monkeypatch.setattr(kernels, "_DEFERRED", False)
+    monkeypatch.setattr(cli, "start_probe", lambda: None)
+    seen = {}
+    monkeypatch.setattr(app, "make_session", lambda *a, **k: seen.setdefault("deferred", kernels._DEFERRED))
+    monkeypatch.setattr(app, "run_app", lambda args, session: 0)
+    assert cli.main(["--preset", "min-char-rnn"]) == 0
+    assert seen["deferred"] is True
+
+
+def test_read_only_or_fortran_parameters_do_not_compile_new_kernels(monkeypatch):
+    monkeypatch.setattr(kernels, "_KERNELS", JIT)
+    params = init_params("rnn", 7, 9, seed=2, scale=0.5)
+    run_bptt(params, [0, 1, -1], [1, 2, 3], h0=np.zeros(9))
+    sample(params, np.zeros(9), 0, 3, rng=np.random.default_rng(0))
+    counts = {name: len(getattr(JIT, name).signatures) for name in kernels.KERNEL_NAMES}
+    frozen = {k: np.asfortranarray(v) for k, v in params.items()}
+    for v in frozen.values():
+        v.setflags(write=False)
+    h0 = np.full(9, 0.1)
+    h0.setflags(write=False)
+    a = run_bptt(frozen, [0, 1, -1], [1, 2, 3], h0=h0)
+    sample(frozen, h0, 0, 3, rng=np.random.default_rng(0))
+    grads = {k: v.copy() for k, v in a.grads_raw.items()}
+    for v in grads.values():
+        v.setflags(write=False)
+    clip_gradients(grads, "value", 0.01)
+    assert {name: len(getattr(JIT, name).signatures) for name in kernels.KERNEL_NAMES} == counts
+    b = run_bptt(params, [0, 1, -1], [1, 2, 3], h0=np.full(9, 0.1))
+    np.testing.assert_array_equal(a.grads["Whh"], b.grads["Whh"])
+
+
+def test_a_diverged_window_spreads_nan_like_the_seed(monkeypatch):
+    """The seed's dWxh += dhraw·xᵀ turns one NaN in dhraw into NaN in every column
+    (NaN·0 = NaN); the kernels' column add must not leave the other columns looking finite."""
+    params = init_params("rnn", 4, 3, seed=0, scale=0.5)
+    params["Whh"][0, 1] = np.nan
+    for k in (kernels.NUMPY_KERNELS, JIT):
+        monkeypatch.setattr(kernels, "_KERNELS", k)
+        tr = run_bptt(params, [0, 1, 2], [1, 2, 3], h0=np.full(3, 0.5), clip=None)
+        want = tr.dax.T @ tr.x
+        np.testing.assert_array_equal(np.isnan(tr.grads_raw["Wxh"]), np.isnan(want))
+        assert np.isnan(tr.grads_raw["Wxh"]).all()
+        total = sum(tr.step_grad("Wxh", t) for t in range(tr.T))
+        np.testing.assert_array_equal(np.isnan(total), np.isnan(tr.grads_raw["Wxh"]))
+
+
+def test_cosine_of_a_non_finite_gradient_is_nan_not_minus_one():
+    _, report = clip_gradients({"a": np.array([np.inf, 1.0]), "b": np.ones(2)}, "value", 5.0)
+    assert np.isnan(report.cosine)
+    _, report = clip_gradients({"a": np.array([7.0, 1.0])}, "value", 5.0)
+    assert 0 < report.cosine < 1

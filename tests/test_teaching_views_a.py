@@ -173,6 +173,24 @@ def test_clip_cosines_equal_the_clip_reports(qtbot, preset):
         assert norms[i, -1] == rep.grad_norm_after_clip
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf * 0 while clipping an inf norm
+def test_clip_view_says_n_a_for_a_gradient_without_direction(qtbot, monkeypatch):
+    """An inf entry (a diverging step) leaves value and param-norm clipping with no cosine
+    (NaN, not a made-up -1): the view draws no bar and says so."""
+    s = Session("exploding")
+    p = shown(qtbot, ClipComparePanel, s)
+    s.set_event("clip")
+    grads = {k: v.copy() for k, v in s.trace.grads_raw.items()}
+    grads["Whh"][0, 0] = np.inf
+    comp = compare_clipping(grads, s.config.clip_value)
+    monkeypatch.setattr(s, "clip_comparison", lambda: comp)
+    p.refresh()
+    texts = [t.textItem.toPlainText() for t in p.cos_texts]
+    assert np.isnan(comp.results["value"][1].cosine)
+    assert texts[MODES.index("value")] == "n/a (inf/NaN)"
+    assert np.isfinite(p.cos_bars.opts["width"]).all()
+
+
 def test_clip_during_backward_uses_the_accumulated_gradient(qtbot):
     s = Session("exploding")
     p = shown(qtbot, ClipComparePanel, s)

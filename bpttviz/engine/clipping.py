@@ -73,7 +73,9 @@ class ClipReport:
 
 def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold: float = 5.0):
     """Clip a dict of gradients.  Returns ``(clipped, report)``; ``clipped`` holds new
-    arrays with the same keys and shapes as ``grads`` (the input is never modified)."""
+    arrays with the same keys and shapes as ``grads`` (the input is never modified; "value"
+    mode returns float64 arrays).  A gradient holding inf or NaN has no direction: its cosine
+    is NaN."""
     mode = check_clip(clip, threshold)
     threshold = float(threshold)
     clipped, norms_before, norms_after, fraction, dot = {}, {}, {}, {}, 0.0
@@ -85,8 +87,10 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
         value_clip = _kernels.get().value_clip
         for k, g in grads.items():
             out = np.empty(g.shape)
-            sq, changed, g_dot_out, sq_out = value_clip(
-                np.ascontiguousarray(g, dtype=float).reshape(-1), threshold, out.reshape(-1))
+            flat = np.reshape(g, -1)
+            if not (flat.dtype == np.float64 and flat.flags.c_contiguous and flat.flags.writeable):
+                flat = np.array(flat, dtype=np.float64)  # the one type the kernel is built for
+            sq, changed, g_dot_out, sq_out = value_clip(flat, threshold, out.reshape(-1))
             clipped[k] = out
             norms_before[k], norms_after[k] = math.sqrt(sq), math.sqrt(sq_out)
             fraction[k] = changed / g.size if g.size else 0.0
@@ -126,13 +130,16 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
         cosine = 1.0
     else:
         denom = total_before * total_after
-        # A zero gradient has no direction; calling it unchanged (cosine 1) is what a reader expects.
+        # A zero gradient has no direction; calling it unchanged (cosine 1) is what a reader
+        # expects.  inf/NaN give NaN, not the -1 that clamping a NaN with max() would make up.
         cosine = dot / denom if denom > 0 else 1.0
+        if not math.isfinite(cosine):
+            cosine = math.nan
     report = ClipReport(
         mode=mode, threshold=threshold, norms_before=norms_before, norms_after=norms_after,
         grad_norm_before_clip=total_before, grad_norm_after_clip=total_after,
         fraction_clipped=fraction,
         fraction_clipped_total=n_changed / total_size if total_size else 0.0,
-        cosine=float(min(1.0, max(-1.0, cosine))),
+        cosine=cosine if math.isnan(cosine) else float(min(1.0, max(-1.0, cosine))),
     )
     return clipped, report

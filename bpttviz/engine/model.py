@@ -114,12 +114,22 @@ def _check_indices(name: str, seq, V: int, allow_blank: bool) -> np.ndarray:
     return arr.astype(np.intp)
 
 
+def _kernel_array(a) -> np.ndarray:
+    """``a`` as a writeable C-contiguous float64 array, copied only when it is not one: the
+    compiled kernels are built for exactly that type, and a read-only or Fortran-ordered array
+    would make Numba compile a new version (a pause of about a second) on first use."""
+    if (type(a) is np.ndarray and a.dtype == np.float64 and a.flags.c_contiguous
+            and a.flags.writeable):
+        return a
+    return np.array(a, dtype=np.float64, order="C")
+
+
 def _check_state(name: str, value, H: int) -> np.ndarray:
     """A carried state as a contiguous (H,) float array (zeros for None); ValueError naming it
     if its size is not H or it is not finite."""
     if value is None:
         return np.zeros(H)
-    arr = np.ascontiguousarray(value, dtype=float).reshape(-1)
+    arr = _kernel_array(np.reshape(value, -1))
     if arr.size != H:
         raise ValueError(f"{name} must hold hidden_size = {H} numbers; got shape {np.shape(value)}")
     # One sum is finite exactly when every entry is, except for a sum that overflows; only then
@@ -184,10 +194,8 @@ def _forward(params, inputs, targets, h0, c0, cell):
         # The whole forward recurrence is one kernel call (compiled when Numba is there) that
         # writes straight into the trace's rows.
         preact, h_prev, hs = np.empty((T, H)), np.empty((T, H)), np.empty((T, H))
-        kernels.rnn_forward(inputs, np.asarray(params["Wxh"], dtype=float),
-                            np.asarray(params["bh"], dtype=float),
-                            np.ascontiguousarray(params["Whh"], dtype=float), h, x, preact,
-                            h_prev, hs)
+        kernels.rnn_forward(inputs, _kernel_array(params["Wxh"]), _kernel_array(params["bh"]),
+                            _kernel_array(params["Whh"]), h, x, preact, h_prev, hs)
         caches = _RnnCaches(h_prev, hs, preact)
     else:
         # The input projection does not depend on the recurrence: one gather for all T.
@@ -376,10 +384,13 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
         # there) that also sums dWxh and dbh as it goes, in the seed's order.
         V = dy.shape[1]
         dWxh, dbh, dby = np.zeros((H, V)), np.zeros(H), np.zeros(V)
-        _kernels.get().rnn_backward(dh_from_output, dy, fw.h,
-                                    np.ascontiguousarray(params["Whh"], dtype=float), inputs,
-                                    dh_total, dh_from_future, dax, dhnext, dWxh, dbh, dby,
-                                    not forget)
+        _kernels.get().rnn_backward(dh_from_output, dy, fw.h, _kernel_array(params["Whh"]),
+                                    inputs, dh_total, dh_from_future, dax, dhnext, dWxh, dbh,
+                                    dby, not forget)
+        if not np.isfinite(dbh).all():
+            # Diverged: the seed's dhraw·xᵀ spreads inf/NaN into every column (NaN·0 = NaN);
+            # the kernel's column add would leave the other columns finite.
+            dWxh = dax.T @ fw.x
         dah = dax
     else:
         carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
@@ -445,14 +456,14 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
     Wh = params["Whh"].T
     if cell == "rnn":
         rnn_forward = _kernels.get().rnn_forward
-        rnn_args = [np.asarray(params[k], dtype=float) for k in ("Wxh", "bh")]
-        rnn_args.append(np.ascontiguousarray(params["Whh"], dtype=float))
+        rnn_args = [_kernel_array(params[k]) for k in ("Wxh", "bh", "Whh")]
     ix, out = int(seed_ix), []
     for _ in range(int(n)):
         if cell == "rnn":
             # The same kernel as forward(), one step at a time, so a sampled sequence fed back
-            # through forward() retraces these states bit for bit (a chaotic Whh amplifies any
-            # change in rounding until the two would pick different characters).
+            # through forward() (with the same kernel set) retraces these states bit for bit: a
+            # chaotic Whh amplifies any change in rounding until the two pick different
+            # characters.
             step = np.empty((3, 1, H))
             rnn_forward(np.array([ix], dtype=np.intp), *rnn_args, h, np.zeros((1, V)), step[0],
                         step[1], step[2])

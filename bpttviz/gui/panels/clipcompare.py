@@ -235,17 +235,23 @@ class ClipComparePanel(Panel):
             return
         self.empty_text.setVisible(False)
         norms = self.norm_table(comp, names)
-        top = float(np.nanmax(norms)) if norms.size else 1.0
+        finite = norms[np.isfinite(norms)]
+        top = float(finite.max()) if finite.size else 1.0
+        ceiling = max(top, c) * 1.35
+        # An inf norm (a diverging step) is drawn up to the ceiling instead of breaking the axis.
+        heights = np.minimum(np.nan_to_num(norms, nan=0.0, posinf=ceiling), ceiling)
         x = np.arange(G, dtype=float)
         for j, m in enumerate(MODES):
-            self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, height=norms[j], width=0.2)
+            self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, height=heights[j], width=0.2)
         self.threshold.setData([-0.5, G - 0.5], [c, c])
-        self.norm_plot.setYRange(0, max(top, c) * 1.35, padding=0)
+        self.norm_plot.setYRange(0, ceiling, padding=0)
         cos = np.array([comp.results[m][1].cosine for m in MODES])
-        self.cos_bars.setOpts(width=cos)
-        for ti, v in zip(self.cos_texts, cos):
-            ti.setText(f"{v:.4f}")
-            ti.setPos(max(float(v), 0.0) + 0.02, ti.pos().y())
+        # A gradient with inf/NaN has no direction (cosine NaN): no bar, and say so.
+        width = np.where(np.isfinite(cos), cos, 0.0)
+        self.cos_bars.setOpts(width=width)
+        for ti, v, w in zip(self.cos_texts, cos, width):
+            ti.setText(f"{v:.4f}" if np.isfinite(v) else "n/a (inf/NaN)")
+            ti.setPos(max(float(w), 0.0) + 0.02, ti.pos().y())
         rep_v = comp.results["value"][1]
         frac = np.array([100.0 * rep_v.fraction_clipped[n] for n in names])
         self.frac_bars.setOpts(x=np.arange(len(names), dtype=float), height=frac, width=0.6)
