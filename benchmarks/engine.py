@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # more), set before numpy loads, and its allocator setting (bpttviz.cli.prepare_runtime): without
 # that, whether glibc re-faults each freed trace's pages depends on what the process allocated
 # before, and "ours" doubles at random.
-import bpttviz.cli  # noqa: E402
+import bpttviz.cli  # noqa: E402,F401 -- imported for its BLAS thread setting
 from bpttviz.engine.allocator import keep_freed_memory  # noqa: E402
 
 KEEPS_FREED_MEMORY = keep_freed_memory()

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from bpttviz.engine.caption_run import caption_step_trace
 from bpttviz.engine.captioning import caption_loss
 from bpttviz.session import Session
 

@@ -1,8 +1,5 @@
 """Corpus loading: every bad input gets a clear CorpusError, never a crash or a traceback
 from deep inside; and a hypothesis fuzz of arbitrary bytes."""
-import os
-
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 

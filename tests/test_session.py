@@ -3,7 +3,6 @@ and that a bad file or a bad edit leaves the current session exactly as it was."
 import io
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bpttviz.engine import init_params, run_bptt
+from bpttviz.engine import run_bptt
 from bpttviz.engine.optim import Adagrad, Adam, SGD, make_optimizer
 from bpttviz.engine.presets import list_presets, load_preset
 from bpttviz.engine.train import CharRun, DivergenceError, RunConfig

@@ -97,7 +97,6 @@ def caption_step_trace(params, features, caption, cell: str, null: int, clip, cl
     grads, report = clip_gradients(grads_raw, clip, clip_value)
     lstm = cell == "lstm"
     c_arr = ct.c[0] if lstm else None
-    T = ct.T
     return CaptionStepTrace(
         x=x, h_prev=h_prev, preact=ct.preact[0], gates={k: v[0] for k, v in ct.gates.items()},
         h=hs, c=c_arr, c_prev=np.vstack([np.zeros((1, H)), c_arr[:-1]]) if lstm else None,

@@ -214,7 +214,6 @@ class DecayPanel(Panel):
     def redraw(self):
         s = self.session
         tr, st = s.trace, s.state
-        t = self._theme
         self._sync_slider()
         T, H = tr.h.shape
         spec = s.whh_spectrum()

@@ -9,11 +9,10 @@ start of the current window and every panel shows the paused iteration.
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import QTimer
 from PyQt5.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
                              QPushButton, QSpinBox, QVBoxLayout)
 
