@@ -380,3 +380,31 @@ def test_cosine_of_a_non_finite_gradient_is_nan_not_minus_one():
     assert np.isnan(report.cosine)
     _, report = clip_gradients({"a": np.array([7.0, 1.0])}, "value", 5.0)
     assert 0 < report.cosine < 1
+
+
+def test_status_says_which_kernels_run_and_why(monkeypatch):
+    import numba
+
+    monkeypatch.setattr(kernels, "_KERNELS", JIT)
+    assert kernels.status() == f"compiled with Numba {numba.__version__}"
+    monkeypatch.setattr(kernels, "_KERNELS", None)
+    monkeypatch.setattr(kernels, "_DEFERRED", True)
+    assert "loading" in kernels.status()
+    monkeypatch.setenv("BPTTVIZ_NO_JIT", "1")
+    monkeypatch.setattr(kernels, "_KERNELS", kernels._compiled() or kernels.NUMPY_KERNELS)
+    assert kernels.status() == "numpy (BPTTVIZ_NO_JIT is set)"
+
+
+def test_a_failed_compile_is_logged_and_numpy_runs(monkeypatch, caplog):
+    import bpttviz.engine._compiled_kernels as jit
+
+    def broken(*_a):
+        raise RuntimeError("LLVM said no")
+
+    monkeypatch.setattr(jit, "rnn_forward", broken)
+    monkeypatch.setattr(kernels, "_WHY_NUMPY", "")
+    with caplog.at_level("WARNING", logger="bpttviz.engine.kernels"):
+        assert kernels._compiled() is None
+    assert "LLVM said no" in caplog.text and "using numpy" in caplog.text
+    monkeypatch.setattr(kernels, "_KERNELS", kernels.NUMPY_KERNELS)
+    assert kernels.status() == "numpy (RuntimeError: LLVM said no)"

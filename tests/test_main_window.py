@@ -329,10 +329,17 @@ def test_help_shows_every_panel(qtbot, win):
 
 
 def test_about_names_the_version(qtbot, win, warnings):
+    import numpy
+
     from bpttviz import __version__
+    from bpttviz.engine import kernels
 
     win.acts.about.trigger()
-    assert warnings[-1][0] == "about" and __version__ in warnings[-1][2]
+    text = warnings[-1][2]
+    assert warnings[-1][0] == "about" and __version__ in text
+    # what a bug report needs: library versions, which engine kernels run, where the log is
+    assert numpy.__version__ in text and "bpttviz.log" in text
+    assert kernels.status() in text
 
 
 def test_status_bar_shows_iteration_and_losses(qtbot, win):

@@ -21,6 +21,7 @@ entries changed" can count one entry more.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from types import SimpleNamespace
@@ -29,6 +30,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 KERNEL_NAMES = ("rnn_forward", "rnn_backward", "softmax_xent", "value_clip")
+log = logging.getLogger(__name__)
 
 
 def numpy_rnn_forward(inputs: np.ndarray, Wxh: np.ndarray, bh: np.ndarray, Whh: np.ndarray,
@@ -125,15 +127,21 @@ NUMPY_KERNELS = SimpleNamespace(rnn_forward=numpy_rnn_forward, rnn_backward=nump
 
 def _compiled():
     """The Numba set, compiled (or loaded from Numba's disk cache) and tried once on a tiny
-    problem; None when Numba is missing, broken or switched off, so numpy runs instead."""
+    problem; None when Numba is missing, broken or switched off, so numpy runs instead (the
+    reason is kept for :func:`status` and logged as a warning)."""
+    global _WHY_NUMPY
     if os.environ.get("BPTTVIZ_NO_JIT", "").strip() not in ("", "0"):
+        _WHY_NUMPY = "BPTTVIZ_NO_JIT is set"
         return None
     try:
         from . import _compiled_kernels as jit
         compiled = SimpleNamespace(**{name: getattr(jit, name) for name in KERNEL_NAMES},
                                    compiled=True)
         _warm_up(compiled)
-    except Exception:  # not installed, an llvmlite that does not load, a failed compile
+    except Exception as e:  # not installed, an llvmlite that does not load, a failed compile
+        _WHY_NUMPY = f"{type(e).__name__}: {e}"
+        log.warning("compiled kernels unavailable (%s); using numpy, about half the speed",
+                    _WHY_NUMPY)
         return None
     return compiled
 
@@ -169,6 +177,7 @@ def numpy_forward_reference(inputs, Wxh, bh, Whh, h0) -> np.ndarray:
 _KERNELS = None
 _LOADING = None  # the background thread of preload(), while it runs
 _DEFERRED = False
+_WHY_NUMPY = ""  # why the numpy set is in use, once the compiled one was tried
 _LOCK = threading.Lock()
 
 
@@ -217,3 +226,14 @@ def defer_loading() -> None:
     with _LOCK:
         if _KERNELS is None:
             _DEFERRED = True
+
+
+def status() -> str:
+    """One line for the About box and bug reports: which kernel set runs, and why."""
+    if _KERNELS is None:
+        return "loading the compiled kernels…" if (_LOADING is not None or _DEFERRED) else \
+            "not loaded yet (loaded by the first rnn pass)"
+    if _KERNELS.compiled:
+        import numba
+        return f"compiled with Numba {numba.__version__}"
+    return f"numpy ({_WHY_NUMPY or 'compiled kernels not available'})"

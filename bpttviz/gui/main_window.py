@@ -1172,10 +1172,25 @@ class MainWindow(QMainWindow):
         dlg.raise_()
         return dlg
 
+    def about_html(self) -> str:
+        """The About box: what bpttviz is, and what a bug report needs (versions, which
+        engine kernels run, where the log is)."""
+        import numpy
+        import pyqtgraph
+        from PyQt5.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+
+        from .app import log_path
+
+        rows = [("numpy", numpy.__version__), ("PyQt5 / Qt", f"{PYQT_VERSION_STR} / {QT_VERSION_STR}"),
+                ("pyqtgraph", pyqtgraph.__version__), ("engine kernels", kernels.status()),
+                ("error log", log_path())]
+        table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+                        for k, v in rows)
+        return (f"<h2>bpttviz {__version__}</h2><p>Step through backpropagation through time in "
+                f"a tiny RNN, one timestep at a time.</p><table cellspacing='6'>{table}</table>")
+
     def show_about(self) -> None:
-        QMessageBox.about(self, "About bpttviz",
-                          f"<h2>bpttviz {__version__}</h2><p>Step through backpropagation through "
-                          "time in a tiny RNN, one timestep at a time.</p>")
+        QMessageBox.about(self, "About bpttviz", self.about_html())
 
     # --- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
