@@ -326,6 +326,32 @@ def test_all_panels_for_each_cell(qtbot, session, cell):
     assert session.cursor == 0
 
 
+@pytest.mark.parametrize("width", [900, 560])
+def test_unrolled_word_labels_never_overlap(qtbot, width):
+    """Captioning tokens are words ("yellow", "<END>"): they are shortened to fit their step
+    ("yel…") instead of running into each other, and kept whole where they fit."""
+    s = Session("cs231n-captioning-rnn")
+    p = show(qtbot, UnrolledPanel, s, width, 420)
+    s.set_event("forward:3")
+    qtbot.wait(20)
+    words = [s.vocab.label(int(i)) for i in s.trace.inputs]
+    for labels in (p.in_labels, p.out_labels):
+        shown = [lab for lab in labels if lab.isVisible()]
+        assert len(shown) >= len(labels) // 2
+        rects = [lab.sceneBoundingRect() for lab in shown]
+        for a, b in zip(rects, rects[1:]):
+            assert a.right() <= b.left(), "neighbouring labels overlap"
+    for lab, word in zip(p.in_labels, words):
+        text = lab.toPlainText()
+        assert text == word or (text.endswith("…") and word.startswith(text[:-1]))
+    if any(lab.toPlainText().endswith("…") for lab in p.in_labels):
+        assert " ".join(words) in p.plot_widget.toolTip()  # the whole words on hover
+    p.resize(2400, 420)
+    qtbot.wait(20)
+    assert [lab.toPlainText() for lab in p.in_labels] == words  # room enough: whole words
+    assert p.plot_widget.toolTip() == ""
+
+
 def test_all_panels_big_window(qtbot):
     s = make_session()
     s.edit(hidden_size=256, seq_length=100)

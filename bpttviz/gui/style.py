@@ -344,18 +344,23 @@ def qt_palette(t: Theme):
     return pal
 
 
-def key_label(entries, t: Optional[Theme] = None, prefix: str = ""):
-    """A plot's key as a wrapped line of text outside the plot, so that it never covers data
-    (a legend inside a small plot does).  ``entries``: (colour, symbol, name) per mark; each
-    symbol is drawn in its colour, and lines wrap only between entries."""
-    from PyQt5.QtWidgets import QLabel
-    t = t or theme()
+def key_html(entries, prefix: str = "") -> str:
+    """Rich text for a plot's key: ``entries`` are (colour, symbol, name) per mark; each
+    symbol is drawn in its colour, and a wrapped line breaks only between entries."""
     parts = []
     for colour, symbol, name in entries:
         name = name.replace(" ", "&nbsp;")
         parts.append(f"<span style='color:{pg.mkColor(colour).name()}; font-weight:bold'>"
                      f"{symbol}</span>&nbsp;{name}")
-    lab = QLabel(prefix + " &nbsp;&nbsp; ".join(parts))
+    return prefix + " &nbsp;&nbsp; ".join(parts)
+
+
+def key_label(entries, t: Optional[Theme] = None, prefix: str = ""):
+    """A plot's key (:func:`key_html`) as a wrapped label outside the plot, so that it never
+    covers data (a legend inside a small plot does)."""
+    from PyQt5.QtWidgets import QLabel
+    t = t or theme()
+    lab = QLabel(key_html(entries, prefix))
     lab.setFont(t.font(t.tick_pt))
     lab.setWordWrap(True)
     lab.setContentsMargins(6, 0, 4, 0)

@@ -72,6 +72,8 @@ class GatesPanel(Panel):
         # Page 1: heatmaps and the flow plot.
         gate_page = QWidget()
         self.note = style.readout_label("", t, mono=False)
+        # The flow plot's key, outside the small plot where a legend covered its curves.
+        self.flow_key = style.key_label([], t)
         self.view = style.make_layout_widget(t)
         self.view.setToolTip("Gates over time (rows: hidden units, columns: timesteps) and the "
                              "gradient norms through c and h (log scale)")
@@ -80,6 +82,7 @@ class GatesPanel(Panel):
         g_lay.setContentsMargins(0, 0, 0, 0)
         g_lay.setSpacing(2)
         g_lay.addWidget(self.note)
+        g_lay.addWidget(self.flow_key)
         g_lay.addWidget(self.view, 1)
         g_lay.addWidget(self.readout)
         self.stack.addWidget(msg_page)
@@ -135,9 +138,6 @@ class GatesPanel(Panel):
         self.flow_plot.setLogMode(x=False, y=True)
         self.flow_plot.setTitle("gradient flow (log)", color=t.foreground,
                                 size=f"{t.pt(t.tick_pt):.0f}pt")
-        legend = self.flow_plot.addLegend(offset=(4, -4), labelTextSize=f"{t.pt(t.tick_pt - 2):.0f}pt",
-                                          labelTextColor=t.foreground,
-                                          brush=style.legend_brush(t, 200))
         sym = dict(symbolSize=7 * t.scale, symbolPen=None)
         if cell == "lstm":
             self.flow_curves["dc"] = pg.PlotDataItem([], [], pen=t.pen("#1b7837", 3), symbol="s",
@@ -149,9 +149,12 @@ class GatesPanel(Panel):
                                                      name="||dhnext_t||", **sym)
         for c in self.flow_curves.values():
             self.flow_plot.addItem(c)
+        marks = {"dc": ("#1b7837", "■"), "dh": (t.backward, "●"), "dhnext": (t.clipped, "▼")}
+        self.flow_key.setText(style.key_html(
+            [(marks[k][0], marks[k][1], c.name()) for k, c in self.flow_curves.items()],
+            prefix="gradient flow plot: "))
         self.flow_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.flow_plot.addItem(self.flow_cursor)
-        del legend
 
     def _new_trace(self, tr):
         for name, hm in self.heatmaps.items():

@@ -55,8 +55,8 @@ class HiddenStatesPanel(Panel):
         self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
         self.range_combo = QComboBox()
         self.range_combo.setFont(t.font(t.tick_pt))
-        self.range_combo.addItem("range: fixed", "fixed")
-        self.range_combo.addItem("range: fit to window", "fit")
+        self.range_combo.addItem("fixed", "fixed")
+        self.range_combo.addItem("fit to window", "fit")
         self.range_combo.setToolTip(
             "Colour range. Fixed: the function's own range ([-1, 1] for tanh, [0, 1] for a "
             "gate), comparable between windows. Fit: the values this window reaches, so that "
@@ -70,6 +70,10 @@ class HiddenStatesPanel(Panel):
         lab.setFont(t.font(t.tick_pt))
         top.addWidget(lab)
         top.addWidget(self.combo)
+        range_lab = QLabel("range:")
+        range_lab.setFont(t.font(t.tick_pt))
+        range_lab.setToolTip(self.range_combo.toolTip())
+        top.addWidget(range_lab)
         top.addWidget(self.range_combo)
         top.addWidget(self.note, 1)
         style.shrinkable(self.combo)

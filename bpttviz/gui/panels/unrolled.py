@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QVBoxLayout
 
@@ -135,6 +135,7 @@ class UnrolledPanel(Panel):
             self.plot.removeItem(it)
         t = self._theme
         font = t.font(t.tick_pt + 1, bold=True, mono=True)
+        self._char_px = max(QFontMetrics(font).horizontalAdvance("M"), 1)  # mono: every char
         self.in_labels, self.out_labels = [], []
         for i in range(T):
             a = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.0))
@@ -156,29 +157,51 @@ class UnrolledPanel(Panel):
         if tr.T != self._T:
             self._build(tr.T)
         vocab = self.session.vocab
-        for i in range(tr.T):
-            ix = int(tr.inputs[i])
-            self.in_labels[i].setText(vocab.label(ix) if ix >= 0 else "∅")
-            self.out_labels[i].setText(vocab.label(int(tr.targets[i])))
+        self._in_words = [vocab.label(int(ix)) if ix >= 0 else "∅" for ix in tr.inputs]
+        self._out_words = [vocab.label(int(ix)) for ix in tr.targets]
+        self._longest = max(len(w) for w in self._in_words + self._out_words)
         self.norms = np.linalg.norm(tr.dhnext, axis=1)
         self.max_norm = float(self.norms.max()) if self.norms.size and self.norms.max() > 0 else 1.0
         self._label_step = None
 
     def _layout_labels(self, T):
-        """Show every label when there is room, else every k-th (compressed view)."""
+        """Fit the labels to the room per step: whole when they fit; words (the captioning
+        presets' tokens) shortened to "yel…" when they do not; and when even that does not
+        fit, every k-th label only (a compressed view).  Neighbours never overlap."""
         px = max(self.plot.vb.boundingRect().width(), 1.0) / (T + 1.2)
-        step = max(1, math.ceil(22 / px))
-        if step != self._label_step:
-            self._label_step = step
+        gap = 6.0
+        chars = min(self._longest, 4)  # shortest form a label is shown in: "yel…"
+        if self._longest * self._char_px + gap <= px:
+            step, keep = 1, self._longest
+        elif chars * self._char_px + gap <= px:
+            step, keep = 1, int((px - gap) // self._char_px)
+        else:
+            step, keep = max(1, math.ceil((chars * self._char_px + gap) / px)), chars
+        if (step, keep) != self._label_step:
+            self._label_step = (step, keep)
+            shortened = keep < self._longest or step > 1
+            # Shortened or thinned labels: the whole sequence is one hover away.
+            self.plot_widget.setToolTip(
+                "inputs:  " + " ".join(self._in_words) + "\ntargets: " + " ".join(self._out_words)
+                if shortened else "")
             for i in range(T):
                 vis = i % step == 0
-                self.in_labels[i].setVisible(vis)
-                self.out_labels[i].setVisible(vis)
+                for labels, words in ((self.in_labels, self._in_words),
+                                      (self.out_labels, self._out_words)):
+                    w = words[i]
+                    labels[i].setText(w if len(w) <= keep else w[:keep - 1] + "…")
+                    labels[i].setVisible(vis)
         return px
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
         self._label_step = None
+        # Refit the labels once the plot has its new size (also when no step follows).
+        QTimer.singleShot(0, self._refit_labels)
+
+    def _refit_labels(self):
+        if self._T is not None and self._trace_id is not None:
+            self._layout_labels(self._T)
 
     # --- drawing --------------------------------------------------------------------------------
     def redraw(self):
