@@ -211,6 +211,19 @@ def test_clip_during_backward_uses_the_accumulated_gradient(qtbot):
 
 
 # --- truncation ----------------------------------------------------------------------------
+def test_truncation_keys_sit_outside_the_plots(qtbot):
+    """The distance and reach plots' legends covered their tallest bars and the top of the
+    reach line; their keys are a line above the plots now."""
+    s = Session("long-range")
+    p = shown(qtbot, TruncationPanel, s)
+    assert p.lost_plot.legend is None and p.reach_plot.legend is None
+    key = p.key2_label.text()
+    for name in ("all parts", "cut by truncation", "full BPTT reach", "truncated reach",
+                 "window boundary"):
+        assert name.replace(" ", "&nbsp;") in key
+    assert p.key2_label.geometry().bottom() <= p.view.geometry().top()
+
+
 def test_truncation_numbers_equal_compare_truncation(qtbot):
     s = Session("long-range")
     p = shown(qtbot, TruncationPanel, s)

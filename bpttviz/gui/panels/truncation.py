@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLay
 from ...session import SessionError
 from .. import style
 from .base import Panel
-from .contrib import explain_label, legend_for
+from .contrib import explain_label
 
 FULL_COLOR = "#1f4e9c"     # full BPTT (blue)
 TRUNC_COLOR = "#e08214"    # truncated (orange): blue/orange is colour-blind safe
@@ -107,9 +107,6 @@ class TruncationPanel(Panel):
         self.lost_plot.addItem(self.lost_bars)
         self.cut_line = pg.InfiniteLine(angle=90, pen=t.pen(LOST_COLOR, 2.5, Qt.DashLine))
         self.lost_plot.addItem(self.cut_line)
-        leg2 = legend_for(self.lost_plot, t, offset=(-4, 2), cols=1)
-        leg2.addItem(self.kept_bars, "all parts (d ≥ 1)")
-        leg2.addItem(self.lost_bars, "cut by truncation (d ≥ k)")
 
         self.reach_bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=TRUNC_COLOR, pen=pen)
         self.full_reach = pg.PlotDataItem([], [], pen=t.pen(FULL_COLOR, 3), symbol="o",
@@ -120,10 +117,16 @@ class TruncationPanel(Panel):
         self.reach_plot.addItem(self.boundaries)
         self.cursor_line = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.reach_plot.addItem(self.cursor_line)
-        leg3 = legend_for(self.reach_plot, t, offset=(4, 2), cols=3)
-        leg3.addItem(self.full_reach, "full BPTT reach (t steps)")
-        leg3.addItem(self.reach_bars, "truncated reach")
-        leg3.addItem(self.boundaries, "window boundary")
+        # The two lower plots' keys, outside them: inside, the legends covered the tallest
+        # distance bars and the top of the reach line (long-range preset screenshot).
+        self.key2_label = style.key_label([], t)
+        self.key2_label.setText(
+            style.key_html([(KEPT_COLOR, "■", "all parts (d ≥ 1)"),
+                            (LOST_COLOR, "■", "cut by truncation (d ≥ k)")], "right: ")
+            + " &nbsp;&nbsp;&nbsp; "
+            + style.key_html([(FULL_COLOR, "━●━", "full BPTT reach (t steps)"),
+                              (TRUNC_COLOR, "■", "truncated reach"),
+                              (t.foreground, "╌╌", "window boundary")], "bottom: "))
         self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
         self.message.setFont(t.font(t.label_pt, bold=True))
         self.norm_plot.addItem(self.message)
@@ -134,6 +137,7 @@ class TruncationPanel(Panel):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.key_label)
+        lay.addWidget(self.key2_label)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.explain)
         self.view.setToolTip("Full vs truncated BPTT on this window's sequence")
