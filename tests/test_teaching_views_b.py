@@ -220,7 +220,9 @@ def test_run_pause_shows_the_paused_iteration_and_stays_responsive(make_panel, q
 def test_stop_after_n_stops_at_n(make_panel, qtbot):
     p = make_panel(TrainingPanel, "dinosaurs")
     s = p.session
+    assert p.empty_text.isVisible() and "Run" in p.empty_text.textItem.toPlainText()
     s.train(7)
+    assert not p.empty_text.isVisible()  # the curves say it now
     p.stop_spin.setValue(150)
     p.run_button.click()
     qtbot.waitUntil(lambda: not p.running, timeout=10_000)

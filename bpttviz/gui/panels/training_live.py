@@ -169,6 +169,13 @@ class TrainingPanel(Panel):
         self.smooth_curve.setDownsampling(auto=True, method="subsample")
         self.loss_plot.addItem(self.loss_curve)
         self.loss_plot.addItem(self.smooth_curve)
+        # Before the first update the plots are empty: say what fills them (an exported
+        # picture of empty axes explained nothing).
+        self.empty_text = pg.TextItem("No training yet:\n▶ Run (or Ctrl+T) fills these curves",
+                                      color=t.foreground, anchor=(0.5, 0.5))
+        self.empty_text.setFont(t.font(t.label_pt))
+        self.empty_text.setPos(5.0, 0.5)  # the middle of the empty plot's fixed range
+        self.loss_plot.addItem(self.empty_text)
         self.norm_plot.addItem(self.before_curve)
         self.norm_plot.addItem(self.after_curve)
 
@@ -335,6 +342,7 @@ class TrainingPanel(Panel):
 
     def _draw_curves(self):
         n = self.hist["loss"].n
+        self.empty_text.setVisible(n == 0)
         x = np.arange(n, dtype=float)
         loss, smooth = self.hist["loss"].values, self.hist["smooth_loss"].values
         before = self.hist["grad_norm_before_clip"].values
