@@ -347,8 +347,8 @@ def test_unrolled_word_labels_never_overlap(qtbot, width):
     if any(lab.toPlainText().endswith("…") for lab in p.in_labels):
         assert " ".join(words) in p.plot_widget.toolTip()  # the whole words on hover
     p.resize(2400, 420)
-    qtbot.wait(20)
-    assert [lab.toPlainText() for lab in p.in_labels] == words  # room enough: whole words
+    # room enough: whole words, without waiting for the next step
+    qtbot.waitUntil(lambda: [lab.toPlainText() for lab in p.in_labels] == words, timeout=3000)
     assert p.plot_widget.toolTip() == ""
 
 

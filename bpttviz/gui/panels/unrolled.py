@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QVBoxLayout
 
@@ -52,6 +52,7 @@ class UnrolledPanel(Panel):
         self._theme = t
         self.plot_widget = style.make_plot_widget("timestep t", "")
         self.plot = self.plot_widget.getPlotItem()
+        self.plot.vb.sigResized.connect(self._on_plot_resized)
         rows = [(ROW_X, "input x_t"), (ROW_H, "hidden h_t"), (ROW_Y, "output y_t")]
         self.plot.getAxis("left").setTicks([rows, []])
         fm = QFontMetrics(t.font(t.tick_pt))
@@ -193,13 +194,9 @@ class UnrolledPanel(Panel):
                     labels[i].setVisible(vis)
         return px
 
-    def resizeEvent(self, ev):
-        super().resizeEvent(ev)
+    def _on_plot_resized(self, *_):
+        # Refit the labels to the plot's new width, also when no step follows.
         self._label_step = None
-        # Refit the labels once the plot has its new size (also when no step follows).
-        QTimer.singleShot(0, self._refit_labels)
-
-    def _refit_labels(self):
         if self._T is not None and self._trace_id is not None:
             self._layout_labels(self._T)
 
