@@ -1,10 +1,15 @@
 """Time to move the cursor one event and redraw every panel.
 
 All six panels are shown together in one offscreen window (as when all are docked); each
-sample is ``session.step()`` (which emits sigChanged, so every visible panel redraws) plus
-processing the resulting paint events.  Prints the median per size against the targets
+sample is ``session.step()`` (which emits sigCursorChanged, so every visible panel redraws)
+plus processing the resulting paint events.  Prints the median per size against the targets
 (16 ms at min-char-rnn size T=25, H=100; 33 ms at T=100, H=256) and, as the in-process
 baseline the README asks for, the ratio to one bare ``session.step()`` with no panel.
+
+It also counts how often the timeline (``timeline(T)``) and the cursor state
+(``cursor_state``) are built per step, and times the same steps with a session that rebuilds
+them on every read, as the session did before it cached them (one ``sigChanged`` per change,
+derived state recomputed by every reader): the "before" column, in the same run.
 
 Run: ``python3 benchmarks/gui.py`` (uses QT_QPA_PLATFORM=offscreen unless set).
 """
@@ -21,31 +26,61 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from PyQt5.QtWidgets import QApplication, QGridLayout, QWidget  # noqa: E402
 
+import bpttviz.session as session_module  # noqa: E402
 from bpttviz.gui.panels import CORE_PANELS  # noqa: E402
 from bpttviz.export import quiet_qt_messages  # noqa: E402
 from bpttviz.session import Session, SessionError  # noqa: E402
+from bpttviz.timeline import cursor_state, timeline  # noqa: E402
+
+COUNTS = {"timeline": 0, "cursor_state": 0}
+
+
+def _counted_timeline(T):
+    COUNTS["timeline"] += 1
+    return timeline(T)
+
+
+def _counted_cursor_state(T, cursor):
+    COUNTS["cursor_state"] += 1
+    return cursor_state(T, cursor)
+
+
+session_module.timeline = _counted_timeline
+session_module.cursor_state = _counted_cursor_state
+
+
+class UncachedSession(Session):
+    """The session as it was: the timeline and cursor state built anew at every read."""
+
+    @property
+    def events(self):
+        return _counted_timeline(self.trace.T)
+
+    @property
+    def state(self):
+        return _counted_cursor_state(self.trace.T, self.cursor)
 
 _TEXT = ("From fairest creatures we desire increase, that thereby beauty's rose might never die,\n"
          + string.ascii_letters + string.digits + " .,;:!?'-\n") * 40
 
 
-def make_session(hidden_size: int, seq_length: int) -> Session:
+def make_session(hidden_size: int, seq_length: int, cls=Session) -> Session:
     """min-char-rnn at the given size (a built-in text if the corpus is not installed)."""
     try:
-        s = Session("min-char-rnn")
+        s = cls("min-char-rnn")
     except SessionError:
-        s = Session("long-range")
+        s = cls("long-range")
         s.edit(task="text", text=_TEXT, whh_radius=None, init_scale=0.01, clip="value")
     s.edit(hidden_size=hidden_size, seq_length=seq_length)
     return s
 
 
-def bench(app, hidden_size, seq_length, events=None):
-    s = make_session(hidden_size, seq_length)
+def bench(app, hidden_size, seq_length, events=None, cls=Session):
+    s = make_session(hidden_size, seq_length, cls)
     window = QWidget()
     grid = QGridLayout(window)
     # The six stepping panels the window shows by default; teaching views sit in tabs
-    # behind them and a hidden panel skips its redraw (Panel._on_session_changed).
+    # behind them and a hidden panel skips its redraw (Panel._maybe_refresh).
     panels = [cls(s) for cls in CORE_PANELS]
     for i, p in enumerate(panels):
         grid.addWidget(p, i // 3, i % 3)
@@ -58,6 +93,7 @@ def bench(app, hidden_size, seq_length, events=None):
     times = []
     s.home()
     app.processEvents()
+    COUNTS.update(timeline=0, cursor_state=0)
     for _ in range(events):
         if s.cursor >= n_events:
             s.home()
@@ -66,10 +102,12 @@ def bench(app, hidden_size, seq_length, events=None):
         s.step(1)
         app.processEvents()
         times.append(time.perf_counter() - t0)
+    builds = {k: v / events for k, v in COUNTS.items()}
     # Baseline: the same cursor moves with no panel listening.
     window.close()
     for p in panels:
-        s.sigChanged.disconnect(p._on_session_changed)
+        s.sigCursorChanged.disconnect(p._on_cursor_change)
+        s.sigTraceChanged.disconnect(p._on_trace_change)
     base = []
     s.home()
     for _ in range(events):
@@ -79,7 +117,8 @@ def bench(app, hidden_size, seq_length, events=None):
         s.step(1)
         base.append(time.perf_counter() - t0)
     window.deleteLater()
-    return statistics.median(times), statistics.median(base), sorted(times)[int(0.9 * len(times))]
+    return (statistics.median(times), statistics.median(base), sorted(times)[int(0.9 * len(times))],
+            builds)
 
 
 def main():
@@ -87,11 +126,17 @@ def main():
     app = QApplication.instance() or QApplication(sys.argv)
     for label, H, T, target in (("min-char-rnn T=25 H=100", 100, 25, 16.0),
                                 ("T=100 H=256", 256, 100, 33.0)):
-        med, base, p90 = bench(app, H, T)
+        old_med, _b, _p, old_builds = bench(app, H, T, cls=UncachedSession)
+        med, base, p90, builds = bench(app, H, T)
         ok = "OK" if med * 1e3 <= target else "TOO SLOW"
         print(f"{label:>24}: median {med * 1e3:6.2f} ms per event (p90 {p90 * 1e3:6.2f} ms), "
               f"target <= {target:.0f} ms [{ok}]; ratio to a bare session.step(): "
               f"{med / max(base, 1e-9):.0f}x")
+        print(f"{'':>24}  before (uncached derived state): {old_med * 1e3:6.2f} ms per event; "
+              f"now/before {med / max(old_med, 1e-9):.2f}")
+        print(f"{'':>24}  built per step now: timeline {builds['timeline']:.2f}, cursor state "
+              f"{builds['cursor_state']:.2f} (target: at most 1); before: timeline "
+              f"{old_builds['timeline']:.1f}, cursor state {old_builds['cursor_state']:.1f}")
 
 
 if __name__ == "__main__":

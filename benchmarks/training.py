@@ -40,15 +40,15 @@ def bare_rate(seconds: float) -> float:
 def live_rate(seconds: float):
     app = QApplication.instance() or QApplication([])
     from bpttviz.gui.panels.training_live import TrainingPanel
-    from bpttviz.gui.training import controller_for
+    from bpttviz.gui.training import TrainingController
     from bpttviz.session import Session
 
     session = Session(PRESET)
-    panel = TrainingPanel(session)
+    controller = TrainingController(session)
+    panel = TrainingPanel(session, controller=controller)
     panel.resize(960, 540)
     panel.show()
     app.processEvents()
-    controller = controller_for(session)
     marks = {}
 
     def begin():

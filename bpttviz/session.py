@@ -1,29 +1,44 @@
-"""The session: the one model every panel reads.
+"""The session: the one model every panel reads, and the only way to change the run.
 
 It owns the current run (preset, config, parameters, optimizer, carried state), the trace of
-the current window, and the cursor on the timeline.  Whenever any of that changes it emits
-``sigChanged`` once; panels redraw from the session alone and never talk to each other.
+the current window, and the cursor on the timeline.  Its signals say *what* changed:
+
+``sigCursorChanged(index)``
+    the cursor moved over the same trace;
+``sigTraceChanged(serial)``
+    a new trace (next iteration, an edit, a preset, an opened file, training returned the
+    run); ``serial`` is a number that grows with every new trace — compare it, never ``id()``
+    (CPython reuses the address of a freed trace).  The cursor was set too;
+``sigConfigChanged(names)``
+    these config fields changed (a frozenset; every field for a new preset or file), emitted
+    before the ``sigTraceChanged`` of the same change;
+``sigBusyChanged(busy)``
+    the run was lent to the training worker (True) or given back (False).
+
+While the run is lent (:meth:`lend_run`) every method that would change the run or the cursor
+refuses with :class:`SessionError`, and readers (``trace``, ``config``, ``state``, ...) see the
+trace published when the loan began: nothing the GUI thread draws touches the live run.
+
 Problems a user should hear about (a bad corpus, divergence, a corrupt file) are raised as
 ``SessionError`` by the method that was asked to do the thing, and the state is unchanged.
-
-Qt is used only for the signal and the undo stack; no widget is created here, so exports and
+Qt is used only for the signals and the undo stack; no widget is created here, so exports and
 the command line use the same object without a display.
 """
 from __future__ import annotations
 
 import copy
 import io
+import threading
 import json
 import math
 import os
 import tempfile
 import zipfile
 from dataclasses import asdict, fields
-from typing import Dict, Optional
+from typing import Dict, FrozenSet, Optional
 
 import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
-from PyQt5.QtWidgets import QUndoCommand, QUndoStack
 
 from . import __version__
 from .engine import analysis
@@ -35,6 +50,7 @@ from .engine.presets import list_presets, load_preset
 from .engine.train import CharRun, DivergenceError, RunConfig, make_run
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
+from .undo import Command, UndoStack
 
 #: The window's gradient check: a five-point centered stencil at eps 1e-3 stays below 1e-7 on
 #: every preset, including min-char-rnn's ~1e-4 starting gradients where (f(x+e)-f(x-e))/2e
@@ -54,25 +70,21 @@ class SessionError(Exception):
     """Something the user asked for cannot be done; the message says why. State unchanged."""
 
 
-class _EditCommand(QUndoCommand):
+class _EditCommand(Command):
     """An undoable config edit: redo applies ``new``, undo restores ``old``."""
 
     def __init__(self, session: "Session", old: dict, new: dict, text: str):
         super().__init__(text)
         self._session, self._old, self._new = session, old, new
-        self._first = True
 
     def redo(self):
-        if self._first:  # push() calls redo(); the edit was already applied and validated
-            self._first = False
-            return
         self._session._apply_config(self._new)
 
     def undo(self):
         self._session._apply_config(self._old)
 
 
-class _ScaleWhhCommand(QUndoCommand):
+class _ScaleWhhCommand(Command):
     """An undoable multiplication of the recurrent weights by a factor."""
 
     def __init__(self, session: "Session", factor: float):
@@ -86,47 +98,172 @@ class _ScaleWhhCommand(QUndoCommand):
         self._session._scale_whh(1.0 / self._factor)
 
 
-class Session(QObject):
-    """See the module docstring. ``sigChanged`` is the only state signal."""
+CONFIG_FIELDS: FrozenSet[str] = frozenset(f.name for f in fields(RunConfig))
 
-    sigChanged = pyqtSignal()
+
+class _Published:
+    """What readers see while the run is lent: the trace and numbers at the start of the loan."""
+
+    def __init__(self, run):
+        self.trace = run.trace()
+        self.config = copy.deepcopy(run.config)
+        self.vocab = run.vocab
+        self.iteration = run.iteration
+        self.smooth_loss = float(run.smooth_loss)
+        self.history = copy.deepcopy(run.history)
+
+
+class RunLoan:
+    """``with session.lend_run() as run:`` — the borrower (the training worker) alone may use
+    ``run`` until the loan ends; the session refuses every change meanwhile and, when the run
+    comes back, publishes its new trace (cursor at the start) with one ``sigTraceChanged``.
+    ``end()`` may be called instead of leaving a ``with`` block (from the GUI thread)."""
+
+    def __init__(self, session: "Session"):
+        self._session = session
+        self.run = None
+
+    def __enter__(self):
+        self.run = self._session._begin_loan(self)
+        return self.run
+
+    def __exit__(self, *exc) -> None:
+        self.end()
+
+    def end(self) -> None:
+        if self.run is not None:
+            self.run = None
+            self._session._end_loan(self)
+
+
+class Session(QObject):
+    """See the module docstring."""
+
+    sigCursorChanged = pyqtSignal(int)
+    sigTraceChanged = pyqtSignal(int)
+    sigConfigChanged = pyqtSignal(object)
+    sigBusyChanged = pyqtSignal(bool)
 
     def __init__(self, preset: Optional[str] = DEFAULT_PRESET, parent=None):
         super().__init__(parent)
-        self.undo_stack = QUndoStack(self)
+        self.undo_stack = UndoStack(self)
         self.preset = None
         self.corpus_path: Optional[str] = None
-        self.run: Optional[CharRun] = None
+        self._run: Optional[CharRun] = None
         self._cursor = 0
         self._cache: Dict[str, object] = {}
         self._update_preview = None
+        self._serial = 0           # grows with every new trace (sigTraceChanged)
+        self._run_serial = 0       # grows whenever the run object is replaced
+        self._events = []          # the timeline of the current trace, built once per trace
+        self._state: Optional[CursorState] = None  # cursor_state at the cursor, once per move
+        self._loan: Optional[RunLoan] = None
+        self._published: Optional[_Published] = None
+        self._lock = threading.Lock()
         if preset is not None:
             self.load_preset(preset)
+
+    # --- the run and its loan ----------------------------------------------------------
+    @property
+    def run(self):
+        """The run itself. While it is lent (``busy``) it belongs to the borrower: reading it
+        here raises SessionError (read ``trace``, ``config``, ``iteration`` instead)."""
+        if self._loan is not None:
+            raise SessionError("training is using the run; pause training first")
+        return self._run
+
+    @run.setter
+    def run(self, run) -> None:
+        self._check_free()
+        self._run = run
+        self._run_serial += 1
+
+    @property
+    def has_run(self) -> bool:
+        return self._run is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while the run is lent (to the training worker)."""
+        return self._loan is not None
+
+    def lend_run(self) -> RunLoan:
+        """Lend the run to one borrower (see :class:`RunLoan`). SessionError if already lent."""
+        return RunLoan(self)
+
+    def _begin_loan(self, loan: RunLoan):
+        with self._lock:
+            if self._loan is not None:
+                raise SessionError("the run is already being trained")
+            if self._run is None:
+                raise SessionError("there is no run to train")
+            self.update_preview()  # cached now: the optimizer changes during the loan
+            self._published = _Published(self._run)
+            self._loan = loan
+        self.sigBusyChanged.emit(True)
+        return self._run
+
+    def _end_loan(self, loan: RunLoan) -> None:
+        with self._lock:
+            if self._loan is not loan:
+                return
+            self._loan = None
+            self._published = None
+        self.sigBusyChanged.emit(False)
+        # Back in sole charge: the run moved on, so show its current window from the start.
+        self._run._trace = None
+        self._new_trace(0)
+
+    def _check_free(self) -> None:
+        if self._loan is not None:
+            raise SessionError("training is running: pause it first (Ctrl+T)")
 
     # --- reading -----------------------------------------------------------------------
     @property
     def config(self) -> RunConfig:
-        return self.run.config
+        return self._published.config if self._published is not None else self._run.config
 
     @property
     def trace(self):
-        return self.run.trace()
+        return self._published.trace if self._published is not None else self._run.trace()
+
+    @property
+    def trace_serial(self) -> int:
+        """Grows with every new trace: what a panel compares to know the trace changed."""
+        return self._serial
+
+    @property
+    def run_serial(self) -> int:
+        """Grows whenever the run is replaced (a preset, an edit that rebuilds it, a file)."""
+        return self._run_serial
 
     @property
     def vocab(self):
-        return self.run.vocab
+        return self._published.vocab if self._published is not None else self._run.vocab
 
     @property
     def params(self):
-        return self.run.params
+        """The parameters of the trace shown (while training, the published trace's copy)."""
+        return self._published.trace.params if self._published is not None else self._run.params
 
     @property
     def iteration(self) -> int:
-        return self.run.iteration
+        return self._published.iteration if self._published is not None else self._run.iteration
+
+    @property
+    def smooth_loss(self) -> float:
+        return self._published.smooth_loss if self._published is not None else float(self._run.smooth_loss)
+
+    @property
+    def history(self):
+        """The run's per-iteration records (while training, a copy from when it began)."""
+        return self._published.history if self._published is not None else self._run.history
 
     @property
     def events(self):
-        return timeline(self.trace.T)
+        if not self._events:
+            self._events = timeline(self.trace.T)
+        return self._events
 
     @property
     def cursor(self) -> int:
@@ -134,7 +271,9 @@ class Session(QObject):
 
     @property
     def state(self) -> CursorState:
-        return cursor_state(self.trace.T, self._cursor)
+        if self._state is None:
+            self._state = cursor_state(self.trace.T, self._cursor)
+        return self._state
 
     @property
     def current_event(self) -> Event:
@@ -150,7 +289,7 @@ class Session(QObject):
         copy so the run itself changes only at ``next_iteration``."""
         if self._update_preview is None:
             params = {k: v.copy() for k, v in self.run.params.items()}
-            opt = copy.deepcopy(self.run.optimizer)
+            opt = copy.deepcopy(self.run.optimizer)  # (raises while lent: cached at the loan)
             self._update_preview = opt.step(params, self.trace.grads)
         return self._update_preview
 
@@ -200,23 +339,24 @@ class Session(QObject):
             max_entries=max_entries, backprop_bug=tr.backprop_bug, **GRADCHECK_STENCIL))
 
     def refresh(self) -> None:
-        """Re-read the run (after something outside the session, e.g. the training thread,
-        advanced it): new trace, cursor to the start, one ``sigChanged``."""
-        self.run._trace = None
+        """Re-read the run (after something outside the session advanced it): new trace,
+        cursor to the start, one ``sigTraceChanged``."""
+        self._check_free()
+        self._run._trace = None
         self._new_trace(0)
 
     # --- cursor ------------------------------------------------------------------------
-    def _changed(self):
-        self.sigChanged.emit()
-
     def set_cursor(self, index: int) -> None:
+        self._check_free()
         index = max(0, min(int(index), len(self.events) - 1))
         if index != self._cursor:
             self._cursor = index
-            self._changed()
+            self._state = None
+            self.sigCursorChanged.emit(index)
 
     def step(self, delta: int = 1) -> None:
         """Move the cursor; stepping past ``update`` starts the next iteration."""
+        self._check_free()
         if delta > 0 and self._cursor + delta >= len(self.events):
             self.next_iteration()
             return
@@ -230,36 +370,47 @@ class Session(QObject):
 
     def set_event(self, text: str) -> None:
         """Move to an event named like ``forward:3`` (ValueError with the forms if malformed)."""
+        self._check_free()
         ev = parse_event(text, self.trace.T)
         self.set_cursor(self.events.index(ev))
 
     def next_iteration(self) -> None:
         """Apply the update, carry the state, load the next window; cursor to its start."""
+        self._check_free()
         try:
-            self.run.update()
+            self._run.update()
         except DivergenceError as e:
             raise SessionError(str(e)) from None
         self._new_trace(0)
 
     def train(self, n: int, should_stop=None, progress=None) -> int:
         """Train n iterations at full speed (no drawing); the cursor returns to the start."""
+        self._check_free()
         try:
-            done = self.run.train(n, should_stop=should_stop, progress=progress)
+            done = self._run.train(n, should_stop=should_stop, progress=progress)
         except DivergenceError as e:
             self._new_trace(0)
             raise SessionError(str(e)) from None
         self._new_trace(0)
         return done
 
-    def _new_trace(self, cursor: int):
+    def _new_trace(self, cursor: int, config_names=None):
+        """A new trace is current: derived state is rebuilt once, then the signals go out
+        (``sigConfigChanged(names)`` first when the change edited the config)."""
         self._cache.clear()
         self._update_preview = None
-        self._cursor = max(0, min(cursor, len(self.events) - 1))
-        self._changed()
+        self._serial += 1
+        self._events = timeline(self.trace.T)
+        self._cursor = max(0, min(cursor, len(self._events) - 1))
+        self._state = None
+        if config_names:
+            self.sigConfigChanged.emit(frozenset(config_names))
+        self.sigTraceChanged.emit(self._serial)
 
     # --- configuration -----------------------------------------------------------------
     def load_preset(self, name: str) -> None:
         """Start a fresh run from a preset (clears undo history: it is a new document)."""
+        self._check_free()
         try:
             preset = load_preset(name)
         except (ValueError, CorpusError, FileNotFoundError, KeyError, json.JSONDecodeError) as e:
@@ -273,10 +424,11 @@ class Session(QObject):
         self.corpus_path = None
         self.run = run
         self.undo_stack.clear()
-        self._new_trace(0)
+        self._new_trace(0, CONFIG_FIELDS)
 
     def load_corpus(self, path: str) -> None:
         """Use a text file as the corpus (an undoable edit). SessionError if unusable."""
+        self._check_free()
         try:
             text = read_corpus(path)
         except CorpusError as e:
@@ -289,6 +441,7 @@ class Session(QObject):
 
     def edit(self, description: str = "edit", /, **changes) -> None:
         """Change config fields as one undoable step. SessionError (state unchanged) if invalid."""
+        self._check_free()
         old = asdict(self.config)
         new = dict(old, **changes)
         unknown = set(changes) - set(old)
@@ -300,7 +453,8 @@ class Session(QObject):
         self.undo_stack.push(_EditCommand(self, old, new, description))
 
     def _apply_config(self, values: dict) -> None:
-        old_run, old_event = self.run, self.current_event
+        self._check_free()
+        old_run, old_event = self._run, self.current_event
         config = RunConfig(**values)
         try:
             # The threshold must be valid even while clipping is off: the clipping view
@@ -360,11 +514,13 @@ class Session(QObject):
         evs = timeline(T)
         if old_event.t is not None and old_event.t >= T:
             old_event = Event(old_event.phase, T - 1)
-        self._new_trace(evs.index(old_event) if old_event in evs else 0)
+        changed = {f for f in CONFIG_FIELDS if getattr(old_run.config, f) != getattr(config, f)}
+        self._new_trace(evs.index(old_event) if old_event in evs else 0, changed)
 
     def scale_whh(self, factor: float) -> None:
         """Multiply the recurrent weights Whh by ``factor`` (undoable): the gradient-decay
         view's control for moving the model between vanishing and exploding."""
+        self._check_free()
         try:
             factor = float(factor)
         except (TypeError, ValueError):
@@ -373,17 +529,21 @@ class Session(QObject):
             raise SessionError(f"the Whh scale must be between 0.001 and 1000; got {factor!r}")
         if factor == 1.0:
             return
-        self.undo_stack.push(_ScaleWhhCommand(self, factor))
+        command = _ScaleWhhCommand(self, factor)
+        command.redo()
+        self.undo_stack.push(command)
 
     def _scale_whh(self, factor: float) -> None:
-        self.run.params[self.trace.recurrent_name] *= factor
-        self.run._trace = None
+        self._check_free()
+        self._run.params[self.trace.recurrent_name] *= factor
+        self._run._trace = None
         self._new_trace(self._cursor)
 
     # --- files -------------------------------------------------------------------------
     def save(self, path: str) -> None:
         """Write the session (config, params, optimizer state, carried state, cursor) to a
         versioned ``.npz``, atomically: a crash mid-write leaves the old file intact."""
+        self._check_free()
         meta = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "app_version": __version__,
                 "preset": self.preset.name if self.preset else None, "cursor": self._cursor,
                 "iteration": self.run.iteration, "pointer": self.run.pointer,
@@ -399,6 +559,7 @@ class Session(QObject):
     def open(self, path: str) -> None:
         """Load a session file. SessionError for a missing, truncated, corrupt, foreign,
         wrong-version or inconsistent file; the current session is untouched then."""
+        self._check_free()
         name = os.path.basename(os.fspath(path))
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -457,7 +618,7 @@ class Session(QObject):
                                f"{str(e)[:120]})") from None
         self.run, self.preset, self.corpus_path = run, preset, None
         self.undo_stack.clear()
-        self._new_trace(min(max(cursor, 0), 2 * trace.T + 1))
+        self._new_trace(min(max(cursor, 0), 2 * trace.T + 1), CONFIG_FIELDS)
 
 
 MAX_SEED = 2 ** 31 - 1

@@ -40,7 +40,8 @@ def test_every_panel_draws_every_phase(qtbot, preset):
     # Tear down while Qt can still paint nothing: pyqtgraph items garbage-collected later,
     # in the middle of another test's paint, crash (the app keeps its panels for its life).
     for p in panels:
-        s.sigChanged.disconnect(p._on_session_changed)
+        s.sigTraceChanged.disconnect(p._on_trace_change)
+        s.sigCursorChanged.disconnect(p._on_cursor_change)
         p.hide()
         p.deleteLater()
     qtbot.wait(1)

@@ -23,8 +23,8 @@ class CursorPanel(Panel):
     title = "Cursor (test)"
     help_html = "<p>Shows the cursor: <b>test panel one</b>.</p>"
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         self.label = QLabel()
         QVBoxLayout(self).addWidget(self.label)
         self.draws = 0

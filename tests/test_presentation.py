@@ -18,8 +18,8 @@ class TinyPanel(Panel):
     title = "Tiny (test)"
     help_html = "<p>test</p>"
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         self.label = QLabel()
         QVBoxLayout(self).addWidget(self.label)
 
@@ -206,7 +206,7 @@ def test_training_locks_stepping_and_editing_until_paused(qtbot, messages):
     it = s.iteration
     locked = [a.step_forward, a.step_back, a.play, a.home, a.end, a.next_iteration, a.open,
               a.save, a.load_corpus, a.export_png, a.export_all, a.copy_image, a.export_gif,
-              a.presentation, a.train]
+              a.train]
     s.edit(lr=0.05)  # something to undo
     assert a.undo.isEnabled()
     qtbot.keyClick(win, Qt.Key_T, Qt.ControlModifier)  # Run ▸ Train
@@ -214,8 +214,10 @@ def test_training_locks_stepping_and_editing_until_paused(qtbot, messages):
     for action in locked + [a.undo, a.redo]:
         assert not action.isEnabled(), action.objectName()
     assert a.pause_training.isEnabled()
-    assert not win.slider.isEnabled() and not win.controls.isEnabled()
-    assert not win.controls.preset.isEnabled() or not win.controls.isEnabled()
+    # Presentation mode stays free: panels redraw from the trace published at the start.
+    assert a.presentation.isEnabled()
+    assert not win.slider.isEnabled() and not win.controls.preset.isEnabled()
+    assert not win.controls.hidden_size.isEnabled() and win.controls.speed.isEnabled()
     qtbot.keyClick(win, Qt.Key_Right)  # refused quietly: the worker owns the run
     qtbot.waitUntil(lambda: win.controller.worker is not None and win.controller.worker.done >= 3,
                     timeout=10000)
@@ -225,7 +227,8 @@ def test_training_locks_stepping_and_editing_until_paused(qtbot, messages):
     for action in locked:
         assert action.isEnabled(), action.objectName()
     assert a.undo.isEnabled() and not a.pause_training.isEnabled()
-    assert win.slider.isEnabled() and win.controls.isEnabled()
+    assert win.slider.isEnabled() and win.controls.preset.isEnabled()
+    assert win.controls.hidden_size.isEnabled()
     assert s.cursor == 0 and not messages
     qtbot.keyClick(win, Qt.Key_Right)
     assert s.cursor == 1

@@ -426,11 +426,9 @@ def test_window_next_iteration_divergence_names_the_iteration(qtbot, win, dialog
 
 
 def test_window_live_training_divergence_names_the_iteration(qtbot, win, dialogs):
-    from bpttviz.gui.training import controller_for
-
     s = win.session
     s.edit("diverge", optimizer="sgd", lr=1e308, clip=None, init_scale=1.0)
-    c = controller_for(s)
+    c = win.controller
     stopped = []
     c.sigStopped.connect(stopped.append)
     assert c.start(limit=50)

@@ -41,7 +41,7 @@ def test_timeline_and_parse():
 
 def test_one_signal_per_change_and_cursor_bounds(session, qtbot):
     n = len(session.events)
-    with qtbot.waitSignal(session.sigChanged):
+    with qtbot.waitSignal(session.sigCursorChanged):
         session.step(1)
     assert session.cursor == 1
     session.set_cursor(-5)

@@ -11,7 +11,7 @@ from bpttviz.gui.panels.base import Panel
 from bpttviz.gui.panels.gates import GatesPanel
 from bpttviz.gui.panels.gradcheck import COLORS, GradCheckPanel
 from bpttviz.gui.panels.training_live import FRAME_MS, TrainingPanel
-from bpttviz.gui.training import controller_for
+from bpttviz.gui.training import TrainingController
 from bpttviz.session import Session
 
 HIST = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
@@ -21,11 +21,13 @@ HIST = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
 def make_panel(qtbot):
     """Build a shown panel on a fresh session; stop any training thread at the end."""
     sessions = []
+    controllers = {}
 
     def make(cls, preset):
         s = Session(preset)
         sessions.append(s)
-        p = cls(s)
+        controllers[s] = TrainingController(s, parent=s)
+        p = cls(s, controller=controllers[s])
         qtbot.addWidget(p)
         p.resize(960, 540)
         p.show()
@@ -34,7 +36,7 @@ def make_panel(qtbot):
 
     yield make
     for s in sessions:
-        c = controller_for(s)
+        c = controllers[s]
         c.shutdown()
         assert not c.running and c.thread is None
 
@@ -193,7 +195,7 @@ def test_run_pause_shows_the_paused_iteration_and_stays_responsive(make_panel, q
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start(10)
     changed = []
-    s.sigChanged.connect(lambda: changed.append(s.iteration))
+    s.sigTraceChanged.connect(lambda _serial: changed.append(s.iteration))
     p.run_button.click()
     assert p.running and not p.run_button.isEnabled() and p.pause_button.isEnabled()
     qtbot.waitUntil(lambda: p.iteration >= 100, timeout=10_000)
@@ -226,7 +228,7 @@ def test_stop_after_n_stops_at_n(make_panel, qtbot):
     p.stop_spin.setValue(150)
     p.run_button.click()
     qtbot.waitUntil(lambda: not p.running, timeout=10_000)
-    assert s.iteration == 157 and controller_for(s).last_reason == "limit"
+    assert s.iteration == 157 and p.controller.last_reason == "limit"
     _assert_csv_is_history(p)
     # Frames are coalesced: never more than one per FRAME_MS of training.
     assert p.frames <= 2 + 1.2 * (1000 / FRAME_MS) * 10
@@ -238,7 +240,7 @@ def test_divergence_stops_with_a_message_and_finite_params(make_panel, qtbot, wa
     s.edit("diverge", optimizer="sgd", lr=1e308, clip=None, init_scale=1.0)
     p.run_button.click()
     qtbot.waitUntil(lambda: not p.running, timeout=10_000)
-    assert controller_for(s).last_reason == "diverged"
+    assert p.controller.last_reason == "diverged"
     assert len(warnings) == 1
     title, text = warnings[0]
     assert "diverged" in title.lower() and "iteration 0" in text and "kept" in text

@@ -26,8 +26,8 @@ class StepPanel(Panel):
     title = "Step (test)"
     help_html = "<p>test</p>"
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         self.label = QLabel()
         self.label.setMinimumSize(300, 200)
         QVBoxLayout(self).addWidget(self.label)

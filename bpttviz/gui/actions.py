@@ -51,6 +51,13 @@ SPECS: Dict[str, tuple] = {
     "quit": ("&Quit", ["Ctrl+Q"], "Close bpttviz"),
 }
 
+#: Actions that need the run, which the training worker borrows while it trains: the window
+#: disables exactly these while ``session.busy`` (theme and presentation changes stay free:
+#: panels redraw from the trace published when training began).
+NEEDS_RUN = ("step_forward", "step_back", "play", "home", "end", "next_iteration", "open", "save",
+             "save_as", "load_corpus", "undo", "redo", "export_png", "export_svg", "export_pdf",
+             "export_csv", "copy_image", "export_gif", "export_all", "train")
+
 #: Keys the timeline takes from spin boxes, combo boxes, sliders and buttons.
 TIMELINE_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_Space}
 
@@ -71,12 +78,7 @@ class Actions(QObject):
         super().__init__(window)
         self.all: Dict[str, QAction] = {}
         for name, (text, keys, tip) in SPECS.items():
-            if name == "undo" and undo_stack is not None:
-                action = undo_stack.createUndoAction(window, "&Undo")
-            elif name == "redo" and undo_stack is not None:
-                action = undo_stack.createRedoAction(window, "&Redo")
-            else:
-                action = QAction(text, window)
+            action = QAction(text, window)
             action.setObjectName(f"action_{name}")
             self._set_keys(action, name, keys, tip)
             if name != "reset_layout" and name != "about":
@@ -101,6 +103,14 @@ class Actions(QObject):
             self.theme_group.addAction(action)
             self.themes[key] = action
         self.themes["light"].setChecked(True)
+        if undo_stack is not None:
+            self._undo_stack = undo_stack
+            undo_stack.canUndoChanged.connect(self.undo.setEnabled)
+            undo_stack.canRedoChanged.connect(self.redo.setEnabled)
+            undo_stack.undoTextChanged.connect(self._undo_text_changed)
+            undo_stack.redoTextChanged.connect(self._redo_text_changed)
+            self.undo.setEnabled(undo_stack.canUndo())
+            self.redo.setEnabled(undo_stack.canRedo())
         self.quit.setMenuRole(QAction.QuitRole)
         self.about.setMenuRole(QAction.AboutRole)
         window.addActions(list(self.all.values()))
@@ -111,6 +121,13 @@ class Actions(QObject):
         hint = f" ({shortcut_text(name)})" if keys else ""
         action.setToolTip(f"{tip}{hint}")
         action.setStatusTip(f"{tip}{hint}")
+
+    # Undo/Redo name the edit they would undo ("Undo hidden size 64"), as QUndoStack's do.
+    def _undo_text_changed(self, text: str) -> None:
+        self.undo.setText(f"&Undo {text}" if text else "&Undo")
+
+    def _redo_text_changed(self, text: str) -> None:
+        self.redo.setText(f"&Redo {text}" if text else "&Redo")
 
     def _play_toggled(self, playing: bool) -> None:
         self.play.setText("&Pause" if playing else "&Play")

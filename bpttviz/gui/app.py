@@ -88,12 +88,7 @@ def _application(argv=None):
     return app
 
 
-def log_path() -> str:
-    from PyQt5.QtCore import QStandardPaths
-
-    folder = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or os.path.expanduser("~")
-    os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, "bpttviz.log")
+from ..paths import log_path  # noqa: E402 (re-exported: the log lives in the data folder)
 
 
 def install_excepthook() -> None:

@@ -2,7 +2,7 @@
 
 Every setting is an undoable ``session.edit``.  When the session refuses a change
 (``SessionError``) the user is told why and the widget goes back to the session's value.
-Widgets follow ``sigChanged`` with their signals blocked, so syncing never makes an edit.
+Widgets follow the session's ``sigConfigChanged`` with their signals blocked, so syncing never makes an edit.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 from typing import Dict, Optional
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                              QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..engine.presets import list_presets, load_preset
@@ -52,6 +52,7 @@ class ControlsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self._syncing = False
+        self._synced_preset = None
         self.setObjectName("controls")
 
         outer = QVBoxLayout(self)
@@ -132,8 +133,27 @@ class ControlsPanel(QWidget):
             "cell": self.cell, "hidden_size": self.hidden_size, "seq_length": self.seq_length,
             "seed": self.seed, "init_scale": self.init_scale, "clip": self.clip,
             "clip_value": self.clip_value, "lr": self.lr, "optimizer": self.optimizer}
-        session.sigChanged.connect(self.sync)
+        session.sigConfigChanged.connect(self._on_config_change)
+        session.sigTraceChanged.connect(self._on_trace_change)
+        session.sigBusyChanged.connect(self._on_busy_change)
         self.sync()
+        self._on_busy_change(session.busy)
+
+    # --- session signals -------------------------------------------------------------------
+    def _on_config_change(self, _names):
+        self.sync()
+
+    def _on_trace_change(self, _serial):
+        if self.session.preset is not self._synced_preset:
+            self.sync()
+
+    def _on_busy_change(self, busy: bool):
+        """Every control here edits the session but Speed: all wait while training runs."""
+        for w in self.findChildren(QWidget):
+            if w is not self.speed and isinstance(w, (QComboBox, QAbstractSpinBox, QPushButton)):
+                w.setEnabled(not busy)
+        if not busy:
+            self.sync()  # per-field enabling (clip value, sequence length) comes back
 
     # --- widget factories ----------------------------------------------------------------
     def _combo(self, field, items, tip):
@@ -194,8 +214,9 @@ class ControlsPanel(QWidget):
 
     def sync(self):
         """Show the session's values (signals blocked: syncing never edits)."""
-        if self.session.run is None:
+        if not self.session.has_run:
             return
+        self._synced_preset = self.session.preset
         self._syncing = True
         try:
             c = self.session.config
@@ -235,7 +256,7 @@ class ControlsPanel(QWidget):
             self._edited(field)
 
     def _edited(self, field):
-        if self._syncing or self.session.run is None:
+        if self._syncing or not self.session.has_run or self.session.busy:
             return
         value = self._widget_value(field)
         if getattr(self.session.config, field) == value:
@@ -270,7 +291,7 @@ class ControlsPanel(QWidget):
             warn(self.window(), "Cannot use this corpus", str(e))
             self.sync()
             return False
-        self.sync()  # corpus_path is set after the edit's sigChanged
+        self.sync()  # corpus_path is set after the edit's sigConfigChanged
         return True
 
     def events_per_second(self) -> float:

@@ -1,77 +1,43 @@
-"""The main window: what is happening now (words + equation), the timeline scrubber and its
-buttons, the panels as movable docks, menus, playback, and remembered layout.
+"""The main window: it puts the parts together and routes the user's requests to the session.
 
-It reads the session and asks it to do things; it computes no maths.  Everything the user
-can do is an action of :mod:`bpttviz.gui.actions` (one place for shortcuts).
+The parts live in their own modules: the timeline bar (:mod:`.timeline_bar`), the docks and
+their layout (:mod:`.dock_layout`), theme and presentation mode (:mod:`.looks`), help
+(:mod:`.help`), the export actions, the controls, the training controller (owned here and
+handed to the panels that need it).  The window reads the session and asks it to do things;
+it computes no maths.  Everything the user can do is an action of :mod:`bpttviz.gui.actions`
+(one place for shortcuts, and for which actions need the run).
 """
 from __future__ import annotations
 
-import gc
-import html
 import logging
 import os
-import zlib
 from typing import Dict, List, Optional
 
 from PyQt5.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer
-from PyQt5.QtGui import QFont, QPalette
-from PyQt5.QtWidgets import (QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QFrame,
-                             QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                             QScrollArea, QSizePolicy, QSlider, QTabBar, QTextBrowser,
-                             QToolButton, QVBoxLayout, QWidget, QApplication)
+from PyQt5.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QInputDialog,
+                             QLabel, QMainWindow, QMenu, QScrollArea, QWidget)
 
-from .. import __version__
 from ..engine import kernels
 from ..export import (DEFAULT_WIDTH, PANEL_SIZE, ExportError, check_folder, export_panels,
                       render_image, save_csv_tables, save_gif, save_pdf, save_png, save_svg)
 from ..session import SessionError
-from . import style
-from .actions import SPECS, Actions, TimelineKeyFilter, shortcut_text
+from . import help as help_text
+from .actions import NEEDS_RUN, Actions, TimelineKeyFilter
 from .controls import ControlsPanel, warn
-from .panels.base import Panel
+from .dock_layout import DockLayout, scrollable
 from .export_dialog import ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress, default_export_folder
-from .training import controller_for
+from .looks import Looks, collect_garbage
+from .panels.base import Panel
+from .timeline_bar import TimelineBar
+from .training import TrainingController
 
 log = logging.getLogger(__name__)
 
 ORG = APP = "bpttviz"
 SESSION_FILTER = "bpttviz sessions (*.npz);;All files (*)"
-PHASE_COLOURS = {"forward": "#1f77b4", "backward": "#d62728", "clip": "#7f3fbf", "update": "#2ca02c"}
 #: File filters of the single-panel exports.
 EXPORT_FILTERS = {"png": "PNG pictures (*.png)", "svg": "SVG vector graphics (*.svg)",
                   "pdf": "PDF documents (*.pdf)", "gif": "Animated GIF (*.gif)"}
-#: Presets name their view by a short name; the dock keys that differ from it.
-VIEW_DOCKS = {"hidden": "hidden_states", "dhnext": "dhnext_flow", "norms": "grad_norms",
-              "grad_norms": "grad_norms", "training": "loss", "clip": "clipping"}
-#: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
-#: right column); the first panel of each stack is in front.  Panels not named here are added
-#: to the stacks in turn.
-LAYOUT_STACKS = (
-    ("unrolled", "contrib", "gradcheck", "loss"),
-    ("grad_norms", "outputs", "hidden_states"),
-    ("dhnext_flow", "decay", "truncation", "clipping", "gates", "code"),
-)
-#: Bumped when the default layout changes, so an old saved layout is not restored over it.
-LAYOUT_REVISION = "stacks-2"
-#: A window shorter than this gets one stack of panels on the left instead of two rows.
-COMPACT_BELOW_HEIGHT = 820
-#: Presentation mode multiplies the panels' fonts and lines by this (12 pt ticks -> 18 pt).
-PRESENTATION_SCALE = 1.5
-#: ... and no text of the window is smaller than this (points).
-PRESENTATION_MIN_PT = 18.0
-#: Actions that would touch the run, which the training thread owns while it trains.
-LOCKED_WHILE_TRAINING = ("step_forward", "step_back", "play", "home", "end", "next_iteration",
-                         "open", "save", "save_as", "load_corpus", "undo", "redo", "export_png",
-                         "export_svg", "export_pdf", "export_csv", "copy_image", "export_gif",
-                         "export_all", "presentation", "train")
-
-
-def _collect_garbage() -> None:
-    """Free replaced panels' pyqtgraph items now, from the event loop, rather than whenever
-    the cycle collector happens to run (possibly in the middle of a paint)."""
-    gc.collect()
-
-
 def app_settings() -> QSettings:
     return QSettings(ORG, APP)
 
@@ -89,145 +55,6 @@ def available_panels() -> list:
         log.info("no panels available: %s", e)
         return []
     return list(PANELS)
-
-
-class EventHeader(QWidget):
-    """The current event in words, and its equation, big enough for the back of a room."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 8, 12, 4)
-        lay.setSpacing(4)
-        self.phase = QLabel()
-        self.phase.setObjectName("eventPhase")
-        self.words = QLabel()
-        self.words.setObjectName("eventWords")
-        self.words.setWordWrap(True)
-        f = self.words.font()
-        f.setPointSizeF(max(15.0, f.pointSizeF() * 1.6))
-        f.setBold(True)
-        self.words.setFont(f)
-        self.equation = QLabel()
-        self.equation.setObjectName("eventEquation")
-        self.equation.setWordWrap(True)
-        self.equation.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.TypeWriter)
-        mono.setFixedPitch(True)
-        mono.setPointSizeF(max(13.0, f.pointSizeF() * 0.85))
-        self.equation.setFont(mono)
-        pf = QFont(f)
-        pf.setPointSizeF(f.pointSizeF() * 0.8)
-        self.phase.setFont(pf)
-        top = QHBoxLayout()
-        top.addWidget(self.phase, 0, Qt.AlignVCenter)
-        top.addWidget(self.words, 1)
-        lay.addLayout(top)
-        lay.addWidget(self.equation)
-        for w in (self.words, self.equation):
-            w.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-
-    def _fit(self) -> None:
-        """Keep room for every wrapped line (QMainWindow's central area ignores
-        height-for-width, so the words would otherwise be cut to one line)."""
-        need = self.layout().totalHeightForWidth(max(1, self.width())) + 6
-        if need > 0 and need != self.minimumHeight():
-            self.setMinimumHeight(need)
-
-    def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        self._fit()
-        # The layout may still hold the geometry of an earlier size (it is not re-run when
-        # only the minimum height changed): lay the labels out at the size we have now.
-        self.layout().setGeometry(self.rect())
-
-    def show_event(self, event, words: str, equation: str) -> None:
-        colour = PHASE_COLOURS.get(event.phase, "#444")
-        self.phase.setText(event.phase.upper())
-        self.phase.setStyleSheet(f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
-                                 " border-radius: 4px; }")
-        self.words.setText(words)
-        self.equation.setText(equation)
-        self._fit()
-
-
-class Scrubber(QWidget):
-    """Buttons |◀ ◀ ▶ ▶ ▶| "Next iteration", the slider over the whole timeline, the event name."""
-
-    def __init__(self, actions: Actions, parent=None):
-        super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(12, 2, 12, 6)
-        self.buttons: Dict[str, QToolButton] = {}
-        labels = {"home": "|◀", "step_back": "◀", "play": "▶ Play", "step_forward": "▶",
-                  "end": "▶|", "next_iteration": "Next iteration"}
-        for name, text in labels.items():
-            action = getattr(actions, name)
-            action.setIconText(text)
-            b = QToolButton()
-            b.setObjectName(f"button_{name}")
-            b.setDefaultAction(action)
-            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
-            b.setFocusPolicy(Qt.NoFocus)  # keys belong to the timeline shortcuts
-            f = b.font()
-            f.setPointSizeF(f.pointSizeF() * 1.25)
-            b.setFont(f)
-            b.setMinimumHeight(34)
-            if name == "play":
-                b.setMinimumWidth(110)
-            self.buttons[name] = b
-            if name == "next_iteration":
-                lay.addWidget(self.slider_placeholder())
-            lay.addWidget(b)
-        self.label = QLabel()
-        self.label.setObjectName("eventLabel")
-        f = self.label.font()
-        f.setPointSizeF(f.pointSizeF() * 1.25)
-        f.setBold(True)
-        self.label.setFont(f)
-        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
-        lay.addWidget(self.label)
-
-    def slider_placeholder(self):
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setObjectName("scrubber")
-        self.slider.setFocusPolicy(Qt.NoFocus)
-        self.slider.setTickPosition(QSlider.TicksBelow)
-        self.slider.setPageStep(1)
-        self.slider.setToolTip("Drag across the whole iteration: forward steps, backward steps, "
-                               "clip, update")
-        self.slider.setMinimumWidth(200)
-        return self.slider
-
-
-class FitScrollArea(QScrollArea):
-    """Gives its widget exactly the visible size, never less than the widget's minimum size
-    hint (then it scrolls).  QScrollArea's own widgetResizable would use height-for-width,
-    which for panels with wrapped text means their preferred height and needless scrolling."""
-
-    def _fit(self):
-        w = self.widget()
-        if w is None:
-            return
-        vp, m = self.maximumViewportSize(), w.minimumSizeHint()
-        width = max(vp.width(), m.width())
-        height = max(vp.height(), m.height())
-        # a scroll bar takes room from the other direction
-        if width > vp.width():
-            height = max(m.height(), vp.height() - self.horizontalScrollBar().sizeHint().height())
-        if height > vp.height():
-            width = max(m.width(), vp.width() - self.verticalScrollBar().sizeHint().width())
-        if w.size() != QSize(width, height):
-            w.resize(width, height)
-
-    def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        self._fit()
-
-    def showEvent(self, event):  # noqa: N802
-        super().showEvent(event)
-        self._fit()
 
 
 class PanelClickFilter(QObject):
@@ -275,42 +102,31 @@ class MainWindow(QMainWindow):
         self._key_filter = TimelineKeyFilter(self)
         self._click_filter = PanelClickFilter(self)
         self.last_panel_key: Optional[str] = None  # the panel File ▸ Export acts on
-        self.presenting = False
-        self.theme_name = "light"
-        self._before_presentation: Optional[dict] = None
-        self._base_fonts: Dict[QWidget, float] = {}
-        self._base_palette = QPalette(self.palette())
-        self._base_font = QFont(self.font())
+        self.looks = Looks(self)
         self._export_dir = ""
         self._shown_once = False
         self._painted_once = False
         self._restored_layout = False
+        self._help_dialog = None
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._key_filter)
             app.installEventFilter(self._click_filter)
+        # Training in the background borrows the run through the session; one controller,
+        # owned here, handed to the panels that start or follow training.
+        self.controller = TrainingController(session, parent=self)
 
         # --- central: the event now, and the timeline -----------------------------------
-        central = QWidget()
-        central.setObjectName("central")
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        self.header = EventHeader()
-        self.scrubber = Scrubber(self.acts)
-        self.slider = self.scrubber.slider
-        lay.addWidget(self.header)
-        line = QFrame()
-        line.setFrameShape(QFrame.HLine)
-        line.setFrameShadow(QFrame.Sunken)
-        lay.addWidget(line)
-        lay.addWidget(self.scrubber)
-        central.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
-        self.setCentralWidget(central)
+        self.timeline_bar = TimelineBar(self.acts)
+        self.header = self.timeline_bar.header
+        self.scrubber = self.timeline_bar.scrubber
+        self.slider = self.timeline_bar.slider
+        self.setCentralWidget(self.timeline_bar)
         self.slider.valueChanged.connect(self._slider_moved)
 
         # --- docks -------------------------------------------------------------------------
-        self.docks: Dict[str, QDockWidget] = {}
+        self.dock_layout = DockLayout(self)
+        self.docks: Dict[str, QDockWidget] = self.dock_layout.docks
         self.panels: Dict[str, QWidget] = {}
         self.controls = ControlsPanel(session)
         scroll = QScrollArea()
@@ -323,12 +139,10 @@ class MainWindow(QMainWindow):
         self._add_dock("controls", "Controls", scroll)
         self.panel_classes = list(available_panels() if panels is None else panels)
         for cls in self.panel_classes:
-            widget = self._build_panel(cls)
+            widget = self.build_panel(cls)
             self.panels[cls.key] = widget
-            self._add_dock(cls.key, cls.title, self._scrollable(widget))
-        self._default_layout()
-        self._layout_version = zlib.crc32((LAYOUT_REVISION + ",".join(self.docks)).encode()) & 0x7FFFFFFF
-        self._default_state = self.saveState(self._layout_version)
+            self._add_dock(cls.key, cls.title, scrollable(widget))
+        self.dock_layout.finish()
 
         # --- menus and status bar -------------------------------------------------------------
         self._build_menus()
@@ -347,10 +161,9 @@ class MainWindow(QMainWindow):
         self.controls.speedChanged.connect(self._set_speed)
 
         self._connect_actions()
-        session.sigChanged.connect(self.sync)
-        # --- training in the background: the worker owns the run while it trains ----------
-        self.controller = controller_for(session)
-        self.controller.sigRunningChanged.connect(self._running_changed)
+        session.sigCursorChanged.connect(self._on_cursor_change)
+        session.sigTraceChanged.connect(self._on_trace_change)
+        session.sigBusyChanged.connect(self._on_busy_change)
         self.controller.sigProgress.connect(self._training_progress)
         self._last_preset = None
         self.sync()
@@ -358,28 +171,51 @@ class MainWindow(QMainWindow):
         if remember:
             self._restore_settings()
             self.show_preset_view()  # a restored layout must not hide the preset's view
-        if self.controller.running:
-            self._running_changed(True)
+        self._on_busy_change(session.busy)
+
+    # --- parts, for callers that knew them on the window --------------------------------
+    @property
+    def presenting(self) -> bool:
+        return self.looks.presenting
+
+    @property
+    def theme_name(self) -> str:
+        return self.looks.theme_name
+
+    def current_theme(self):
+        return self.looks.current_theme()
+
+    def set_theme_name(self, name: str) -> None:
+        self.looks.set_theme_name(name)
+
+    def set_presentation(self, on: bool = True, fullscreen: bool = True) -> None:
+        self.looks.set_presentation(on, fullscreen)
+
+    def _theme_chosen(self, action) -> None:
+        self.looks.set_theme_name(action.data())
+
+    def reset_layout(self) -> None:
+        self.dock_layout.reset()
+
+    def dock_for_view(self, view: Optional[str]) -> Optional[str]:
+        return self.dock_layout.dock_for_view(view)
+
+    def show_preset_view(self) -> Optional[str]:
+        return self.dock_layout.show_preset_view()
 
     # --- building --------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(key)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
-                         | QDockWidget.DockWidgetFloatable)
-        dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
+        dock = self.dock_layout.add(key, title, widget)
         dock.topLevelChanged.connect(self._dock_floated)
         panel = self.panels.get(key)
         if isinstance(panel, Panel):
             # A panel in a tab behind another still says isVisible(); the dock knows better.
             dock.visibilityChanged.connect(panel.set_shown)
-        self.docks[key] = dock
         return dock
 
-    def _build_panel(self, cls) -> QWidget:
+    def build_panel(self, cls) -> QWidget:
         try:
-            return cls(self.session)
+            return cls(self.session, controller=self.controller)
         except Exception as e:  # noqa: BLE001 -- one broken panel must not stop the app
             log.exception("panel %s failed to build", getattr(cls, "key", cls))
             widget = QLabel(f"This panel could not be built:\n{type(e).__name__}: {e}")
@@ -387,85 +223,12 @@ class MainWindow(QMainWindow):
             widget.setAlignment(Qt.AlignCenter)
             return widget
 
-    @staticmethod
-    def _scrollable(panel: QWidget) -> QScrollArea:
-        """A panel in a scroll area: a panel wider than its dock scrolls instead of forcing
-        the whole window wider than the screen."""
-        scroll = FitScrollArea()
-        scroll.setObjectName(f"scroll-{getattr(panel, 'key', 'panel')}")
-        scroll.setWidget(panel)
-        scroll.setFrameShape(QFrame.NoFrame)
-        return scroll
-
-    def _default_layout(self) -> None:
-        """Controls on the left; the panels in three tab stacks (:data:`LAYOUT_STACKS`): the
-        unrolled network over the forward quantities on the left, the gradient-through-time
-        views in a full-height column on the right.  Three panels big enough to read from
-        the back of a room, rather than six crushed ones; the others are a click away, and
-        a preset brings its own view to the front.  Panels sit in scroll areas, so a panel
-        wider than its dock scrolls instead of pushing the window off the screen."""
-        self.addDockWidget(Qt.LeftDockWidgetArea, self.docks["controls"])
-        keys = [k for k in self.docks if k != "controls"]
-        stacks: List[List[str]] = [[k for k in names if k in self.docks] for names in LAYOUT_STACKS]
-        named = {k for names in LAYOUT_STACKS for k in names}
-        for i, key in enumerate(k for k in keys if k not in named):
-            stacks[i % len(stacks)].append(key)
-        for key in keys:
-            self.docks[key].setFloating(False)
-        self._stacks = stacks
-        top_left, bottom_left, right = stacks
-        fronts = [st[0] for st in stacks if st]
-        if fronts:
-            self.addDockWidget(Qt.BottomDockWidgetArea, self.docks[fronts[0]])
-        if top_left and right:
-            self.splitDockWidget(self.docks[top_left[0]], self.docks[right[0]], Qt.Horizontal)
-        first_left = top_left or bottom_left
-        if top_left and bottom_left:
-            self.splitDockWidget(self.docks[top_left[0]], self.docks[bottom_left[0]], Qt.Vertical)
-        elif right and bottom_left and not top_left:
-            self.splitDockWidget(self.docks[bottom_left[0]], self.docks[right[0]], Qt.Horizontal)
-        for st in stacks:
-            for key in st[1:]:
-                self.tabifyDockWidget(self.docks[st[0]], self.docks[key])
-        for dock in self.docks.values():
-            dock.show()
-        for st in stacks:  # the first of each stack in front of its tabs
-            if st:
-                self.docks[st[0]].raise_()
-        controls_width = self.docks["controls"].widget().minimumWidth()
-        self.resizeDocks([self.docks["controls"]], [controls_width], Qt.Horizontal)
-        if first_left and right:
-            rest = max(600, 1600 - controls_width)
-            self.resizeDocks([self.docks[first_left[0]], self.docks[right[0]]],
-                             [rest // 2, rest - rest // 2], Qt.Horizontal)
-        if top_left and bottom_left:
-            self.resizeDocks([self.docks[top_left[0]], self.docks[bottom_left[0]]], [280, 320],
-                             Qt.Vertical)
-        self._style_tab_bars()
-
-    def _fit_layout_to_height(self, force: bool = False) -> bool:
-        """On a short screen (1280x720 projectors) or in presentation mode (``force``) two
-        rows of panels are too flat to read: the left column becomes one stack of tabs.
-        Returns whether it did."""
-        top_left, bottom_left, _right = self._stacks
-        if (self.height() >= COMPACT_BELOW_HEIGHT and not force) or not top_left or not bottom_left:
-            return False
-        front = self.docks[top_left[0]]
-        if front.isFloating() or any(self.docks[k].isFloating() for k in bottom_left):
-            return False
-        for key in bottom_left:
-            self.tabifyDockWidget(front, self.docks[key])
-        front.raise_()
-        self._style_tab_bars()
-        self.show_preset_view()
-        return True
-
     def showEvent(self, event):  # noqa: N802
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
             if not self._restored_layout:
-                self._fit_layout_to_height()
+                self.dock_layout.fit_to_height()
 
     def paintEvent(self, event):  # noqa: N802
         super().paintEvent(event)
@@ -474,13 +237,6 @@ class MainWindow(QMainWindow):
             # The compiled engine kernels load on a background thread once the window is on
             # screen (a no-op if they are loaded already); see bpttviz.engine.kernels.
             QTimer.singleShot(0, kernels.preload)
-
-    def _style_tab_bars(self) -> None:
-        """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
-        for bar in self.findChildren(QTabBar):
-            if bar.parent() is self:
-                bar.setElideMode(Qt.ElideNone)
-                bar.setUsesScrollButtons(True)
 
     def _build_menus(self) -> None:
         a = self.acts
@@ -536,6 +292,8 @@ class MainWindow(QMainWindow):
         a.open.triggered.connect(self.open_session)
         a.save.triggered.connect(self.save_session)
         a.save_as.triggered.connect(self.save_session_as)
+        a.undo.triggered.connect(self.undo)
+        a.redo.triggered.connect(self.redo)
         a.load_corpus.triggered.connect(self.controls.choose_corpus)
         a.reset_layout.triggered.connect(self.reset_layout)
         a.export_png.triggered.connect(self.export_png)
@@ -572,6 +330,12 @@ class MainWindow(QMainWindow):
     def next_iteration(self):
         return self._do(self.session.next_iteration)
 
+    def undo(self):
+        return self._do(self.session.undo_stack.undo)
+
+    def redo(self):
+        return self._do(self.session.undo_stack.redo)
+
     # --- session <-> view ----------------------------------------------------------------------
     def _do(self, fn, *args) -> bool:
         """Run a session request; a refusal is shown and playback stops."""
@@ -583,21 +347,17 @@ class MainWindow(QMainWindow):
             warn(self, "bpttviz", str(e))
             return False
 
+    def _on_cursor_change(self, _index: int) -> None:
+        self.sync()
+
+    def _on_trace_change(self, _serial: int) -> None:
+        self.sync()
+
     def sync(self) -> None:
         s = self.session
-        if s.run is None:
+        if not s.has_run:
             return
-        n = len(s.events)
-        old = self.slider.blockSignals(True)
-        self.slider.setRange(0, n - 1)
-        self.slider.setTickInterval(1 if n <= 80 else max(1, n // 40))
-        self.slider.setValue(s.cursor)
-        self.slider.blockSignals(old)
-        ev = s.state.event
-        words, eq = s.describe_event()
-        self.header.show_event(ev, words, eq)
-        self.scrubber.label.setText(f"{ev} · {s.cursor + 1} / {n}")
-        self.scrubber.label.setToolTip(f"event {s.cursor + 1} of the {n} in this iteration")
+        self.timeline_bar.show_session(s)
         st = s.state
         tr = s.trace
         if st.forward_count >= tr.T:
@@ -606,7 +366,8 @@ class MainWindow(QMainWindow):
             loss = f"loss so far (steps 0–{st.forward_count - 1}) {float(tr.losses[:st.forward_count].sum()):.3f}"
         else:
             loss = "loss –"
-        self.status.setText(f"Iteration {s.iteration}   ·   {loss}   ·   smooth loss {s.run.smooth_loss:.3f}")
+        if not s.busy:
+            self.status.setText(f"Iteration {s.iteration}   ·   {loss}   ·   smooth loss {s.smooth_loss:.3f}")
         name = s.preset.name if s.preset is not None else None
         title = s.preset.title if s.preset is not None else "session"
         where = f" — {os.path.basename(self.path)}" if self.path else ""
@@ -618,26 +379,8 @@ class MainWindow(QMainWindow):
                     app_settings().setValue("session/last_preset", name)
                 self.show_preset_view()
 
-    def dock_for_view(self, view: Optional[str]) -> Optional[str]:
-        """The dock key of a preset's ``view`` ("hidden" -> "hidden_states"), or None."""
-        if not view:
-            return None
-        key = VIEW_DOCKS.get(view, view)
-        return key if key in self.docks and key != "controls" else None
-
-    def show_preset_view(self) -> Optional[str]:
-        """Bring the current preset's view to the front of its tab stack (shown if closed)."""
-        preset = self.session.preset
-        key = self.dock_for_view(getattr(preset, "view", None)) if preset is not None else None
-        if key is not None:
-            dock = self.docks[key]
-            if dock.isHidden():
-                dock.show()
-            dock.raise_()
-        return key
-
     def _slider_moved(self, value: int) -> None:
-        self.session.set_cursor(value)
+        self._do(self.session.set_cursor, value)
 
     # --- playback ------------------------------------------------------------------------------
     def _set_speed(self, events_per_second: float) -> None:
@@ -956,7 +699,7 @@ class MainWindow(QMainWindow):
             for p in copies:
                 p.close()
                 p.deleteLater()
-            QTimer.singleShot(0, _collect_garbage)
+            QTimer.singleShot(0, collect_garbage)
         if ok:
             self._export_dir = folder
             self.statusBar().showMessage(f"Exported every panel to {folder} (see manifest.txt)", 10000)
@@ -976,108 +719,6 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         return copies
 
-    # --- presentation mode and themes -----------------------------------------------------------
-    def current_theme(self) -> "style.Theme":
-        """The theme the panels are drawn in: the chosen one, for a projector if presenting
-        (plain light becomes high-contrast light)."""
-        name = self.theme_name
-        if self.presenting and name == "light":
-            name = "high-contrast"
-        base = style.THEMES[name][1]
-        return base.presenting(PRESENTATION_SCALE) if self.presenting else base
-
-    def set_theme_name(self, name: str) -> None:
-        """Switch to a theme of :data:`style.THEMES` ("light", "high-contrast", "dark")."""
-        if name not in style.THEMES:
-            raise ValueError(f"no theme {name!r}; themes are {', '.join(style.THEMES)}")
-        self.acts.themes[name].setChecked(True)
-        if name == self.theme_name:
-            return
-        self.theme_name = name
-        self._apply_look()
-
-    def _theme_chosen(self, action) -> None:
-        self.set_theme_name(action.data())
-
-    def set_presentation(self, on: bool = True, fullscreen: bool = True) -> None:
-        """Presentation mode: full screen, fonts of at least 18 pt, thick lines, a high-contrast
-        theme, a bright band on the current step, the controls put away.  Off restores the
-        window state, layout, theme and fonts exactly."""
-        on = bool(on)
-        if self.acts.presentation.isChecked() != on:
-            old = self.acts.presentation.blockSignals(True)
-            self.acts.presentation.setChecked(on)
-            self.acts.presentation.blockSignals(old)
-        if on == self.presenting:
-            return
-        if on:
-            self._before_presentation = {"window_state": self.windowState(),
-                                         "layout": self.saveState(self._layout_version)}
-            self.presenting = True
-            self._apply_look()
-            self.docks["controls"].hide()
-            self._fit_layout_to_height(force=True)
-            if fullscreen:
-                self.setWindowState(self.windowState() | Qt.WindowFullScreen)
-        else:
-            before = self._before_presentation or {}
-            self.presenting = False
-            self.setWindowState(before.get("window_state", self.windowState() & ~Qt.WindowFullScreen))
-            self._apply_look()
-            if "layout" in before:
-                self.restoreState(before["layout"], self._layout_version)
-                self._style_tab_bars()
-            self._before_presentation = None
-        self.statusBar().showMessage("Presentation mode: F11 to leave" if on else "", 4000)
-
-    def _apply_look(self) -> None:
-        """Apply the current theme and scale to the window's widgets and rebuild the panels
-        (they take their colours, fonts and pens from the theme when built)."""
-        t = self.current_theme()
-        style.set_theme(t)
-        self.setPalette(style.qt_palette(t) or self._base_palette)
-        font = QFont(self._base_font)
-        if self.presenting:
-            font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
-        self.setFont(font)
-        self._scale_fonts()
-        self._rebuild_panels()
-        self.sync()
-
-    def _scale_fonts(self) -> None:
-        """The header, timeline and status texts have their own sizes: scale them too."""
-        widgets = [self.header.words, self.header.equation, self.header.phase,
-                   self.scrubber.label, self.status] + list(self.scrubber.buttons.values())
-        for w in widgets:
-            base = self._base_fonts.setdefault(w, w.font().pointSizeF())
-            f = w.font()
-            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.2) if self.presenting else base)
-            w.setFont(f)
-        lab = self.scrubber.label
-        lab.setMinimumWidth(lab.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
-        for name, b in self.scrubber.buttons.items():
-            b.setMinimumHeight(int(34 * (1.4 if self.presenting else 1.0)))
-        self.header._fit()
-
-    def _rebuild_panels(self) -> None:
-        for cls in self.panel_classes:
-            scroll = self.docks[cls.key].widget()
-            old = scroll.takeWidget()
-            widget = self._build_panel(cls)
-            scroll.setWidget(widget)
-            widget.show()
-            if isinstance(old, Panel) and isinstance(widget, Panel):
-                # A theme change must not undo the reader's log scale or chosen quantity.
-                # Draw once first: some controls (the hidden-state quantities) fill on draw.
-                widget.refresh()
-                widget.restore_view_state(old.view_state())
-            self.panels[cls.key] = widget
-            if old is not None:
-                old.hide()
-                old.deleteLater()
-            scroll._fit()
-        QTimer.singleShot(0, _collect_garbage)
-
     # --- training -------------------------------------------------------------------------------
     @property
     def training(self) -> bool:
@@ -1085,7 +726,7 @@ class MainWindow(QMainWindow):
 
     def start_training(self) -> bool:
         """Train in the background until paused (Ctrl+T again)."""
-        if self.controller.running or self.session.run is None:
+        if self.controller.running or not self.session.has_run:
             return False
         self.acts.play.setChecked(False)
         if "loss" in self.docks and not self.docks["loss"].isHidden():
@@ -1095,17 +736,16 @@ class MainWindow(QMainWindow):
     def pause_training(self) -> None:
         self.controller.pause()
 
-    def _running_changed(self, running: bool) -> None:
-        """While training, everything that touches the run waits (the worker owns it)."""
-        if running:
+    def _on_busy_change(self, busy: bool) -> None:
+        """While the run is lent to training, every action that needs it waits (one list:
+        :data:`bpttviz.gui.actions.NEEDS_RUN`); the controls follow the same signal."""
+        if busy:
             self.acts.play.setChecked(False)
-        for name in LOCKED_WHILE_TRAINING:
-            self.acts.all[name].setEnabled(not running)
-        self.acts.theme_group.setEnabled(not running)
-        self.acts.pause_training.setEnabled(running)
-        self.slider.setEnabled(not running)
-        self.controls.setEnabled(not running)
-        if not running:  # the undo stack's actions know best whether they apply
+        for name in NEEDS_RUN:
+            self.acts.all[name].setEnabled(not busy)
+        self.acts.pause_training.setEnabled(busy)
+        self.slider.setEnabled(not busy)
+        if not busy:  # the undo stack's actions know best whether they apply
             self.acts.undo.setEnabled(self.session.undo_stack.canUndo())
             self.acts.redo.setEnabled(self.session.undo_stack.canRedo())
             self.statusBar().clearMessage()
@@ -1115,82 +755,22 @@ class MainWindow(QMainWindow):
     def _training_progress(self, iteration: int, smooth_loss: float, _entries=None) -> None:
         self.status.setText(f"Training: iteration {iteration}   ·   smooth loss {smooth_loss:.3f}")
 
-    # --- layout, help ------------------------------------------------------------------------------
-    def reset_layout(self) -> None:
-        for dock in self.docks.values():
-            dock.setFloating(False)
-        self.restoreState(self._default_state, self._layout_version)
-        for dock in self.docks.values():
-            dock.show()
-        self._style_tab_bars()
-        self._fit_layout_to_height()
-        self.show_preset_view()
-
+    # --- help ------------------------------------------------------------------------------------
     def help_html(self) -> str:
-        keys = "".join(f"<tr><td><b>{html.escape(shortcut_text(n))}</b></td><td>{html.escape(SPECS[n][2])}</td></tr>"
-                       for n in SPECS if SPECS[n][1])
-        parts = [
-            "<h1>What am I looking at?</h1>",
-            "<p>A tiny recurrent network reads a window of characters. The <b>timeline</b> at the "
-            "top walks through one training iteration: the <b style='color:%s'>forward</b> steps "
-            "(left to right), then the <b style='color:%s'>backward</b> steps (right to left, the "
-            "gradient flowing back through time), then <b style='color:%s'>clip</b> and "
-            "<b style='color:%s'>update</b>. The big line says what the current event computes and "
-            "its equation; every panel shows only what has been computed so far.</p>"
-            % (PHASE_COLOURS["forward"], PHASE_COLOURS["backward"], PHASE_COLOURS["clip"],
-               PHASE_COLOURS["update"]),
-            f"<h2>Keys</h2><table cellspacing='4'>{keys}</table>",
-            "<h2>Controls</h2><p>Pick a <b>preset</b> (hover it to read what it teaches), load your "
-            "own text as a corpus, and change the model and training settings. Every change can "
-            "be undone (Ctrl+Z). <b>Speed</b> sets how many events per second Play shows; Play "
-            "stops at the update event, and pressing Play again continues with the next "
-            "iteration.</p>"]
-        for cls in self.panel_classes:
-            parts.append(f"<h2>{html.escape(cls.title)}</h2>{cls.help_html or '<p>(no help yet)</p>'}")
-        return "\n".join(parts)
+        return help_text.help_html(self.panel_classes)
 
-    def show_help(self) -> QDialog:
-        dlg = getattr(self, "_help_dialog", None)
-        if dlg is None:
-            dlg = QDialog(self)
-            dlg.setObjectName("helpDialog")
-            dlg.setWindowTitle("What am I looking at? — bpttviz")
-            lay = QVBoxLayout(dlg)
-            self.help_browser = QTextBrowser()
-            self.help_browser.setOpenExternalLinks(True)
-            f = self.help_browser.font()
-            f.setPointSizeF(f.pointSizeF() * 1.2)
-            self.help_browser.setFont(f)
-            lay.addWidget(self.help_browser)
-            buttons = QDialogButtonBox(QDialogButtonBox.Close)
-            buttons.rejected.connect(dlg.close)
-            lay.addWidget(buttons)
-            dlg.resize(820, 720)
-            self._help_dialog = dlg
-        self.help_browser.setHtml(self.help_html())
-        dlg.show()
-        dlg.raise_()
-        return dlg
+    def show_help(self):
+        if self._help_dialog is None:
+            self._help_dialog = help_text.HelpDialog(self)
+            self.help_browser = self._help_dialog.browser
+        self._help_dialog.show_text(self.help_html())
+        return self._help_dialog
 
     def about_html(self) -> str:
-        """The About box: what bpttviz is, and what a bug report needs (versions, which
-        engine kernels run, where the log is)."""
-        import numpy
-        import pyqtgraph
-        from PyQt5.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
-
-        from .app import log_path
-
-        rows = [("numpy", numpy.__version__), ("PyQt5 / Qt", f"{PYQT_VERSION_STR} / {QT_VERSION_STR}"),
-                ("pyqtgraph", pyqtgraph.__version__), ("engine kernels", kernels.status()),
-                ("error log", log_path())]
-        table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-                        for k, v in rows)
-        return (f"<h2>bpttviz {__version__}</h2><p>Step through backpropagation through time in "
-                f"a tiny RNN, one timestep at a time.</p><table cellspacing='6'>{table}</table>")
+        return help_text.about_html()
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About bpttviz", self.about_html())
+        help_text.show_about(self)
 
     # --- settings -------------------------------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -1200,15 +780,15 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self._restored_layout = self.restoreState(state, self._layout_version)
-            self._style_tab_bars()
+            self._restored_layout = self.restoreState(state, self.dock_layout.version)
+            self.dock_layout.style_tab_bars()
 
     def save_settings(self) -> None:
         if not self._remember:
             return
         s = app_settings()
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(self._layout_version))
+        s.setValue("window/state", self.saveState(self.dock_layout.version))
         if self.session.preset is not None:
             s.setValue("session/last_preset", self.session.preset.name)
         s.sync()

@@ -1,13 +1,14 @@
 """Live training in a worker thread, without copying the run and without races.
 
-Ownership rule: while a :class:`TrainingController` is running, the worker thread is the only
-code that touches ``session.run`` (it calls ``run.update()`` in a loop).  The GUI thread only
-receives what the worker sends in its signals (plain numbers and the *new* history entries),
-and it must not read or change ``session.run`` / ``session.trace`` until ``sigRunningChanged``
-says ``False``.  When training stops (pause, stop-after-N, divergence) the controller joins the
-thread and then calls ``session.train(0)`` in the GUI thread: that trains nothing, resets the
-cursor to the start of the current window and emits ``sigChanged`` once, so every panel shows
-the trace at the paused iteration and the regular timeline can be stepped from there.
+Ownership rule: the controller borrows the run through ``session.lend_run()``; while the loan
+lasts the worker thread is the only code that touches the run, the session refuses every change
+(SessionError) and its readers see the trace published when training began.  The GUI thread
+only receives what the worker sends in its signals (plain numbers and the *new* history
+entries).  When training stops (pause, stop-after-N, divergence) the controller joins the
+thread and ends the loan: the session publishes the trace at the paused iteration (cursor at
+the start, one ``sigTraceChanged``), and the regular timeline can be stepped from there.
+
+The window owns the one controller of its session and hands it to the panels that need it.
 
 Because nothing is copied, training speed is the engine's; the GUI's cost is limited to one
 signal per ~33 ms (``EMIT_INTERVAL``) carrying only the entries added since the last one.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import weakref
 from typing import Dict, List, Optional
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
@@ -132,11 +132,11 @@ class TrainingWorker(QObject):
 class TrainingController(QObject):
     """Starts and stops a :class:`TrainingWorker` for a session (one thread per run).
 
-    sigRunningChanged(bool): training started / stopped.  While True, nobody but the worker
-    may touch ``session.run``; the main window should disable stepping and editing.
+    sigRunningChanged(bool): training started / stopped (the session's ``sigBusyChanged``
+    says the same about the run; widgets that edit the session follow that one).
     sigProgress, sigSample: forwarded from the worker (queued to the GUI thread).
-    sigStopped(reason): after the thread is joined and ``session.train(0)`` has emitted
-    ``sigChanged`` (reason as in ``TrainingWorker.sigFinished``).
+    sigStopped(reason): after the thread is joined and the run is back with the session (its
+    new trace published), reason as in ``TrainingWorker.sigFinished``.
     sigDiverged(iteration, message): after the session has been reset, before
     sigStopped("diverged"); the run kept the parameters from before the failed update.
     """
@@ -152,6 +152,7 @@ class TrainingController(QObject):
         self.session = session
         self.thread: Optional[QThread] = None
         self.worker: Optional[TrainingWorker] = None
+        self._loan = None
         self.temperature = 1.0
         self.sample_interval = SAMPLE_INTERVAL
         self.last_reason: Optional[str] = None
@@ -179,7 +180,13 @@ class TrainingController(QObject):
         if already running (or limit is 0)."""
         if self.running or (limit is not None and limit <= 0):
             return False
-        run = self.session.run
+        from ..session import SessionError
+        loan = self.session.lend_run()
+        try:
+            run = loan.__enter__()
+        except SessionError:
+            return False
+        self._loan = loan
         self.divergence = None
         self.started_at_iteration = run.iteration
         self.start_time = time.perf_counter()
@@ -192,7 +199,6 @@ class TrainingController(QObject):
         worker.sigFinished.connect(self._on_finished)
         thread.started.connect(worker.work)
         self.worker, self.thread = worker, thread
-        # Receivers may still read the run here (the thread has not started yet).
         self.sigRunningChanged.emit(True)
         thread.start()
         return True
@@ -214,13 +220,19 @@ class TrainingController(QObject):
         self._on_finished(self.worker.reason or "paused")
 
     def shutdown(self):
-        """Stop without touching the session afterwards (application exit, panel closed)."""
+        """Stop and give the run back without waiting for anyone (application exit)."""
         if self.worker is None:
             return
         self.worker.request_stop()
         self.thread.quit()
         self.thread.wait(10_000)
         self._cleanup()
+        self._return_run()
+
+    def _return_run(self):
+        loan, self._loan = self._loan, None
+        if loan is not None:
+            loan.end()
 
     # --- from the worker ----------------------------------------------------------------
     def _on_diverged(self, iteration: int, message: str):
@@ -244,9 +256,9 @@ class TrainingController(QObject):
         worker = self._cleanup()
         reason = worker.reason or reason
         self.last_reason = reason
+        # The run goes back to the session, which publishes its trace (cursor at the start).
+        self._return_run()
         self.sigRunningChanged.emit(False)
-        # Back in sole charge of the run: reset the cursor and let every panel redraw.
-        self.session.train(0)
         if worker.divergence is not None:
             self._on_diverged(*worker.divergence)
         self.sigStopped.emit(reason)
@@ -258,16 +270,3 @@ class TrainingController(QObject):
         """Iterations per second since ``start`` (for a read-out)."""
         dt = time.perf_counter() - self.start_time
         return (iteration - self.started_at_iteration) / dt if dt > 0 else 0.0
-
-
-_CONTROLLERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def controller_for(session) -> TrainingController:
-    """The one TrainingController of a session (created on first use), so the training panel
-    and the main window's actions share the same worker."""
-    c = _CONTROLLERS.get(session)
-    if c is None:
-        c = TrainingController(session, parent=session)
-        _CONTROLLERS[session] = c
-    return c

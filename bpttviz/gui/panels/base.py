@@ -1,15 +1,36 @@
-"""The contract every panel follows.
+"""The contract every panel follows.  Read this before writing a panel.
 
-A panel is a QWidget built from a Session.  It subscribes to ``session.sigChanged`` and
-redraws from the session alone (it never talks to another panel).  It draws only what is
-computed at the cursor (``session.state``): quantities not yet reached are left empty.
+Reading.  A panel is a QWidget built from a Session (and, in the window, the training
+controller).  It draws from the session alone and never talks to another panel.  It draws only
+what is computed at the cursor (``session.state``): quantities not yet reached are left empty.
+
+Hooks.  The base class subscribes to the session's specific signals; a panel overrides
+    ``on_trace()``   a new trace is current (rebuild what depends on the whole trace: shapes,
+                     ranges, per-trace analyses); called before the next ``on_cursor``;
+    ``on_cursor()``  draw the state at the cursor (default: ``redraw()``);
+    ``on_config(names)``  these config fields changed (optional);
+    ``on_busy(busy)``     the run was lent to training / returned (optional).
+A panel that is hidden, or in a tab behind another, is not drawn; it catches up when shown
+(``on_trace`` first if the trace changed meanwhile).  Never compare ``id(trace)``: use
+``session.trace_serial`` / ``run_serial`` (addresses of freed objects are reused).
+
+Ownership.  The session is the only way to change the run.  While training borrows it
+(``session.busy``), every change refuses with SessionError and readers see the trace published
+when training began.  A widget that edits the session (calls ``session.edit``, ``scale_whh``,
+a cursor move, ...) must be created through :meth:`editor`: the base class disables all of
+them while the run is lent and enables them after, so no panel keeps a list by hand.
+
+Slots.  Connect bound methods only — never a lambda, closure or ``functools.partial``: those
+keep a connection alive after the panel is destroyed (a theme change rebuilds panels), and the
+next signal then calls into a deleted widget.  Bound methods of a QObject are disconnected by
+Qt when the panel goes.
 
 Exports (PNG/SVG/PDF/CSV) use ``export_widget()`` for pictures and ``csv_tables()`` for
 the numbers drawn, so a new panel exports like the others without extra code.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, FrozenSet, List, Tuple
 
 import numpy as np
 from PyQt5.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QWidget
@@ -30,17 +51,73 @@ class Panel(QWidget):
     #: panel (a theme or presentation-mode change) through view_state/restore_view_state.
     view_widgets: Tuple[str, ...] = ()
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session, parent=None, controller=None):
         super().__init__(parent)
         self.session = session
+        #: The window's TrainingController (None for export copies and tests).
+        self.controller = controller
+        self._editors: List[QWidget] = []
         self._dirty = True
+        self._seen_serial = None   # the trace serial on_trace last ran for
         self._shown = True
-        session.sigChanged.connect(self._on_session_changed)
+        session.sigTraceChanged.connect(self._on_trace_change)
+        session.sigCursorChanged.connect(self._on_cursor_change)
+        session.sigConfigChanged.connect(self._on_config_change)
+        session.sigBusyChanged.connect(self._on_busy_change)
 
-    def _on_session_changed(self):
+    # --- hooks for subclasses -----------------------------------------------------------
+    def on_trace(self) -> None:
+        """A new trace is current (see the module docstring)."""
+
+    def on_cursor(self) -> None:
+        """Draw the session's state at the cursor."""
+        self.redraw()
+
+    def on_config(self, names: FrozenSet[str]) -> None:
+        """These config fields changed."""
+
+    def on_busy(self, busy: bool) -> None:
+        """The run was lent to training (True) or given back."""
+
+    def redraw(self):
+        """Draw the session's state at the cursor. Subclasses implement this or on_cursor."""
+        raise NotImplementedError
+
+    # --- session-editing widgets ----------------------------------------------------------
+    def editor(self, widget):
+        """Register ``widget`` as one that edits the session: disabled while the run is lent.
+        Returns the widget, so ``self.spin = self.editor(QSpinBox())`` reads naturally."""
+        self._editors.append(widget)
+        widget.setEnabled(not self.session.busy)
+        return widget
+
+    def editors(self) -> List[QWidget]:
+        return list(self._editors)
+
+    def _on_view_option_change(self, *_args) -> None:
+        """Slot for the panel's own view controls (log scale, which quantity): redraw."""
+        self.refresh()
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _on_trace_change(self, _serial: int) -> None:
+        self._dirty = True
+        self._maybe_refresh()
+
+    def _on_cursor_change(self, _index: int) -> None:
+        self._dirty = True
+        self._maybe_refresh()
+
+    def _on_config_change(self, names) -> None:
+        self.on_config(names)
+
+    def _on_busy_change(self, busy: bool) -> None:
+        for w in self._editors:
+            w.setEnabled(not busy)
+        self.on_busy(busy)
+
+    def _maybe_refresh(self) -> None:
         # A hidden dock, or one in a tab behind another, does not redraw; it catches up when
         # shown (keeps stepping fast with thirteen panels).
-        self._dirty = True
         if self._shown and self.isVisible():
             self.refresh()
 
@@ -51,14 +128,20 @@ class Panel(QWidget):
         if self._shown and self._dirty and self.isVisible():
             self.refresh()
 
-    def showEvent(self, event):
+    def showEvent(self, event):  # noqa: N802
         super().showEvent(event)
         if self._dirty:
             self.refresh()
 
     def refresh(self):
+        """Bring the panel up to date now: ``on_trace`` if the trace changed since it last
+        ran, then ``on_cursor``."""
         self._dirty = False
-        self.redraw()
+        serial = self.session.trace_serial
+        if serial != self._seen_serial:
+            self._seen_serial = serial
+            self.on_trace()
+        self.on_cursor()
 
     def view_state(self) -> Dict[str, object]:
         """The values of :attr:`view_widgets`: a check box's checked state, a combo box's
@@ -89,10 +172,6 @@ class Panel(QWidget):
                     w.setCurrentIndex(i)
             elif isinstance(w, QAbstractSpinBox):
                 w.setValue(value)
-
-    def redraw(self):
-        """Draw the session's state at the cursor. Subclasses implement this."""
-        raise NotImplementedError
 
     def export_widget(self) -> QWidget:
         """The widget whose picture is exported (default: the whole panel)."""

@@ -48,15 +48,15 @@ class ClipComparePanel(Panel):
         "<p>During the backward pass the comparison uses the raw gradient accumulated so far "
         "(steps t..T−1); from the clip event on, the full raw gradient of the window.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.combo = QComboBox()
         self.combo.setFont(t.font(t.tick_pt))
         self.combo.setToolTip("Which parameter's gradient the heatmap shows; 'auto' picks the one "
                               "with the most entries changed by value clipping")
-        self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.combo.currentIndexChanged.connect(self._on_view_option_change)
         self.note = QLabel("")
         self.note.setFont(t.font(t.tick_pt))
         self.note.setContentsMargins(6, 0, 6, 0)
@@ -167,7 +167,7 @@ class ClipComparePanel(Panel):
             return s.clip_comparison()
         if not st.in_backward:
             return None
-        key = (id(tr), st.backward_from, s.config.clip_value)
+        key = (self.session.trace_serial, st.backward_from, s.config.clip_value)
         if key != self._cache_key:
             acc = {k: tr.accumulated_grad(k, st.backward_from) for k in tr.grads_raw}
             self._cache = compare_clipping(acc, s.config.clip_value)

@@ -145,8 +145,8 @@ class CodePanel(Panel):
         "this step, printed as the notebook prints them (long vectors show their first 6 "
         "values and their length).</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.words = QLabel("")

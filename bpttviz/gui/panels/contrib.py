@@ -55,8 +55,8 @@ class ContributionsPanel(Panel):
         "backward loop holds it after processing step k (it is read right to left). Hover a "
         "cell for its value.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.log_box = QCheckBox("log colour scale")
@@ -64,7 +64,7 @@ class ContributionsPanel(Panel):
         self.log_box.setChecked(True)
         self.log_box.setToolTip("Colour the parts by log10 of their size: they span many "
                                 "decades, so a linear scale shows only the largest few")
-        self.log_box.toggled.connect(lambda _b: self.refresh())
+        self.log_box.toggled.connect(self._on_view_option_change)
         self.note = QLabel("")
         self.note.setFont(t.font(t.tick_pt))
         top = QHBoxLayout()
@@ -125,7 +125,7 @@ class ContributionsPanel(Panel):
     # --- numbers ----------------------------------------------------------------------------
     def _running_totals(self, tr) -> np.ndarray:
         """(T,) ||accumulated_grad(Whh, k)|| for every k (cached per trace)."""
-        key = id(tr)
+        key = self.session.trace_serial
         if self._trace_key != key:
             self._trace_key = key
             name = tr.recurrent_name

@@ -58,11 +58,11 @@ class DecayPanel(Panel):
         "with Ctrl+Z); the whole window is recomputed and the plot follows. The view covers "
         "the whole window: the Jacobians depend only on the forward pass.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
-        self.slider = QSlider(Qt.Horizontal)
+        self.slider = self.editor(QSlider(Qt.Horizontal))
         self.slider.setRange(-HALF_RANGE, HALF_RANGE)
         self.slider.setSingleStep(1)
         self.slider.setPageStep(STEPS_PER_OCTAVE // 4)
@@ -78,10 +78,10 @@ class DecayPanel(Panel):
         self.scale_label.setMinimumWidth(int(70 * t.scale))
         self.scale_label.setToolTip("Factor applied to Whh by this control (relative to the "
                                     "Whh it started from)")
-        self.reset = QPushButton("×1")
+        self.reset = self.editor(QPushButton("×1"))
         self.reset.setFont(t.font(t.tick_pt))
         self.reset.setToolTip("Put Whh back to the weights this control started from (×1)")
-        self.reset.clicked.connect(lambda: self.slider.setValue(0))
+        self.reset.clicked.connect(self._reset_scale)
         self.rho_label = QLabel("")
         self.rho_label.setFont(t.font(t.label_pt))
         self.rho_label.setToolTip("ρ: spectral radius (largest |eigenvalue|) of Whh; σ: its largest "
@@ -169,6 +169,13 @@ class DecayPanel(Panel):
         self.scale_label.setText(f"×{slider_factor(value):.2f}")
         self._timer.start()
 
+    def _reset_scale(self):
+        self.slider.setValue(0)
+
+    def on_busy(self, busy: bool):
+        if busy:
+            self._timer.stop()  # a pending scale would be refused: the run is lent
+
     def apply_scale(self):
         """Apply the slider's factor to the session now (the debounce timer calls this)."""
         self._timer.stop()
@@ -190,7 +197,7 @@ class DecayPanel(Panel):
         relative to the reference; a new preset, edit or training step resets it to ×1."""
         W = np.asarray(self.session.params[self.session.trace.recurrent_name])
         ref = self._ref
-        run = id(self.session.run)  # a new preset, edit or opened file: a new ×1
+        run = self.session.run_serial  # a new preset, edit or opened file: a new ×1
         if ref is None or ref.shape != W.shape or run != self._ref_run:
             self._ref_run = run
             self._ref, self._applied = W.copy(), 1.0

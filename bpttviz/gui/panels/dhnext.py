@@ -28,8 +28,8 @@ class DhnextPanel(Panel):
         "negative, red positive, on a symmetric range fixed for this window. Hover a cell for "
         "its value and formula.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.log_box = QCheckBox("log scale")
@@ -92,7 +92,7 @@ class DhnextPanel(Panel):
         lay.addWidget(self.key_label)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
-        self._trace_id = None
+        self._trace_serial = None
         self.data = np.zeros((0, 0))
 
     # --- ranges fixed per trace (no flicker while stepping) --------------------------------
@@ -133,7 +133,7 @@ class DhnextPanel(Panel):
                 self.norm_text.setPos(-0.5, y1)
 
     def _log_toggled(self, _on):
-        if self._trace_id is not None:
+        if self._trace_serial is not None:
             self._set_y_ranges()
         self.refresh()
 
@@ -144,8 +144,8 @@ class DhnextPanel(Panel):
     def redraw(self):
         s = self.session
         tr, st = s.trace, s.state
-        if id(tr) != self._trace_id:
-            self._trace_id = id(tr)
+        if self.session.trace_serial != self._trace_serial:
+            self._trace_serial = self.session.trace_serial
             self._new_trace(tr)
         b = st.backward_from
         ts = np.arange(b, tr.T, dtype=float)

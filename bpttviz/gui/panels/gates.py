@@ -9,7 +9,6 @@ from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QSta
                              QVBoxLayout, QWidget)
 
 from .. import style
-from ..training import controller_for
 from .base import Panel
 
 #: Heatmaps per cell, in drawing order.
@@ -44,8 +43,8 @@ class GatesPanel(Panel):
         "the forget gate f (no squashing, no weight matrix), so when f is near 1 it reaches "
         "early steps almost undiminished; through h it shrinks.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.stack = QStackedWidget()
@@ -56,7 +55,7 @@ class GatesPanel(Panel):
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignCenter)
         self.message.setFont(t.font(t.big_pt))
-        self.switch_button = QPushButton("Use an LSTM cell")
+        self.switch_button = self.editor(QPushButton("Use an LSTM cell"))
         self.switch_button.setFont(t.font(t.label_pt, bold=True))
         self.switch_button.setToolTip("Change the cell of this run to an LSTM (undoable; the "
                                       "parameters are re-initialised for the new shapes)")
@@ -92,20 +91,17 @@ class GatesPanel(Panel):
         lay.addWidget(self.stack)
 
         self._cell = None
-        self._trace_id = None
+        self._trace_serial = None
         self.heatmaps = {}
         self.data = {}
         self.flow = {}
         self.flow_curves = {}
         self.flow_plot = None
-        self.controller = controller_for(session)
-        self.controller.sigRunningChanged.connect(
-            lambda running: self.switch_button.setEnabled(not running))
 
     # --- building ---------------------------------------------------------------------------
     def switch_to_lstm(self):
         from ...session import SessionError
-        if self.controller.running:
+        if self.session.busy:
             return
         try:
             self.session.edit("cell", cell="lstm")
@@ -194,12 +190,10 @@ class GatesPanel(Panel):
         # A narrow dock gets two columns instead of a grid that runs off its right edge.
         if self._cell in GATES_OF and getattr(self, "_built_cols", None) not in (None, self._columns()):
             self._build(self._cell)
-            self._trace_id = None
+            self._trace_serial = None
             self.refresh()
 
     def redraw(self):
-        if self.controller.running:
-            return  # the training worker owns the run
         s = self.session
         tr, st = s.trace, s.state
         cell = tr.cell
@@ -207,15 +201,14 @@ class GatesPanel(Panel):
             self.stack.setCurrentIndex(0)
             self._cell = cell
             self.data, self.flow = {}, {}
-            self.switch_button.setEnabled(not self.controller.running)
             return
         self.stack.setCurrentIndex(1)
         if cell != self._cell:
             self._cell = cell
             self._build(cell)
-            self._trace_id = None
-        if id(tr) != self._trace_id:
-            self._trace_id = id(tr)
+            self._trace_serial = None
+        if self.session.trace_serial != self._trace_serial:
+            self._trace_serial = self.session.trace_serial
             self._new_trace(tr)
         n = st.forward_count
         cur = st.current_t
@@ -241,8 +234,6 @@ class GatesPanel(Panel):
 
     def describe_cell(self, name, row, col):
         s = self.session
-        if self.controller.running:
-            return ""
         tr, st = s.trace, s.state
         if col >= st.forward_count:
             return f"{name}[{row}, t={col}]: not computed yet (forward step {col} comes later)"
@@ -253,7 +244,7 @@ class GatesPanel(Panel):
         return self.stack.currentWidget()
 
     def csv_tables(self):
-        if self.controller.running or not self.data:
+        if not self.data:
             return {}
         s = self.session
         tr, st = s.trace, s.state

@@ -17,7 +17,6 @@ from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboB
                              QTableWidgetItem, QVBoxLayout)
 
 from .. import style
-from ..training import controller_for
 from .base import Panel
 
 #: Relative-error thresholds (cs231n's rule of thumb) and their colours (with a word, so the
@@ -59,16 +58,16 @@ class GradCheckPanel(Panel):
         "do not go back through time) stay green, and training learns far worse. Untick (or "
         "undo) to fix it.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         font = t.font(t.tick_pt)
-        self.run_button = QPushButton("Run check")
+        self.run_button = self.editor(QPushButton("Run check"))
         self.run_button.setToolTip("Compare backprop's gradient with finite differences on this "
                                    f"window ({MAX_ENTRIES} random entries per parameter)")
         self.run_button.clicked.connect(self.run_check)
-        self.bug_box = QCheckBox("Forget dhnext (the classic bug)")
+        self.bug_box = self.editor(QCheckBox("Forget dhnext (the classic bug)"))
         self.bug_box.setToolTip("Teaching toggle: backprop forgets to add the gradient from the "
                                 "future (dh = Whyᵀdy instead of Whyᵀdy + dhnext). Undoable.")
         self.bug_box.toggled.connect(self._bug_toggled)
@@ -76,10 +75,10 @@ class GradCheckPanel(Panel):
         self.auto_box.setChecked(True)
         self.auto_box.setToolTip("Run the check automatically whenever the window or the "
                                  "parameters change (it takes a fraction of a second)")
-        self.auto_box.toggled.connect(lambda on: on and self.refresh())
+        self.auto_box.toggled.connect(self._auto_toggled)
         self.param_combo = QComboBox()
         self.param_combo.setToolTip("Which parameter's checked entries the scatter plot shows")
-        self.param_combo.currentIndexChanged.connect(lambda _i: self._draw_scatter())
+        self.param_combo.currentIndexChanged.connect(self._param_chosen)
         lab = QLabel("scatter:")
         lab.setToolTip(self.param_combo.toolTip())
         for w in (self.run_button, self.bug_box, self.auto_box, self.param_combo, lab):
@@ -147,19 +146,22 @@ class GradCheckPanel(Panel):
         lay.addWidget(self.table, 2)
 
         self.results: Optional[Dict] = None
-        self._trace_id = None
-        self._result_trace_id = None
-        self.controller = controller_for(session)
-        self.controller.sigRunningChanged.connect(self._running_changed)
-        self._running_changed(self.controller.running)
+        self._trace_serial = None
+        self._result_trace_serial = None
+        self.on_busy(session.busy)
 
     # --- controls -----------------------------------------------------------------------
-    def _running_changed(self, running: bool):
-        # The training worker owns the run: no check or edit until it stops.
-        for w in (self.run_button, self.bug_box):
-            w.setEnabled(not running)
-        if running:
+    def on_busy(self, busy: bool):
+        # The training worker owns the run (the base class disables the check and the bug).
+        if busy:
             self.status.setText("Training is running: the check resumes when it is paused.")
+
+    def _auto_toggled(self, on: bool):
+        if on:
+            self.refresh()
+
+    def _param_chosen(self, _index: int):
+        self._draw_scatter()
 
     def _bug_toggled(self, on: bool):
         s = self.session
@@ -185,7 +187,7 @@ class GradCheckPanel(Panel):
 
     def run_check(self):
         """Run the engine's check on the current window (busy cursor while it runs)."""
-        if self.controller.running:
+        if self.session.busy:
             return
         self.status.setText("checking\u2026")
         QApplication.setOverrideCursor(Qt.WaitCursor)
@@ -193,22 +195,21 @@ class GradCheckPanel(Panel):
             self.results = self.session.gradient_check(MAX_ENTRIES)
         finally:
             QApplication.restoreOverrideCursor()
-        self._result_trace_id = id(self.session.trace)
+        self._result_trace_serial = self.session.trace_serial
         self._draw_results()
 
     # --- drawing ------------------------------------------------------------------------
     def redraw(self):
-        if self.controller.running:
+        if self.session.busy:
             return
         self._sync_bug_box()
-        tr = self.session.trace
-        if id(tr) != self._trace_id:
-            self._trace_id = id(tr)
+        if self.session.trace_serial != self._trace_serial:
+            self._trace_serial = self.session.trace_serial
             if self.auto_box.isChecked():
                 self.run_check()
                 return
             self.results = None
-        if self.results is None or self._result_trace_id != id(tr):
+        if self.results is None or self._result_trace_serial != self.session.trace_serial:
             self.results = None
             self._draw_results()
 

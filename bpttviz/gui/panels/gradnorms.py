@@ -36,12 +36,12 @@ class GradNormsPanel(Panel):
         "text gives the fraction of entries changed and the cosine between the raw and the "
         "clipped gradient (1 = same direction).</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         self.groups = tuple(session.trace.grads_raw) + ("global",)
         t = style.theme()
         self._theme = t
-        self.combo = QComboBox()
+        self.combo = self.editor(QComboBox())
         self.combo.setFont(t.font(t.tick_pt))
         for i, (label, mode, tip) in enumerate(CLIP_CHOICES):
             self.combo.addItem(label, label)
@@ -49,7 +49,7 @@ class GradNormsPanel(Panel):
         self.combo.setToolTip("Clip mode: none, value (per entry), norm (global), param-norm "
                               "(per parameter). Changes the session now (undoable).")
         self.combo.currentIndexChanged.connect(self._combo_changed)
-        self.spin = QDoubleSpinBox()
+        self.spin = self.editor(QDoubleSpinBox())
         self.spin.setFont(t.font(t.tick_pt))
         self.spin.setDecimals(2)
         self.spin.setRange(0.01, 1e6)
@@ -169,7 +169,7 @@ class GradNormsPanel(Panel):
         raw, clipped = self.shown_norms()
         self.raw_heights, self.clip_heights = raw, clipped
         # The y range is fixed per window and setting (grows only if a partial sum overshoots).
-        key = (id(tr), cfg.clip, cfg.clip_value)
+        key = (self.session.trace_serial, cfg.clip, cfg.clip_value)
         top = float(np.nanmax(raw)) if np.any(np.isfinite(raw)) else 0.0
         if key != self._ykey or top > self._ymax:
             if key != self._ykey:

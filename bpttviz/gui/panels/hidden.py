@@ -44,15 +44,15 @@ class HiddenStatesPanel(Panel):
         "the fixed scale; fitted, the pattern shows (read the range in the note before "
         "comparing two windows).</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.combo = QComboBox()
         self.combo.setFont(t.font(t.tick_pt))
         self.combo.setToolTip("Which quantity to show: h (default); for an LSTM also the cell "
                               "state c and the gates i, f, o, g; for a GRU the gates z, r, n")
-        self.combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.combo.currentIndexChanged.connect(self._on_view_option_change)
         self.range_combo = QComboBox()
         self.range_combo.setFont(t.font(t.tick_pt))
         self.range_combo.addItem("fixed", "fixed")
@@ -61,7 +61,7 @@ class HiddenStatesPanel(Panel):
             "Colour range. Fixed: the function's own range ([-1, 1] for tanh, [0, 1] for a "
             "gate), comparable between windows. Fit: the values this window reaches, so that "
             "small activations (as at initialisation) are visible.")
-        self.range_combo.currentIndexChanged.connect(lambda _i: self._on_range_changed())
+        self.range_combo.currentIndexChanged.connect(self._on_range_changed)
         self.note = QLabel("")
         self.note.setFont(t.font(t.tick_pt))
         top = QHBoxLayout()
@@ -92,7 +92,7 @@ class HiddenStatesPanel(Panel):
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.readout)
         self._cell = None
-        self._trace_id = None
+        self._trace_serial = None
         self.data = np.zeros((0, 0))
 
     # --- what to show -------------------------------------------------------------------
@@ -114,7 +114,7 @@ class HiddenStatesPanel(Panel):
         self.range_combo.setCurrentIndex(1 if fit else 0)
 
     def _on_range_changed(self):
-        self._trace_id = None  # recompute the levels
+        self._trace_serial = None  # recompute the levels
         self.refresh()
 
     def _levels(self, name: str, arr: np.ndarray):
@@ -162,8 +162,8 @@ class HiddenStatesPanel(Panel):
         self._sync_combo(tr.cell)
         name = self.quantity
         arr = self._array(tr, name)
-        if id(tr) != self._trace_id or getattr(self, "_name", None) != name:
-            self._trace_id, self._name = id(tr), name
+        if self.session.trace_serial != self._trace_serial or getattr(self, "_name", None) != name:
+            self._trace_serial, self._name = self.session.trace_serial, name
             # The whole window's values, not only the steps revealed so far: the colours must
             # not change meaning while the forward pass fills in.
             levels, cmap, rng = self._levels(name, arr)

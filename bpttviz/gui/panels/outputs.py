@@ -24,8 +24,8 @@ class OutputsPanel(Panel):
         "is ln V, the loss of a uniform guess. Hover a cell to read p, the logit and the "
         "formula.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self.view = style.make_layout_widget(t)
         self.view.setToolTip("Hover a cell: probability, logit and formula")
@@ -69,7 +69,7 @@ class OutputsPanel(Panel):
         lay.setSpacing(2)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
-        self._trace_id = None
+        self._trace_serial = None
         self._tick_key = None
         self.data = np.zeros((0, 0))
         # Align the two plots' left edges (the heatmap's axis labels are characters).
@@ -92,7 +92,7 @@ class OutputsPanel(Panel):
         vocab = self.session.vocab
         vb = self.plot.vb.boundingRect()
         T, V = tr.T, tr.vocab_size
-        key = (id(tr), int(vb.width()) // 20, int(vb.height()) // 20)
+        key = (self.session.trace_serial, int(vb.width()) // 20, int(vb.height()) // 20)
         if key == self._tick_key:
             return
         self._tick_key = key
@@ -110,8 +110,8 @@ class OutputsPanel(Panel):
     def redraw(self):
         s = self.session
         tr, st = s.trace, s.state
-        if id(tr) != self._trace_id:
-            self._trace_id = id(tr)
+        if self.session.trace_serial != self._trace_serial:
+            self._trace_serial = self.session.trace_serial
             self._new_trace(tr)
         self._update_ticks(tr)
         n = st.forward_count

@@ -17,7 +17,7 @@ from PyQt5.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, Q
                              QPushButton, QSpinBox, QVBoxLayout)
 
 from .. import style
-from ..training import HISTORY_FIELDS, controller_for
+from ..training import HISTORY_FIELDS
 from .base import Panel
 
 #: Milliseconds between two redraws while training (<= 30 frames per second).
@@ -75,11 +75,10 @@ class TrainingPanel(Panel):
         "<p><b>Bottom</b>: text sampled from the model every second or so. Low temperature "
         "picks the likeliest characters, high temperature is more adventurous.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
-        self.controller = controller_for(session)
         font = t.font(t.tick_pt)
 
         def label(text, tip):
@@ -88,7 +87,7 @@ class TrainingPanel(Panel):
             lab.setToolTip(tip)
             return lab
 
-        self.run_button = QPushButton("\u25b6 Run")
+        self.run_button = self.editor(QPushButton("\u25b6 Run"))
         self.run_button.setToolTip("Train in the background at full speed until Pause (or for "
                                    "the number of iterations set in 'stop after')")
         self.pause_button = QPushButton("Pause")
@@ -108,7 +107,7 @@ class TrainingPanel(Panel):
         self.temp_spin.setValue(1.0)
         self.temp_spin.setToolTip("Sampling temperature: below 1 the likeliest characters win, "
                                   "above 1 the choice is more random")
-        self.sample_button = QPushButton("Sample now")
+        self.sample_button = self.editor(QPushButton("Sample now"))
         self.sample_button.setToolTip("Sample text from the model at this iteration (while paused)")
         self.rate_label = label("", "Where training is: iteration, smoothed loss and speed "
                                 "(iterations per second while running)")
@@ -198,10 +197,10 @@ class TrainingPanel(Panel):
 
         self.hist = {k: _Growing() for k in HISTORY_FIELDS}
         self._ranges = {}
-        self._run_id = None
+        self._run_serial = None
         self._data_dirty = False
         self._rate_marks = []          # (time, iteration) of recent progress signals
-        self.iteration = session.run.iteration if session.run is not None else 0
+        self.iteration = session.iteration if session.has_run else 0
         self.smooth_loss = float("nan")
         self.rate = 0.0
         self.sample_text = ""
@@ -212,37 +211,43 @@ class TrainingPanel(Panel):
         self.frames = 0
 
         c = self.controller
-        c.sigProgress.connect(self._on_progress)
-        c.sigSample.connect(self._on_sample)
-        c.sigRunningChanged.connect(self._on_running_changed)
-        c.sigDiverged.connect(self._on_diverged)
-        c.sigStopped.connect(self._on_stopped)
-        self._set_buttons(c.running)
-        self._set_live_pens(c.running)
-        if c.running:
+        if c is not None:
+            c.sigProgress.connect(self._on_progress)
+            c.sigSample.connect(self._on_sample)
+            c.sigDiverged.connect(self._on_diverged)
+            c.sigStopped.connect(self._on_stopped)
+        else:
+            self.run_button.setToolTip("Training runs from the window (Run ▸ Train)")
+        self._set_buttons(session.busy)
+        self._set_live_pens(session.busy)
+        if session.busy:
             self.frame_timer.start()
 
     # --- controls -----------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.controller.running
+        return self.session.busy
 
     def start(self):
+        if self.controller is None:
+            return
         n = self.stop_spin.value()
         self.controller.set_temperature(self.temp_spin.value())
         self.controller.start(n if n > 0 else None)
 
     def pause(self):
-        self.controller.pause()
+        if self.controller is not None:
+            self.controller.pause()
 
     def _temperature_changed(self, value):
-        self.controller.set_temperature(value)
+        if self.controller is not None:
+            self.controller.set_temperature(value)
         if not self.running:
             self.sample_now()
 
     def sample_now(self):
         """Sample text in the GUI thread (only while paused: the worker owns the run)."""
-        if self.running or self.session.run is None or not hasattr(self.session.run, "sample_text"):
+        if self.running or not self.session.has_run or not hasattr(self.session.run, "sample_text"):
             return
         run = self.session.run
         temp = self.temp_spin.value()
@@ -256,9 +261,8 @@ class TrainingPanel(Panel):
 
     # --- from the controller ------------------------------------------------------------
     def _set_buttons(self, running: bool):
-        self.run_button.setEnabled(not running)
-        self.pause_button.setEnabled(running)
-        self.sample_button.setEnabled(not running)
+        # Run and Sample are session editors (the base class disables them while training).
+        self.pause_button.setEnabled(running and self.controller is not None)
 
     def _set_live_pens(self, running: bool):
         """Thick gradient-norm lines cost ~1.5 ms each per frame to rasterise (time the
@@ -269,11 +273,11 @@ class TrainingPanel(Panel):
         self.before_curve.setPen(pg.mkPen(t.raw, width=width * (1 if running else t.scale)))
         self.after_curve.setPen(pg.mkPen(t.clipped, width=width * (1 if running else t.scale)))
 
-    def _on_running_changed(self, running: bool):
+    def on_busy(self, running: bool):
         self._set_buttons(running)
         self._set_live_pens(running)
         if running:
-            self._resync()  # the worker has not started yet: the run may still be read
+            self._resync()  # the history published when the loan began
             self._rate_marks = [(time.perf_counter(), self.iteration)]
             self.frame_timer.start()
         else:
@@ -318,16 +322,16 @@ class TrainingPanel(Panel):
 
     # --- drawing ------------------------------------------------------------------------
     def _resync(self):
-        """Re-read the whole history from the run (only when training is not running)."""
-        run = self.session.run
-        h = run.history
-        if self._run_id != id(run) or self.hist["loss"].n != len(h.loss):
-            self._run_id = id(run)
+        """Re-read the whole history from the session (the published copy while training)."""
+        s = self.session
+        h = s.history
+        if self._run_serial != s.run_serial or self.hist["loss"].n != len(h.loss):
+            self._run_serial = s.run_serial
             for k in HISTORY_FIELDS:
                 self.hist[k].clear()
                 self.hist[k].extend(getattr(h, k))
             self._data_dirty = True
-        self.iteration, self.smooth_loss = run.iteration, float(run.smooth_loss)
+        self.iteration, self.smooth_loss = s.iteration, s.smooth_loss
 
     def redraw(self):
         if self.running:
@@ -370,7 +374,7 @@ class TrainingPanel(Panel):
             self._set_range(self.norm_plot, "y", -3.0, 2.0)
 
     def _set_range(self, plot, axis, lo, hi):
-        key = (id(plot), axis)
+        key = ("loss" if plot is self.loss_plot else "norm", axis)
         if self._ranges.get(key) == (lo, hi):
             return
         self._ranges[key] = (lo, hi)

@@ -44,8 +44,8 @@ class TruncationPanel(Panel):
         "the current step. The comparison covers the whole window and does not follow the "
         "cursor.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.spin = QSpinBox()
@@ -53,7 +53,7 @@ class TruncationPanel(Panel):
         self.spin.setRange(1, 1)
         self.spin.setToolTip("Truncation window k: gradients flow back at most k−1 steps, "
                              "inside windows [0, k), [k, 2k), … (the session's setting is not changed)")
-        self.spin.valueChanged.connect(lambda _v: self.refresh())
+        self.spin.valueChanged.connect(self._on_view_option_change)
         self.summary = QLabel("")
         self.summary.setFont(t.font(t.label_pt, bold=True))
         self.summary.setWordWrap(True)

@@ -46,8 +46,8 @@ class UnrolledPanel(Panel):
         "to the left mean the gradient is vanishing. The leftmost node h₋₁ is the state carried "
         "in from the previous window.</p>")
 
-    def __init__(self, session, parent=None):
-        super().__init__(session, parent)
+    def __init__(self, session, parent=None, controller=None):
+        super().__init__(session, parent, controller)
         t = style.theme()
         self._theme = t
         self.plot_widget = style.make_plot_widget("timestep t", "")
@@ -111,7 +111,7 @@ class UnrolledPanel(Panel):
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.legend)
         self._T = None
-        self._trace_id = None
+        self._trace_serial = None
         self.in_labels, self.out_labels = [], []
         self._label_step = None
         # Public, for tests and exports: what the gradient arrows show at the cursor.
@@ -197,7 +197,7 @@ class UnrolledPanel(Panel):
     def _on_plot_resized(self, *_):
         # Refit the labels to the plot's new width, also when no step follows.
         self._label_step = None
-        if self._T is not None and self._trace_id is not None:
+        if self._T is not None and self._trace_serial is not None:
             self._layout_labels(self._T)
 
     # --- drawing --------------------------------------------------------------------------------
@@ -205,8 +205,8 @@ class UnrolledPanel(Panel):
         s = self.session
         tr, st = s.trace, s.state
         T = tr.T
-        if id(tr) != self._trace_id:
-            self._trace_id = id(tr)
+        if self.session.trace_serial != self._trace_serial:
+            self._trace_serial = self.session.trace_serial
             self._new_trace(tr)
         px = self._layout_labels(T)
         th = self._theme

@@ -1,0 +1,149 @@
+"""How the window looks: the theme (light, high-contrast, dark) and presentation mode (full
+screen, big fonts, thick lines, the controls put away).
+
+The window owns one :class:`Looks`.  A change of look rebuilds the panels (they take their
+colours, fonts and pens from the theme when built); panels connect bound methods only, so a
+replaced panel leaves no connection behind, and its view toggles are carried over.
+"""
+from __future__ import annotations
+
+import gc
+from typing import Dict, Optional
+
+from PyQt5.QtCore import QObject, Qt, QTimer
+from PyQt5.QtGui import QFont, QPalette
+from PyQt5.QtWidgets import QWidget
+
+from . import style
+from .panels.base import Panel
+
+#: Presentation mode multiplies the panels' fonts and lines by this (12 pt ticks -> 18 pt).
+PRESENTATION_SCALE = 1.5
+#: ... and no text of the window is smaller than this (points).
+PRESENTATION_MIN_PT = 18.0
+
+
+def collect_garbage() -> None:
+    """Free replaced panels' pyqtgraph items now, from the event loop, rather than whenever
+    the cycle collector happens to run (possibly in the middle of a paint)."""
+    gc.collect()
+
+
+class Looks(QObject):
+    """Theme and presentation state of ``window`` (a MainWindow)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.presenting = False
+        self.theme_name = "light"
+        self._before_presentation: Optional[dict] = None
+        self._base_fonts: Dict[QWidget, float] = {}
+        self._base_palette = QPalette(window.palette())
+        self._base_font = QFont(window.font())
+
+    @property
+    def window(self):
+        return self.parent()
+
+    def current_theme(self) -> "style.Theme":
+        """The theme the panels are drawn in: the chosen one, for a projector if presenting
+        (plain light becomes high-contrast light)."""
+        name = self.theme_name
+        if self.presenting and name == "light":
+            name = "high-contrast"
+        base = style.THEMES[name][1]
+        return base.presenting(PRESENTATION_SCALE) if self.presenting else base
+
+    def set_theme_name(self, name: str) -> None:
+        """Switch to a theme of :data:`style.THEMES` ("light", "high-contrast", "dark")."""
+        if name not in style.THEMES:
+            raise ValueError(f"no theme {name!r}; themes are {', '.join(style.THEMES)}")
+        w = self.window
+        w.acts.themes[name].setChecked(True)
+        if name == self.theme_name:
+            return
+        self.theme_name = name
+        self.apply()
+
+    def set_presentation(self, on: bool = True, fullscreen: bool = True) -> None:
+        """Presentation mode: full screen, fonts of at least 18 pt, thick lines, a high-contrast
+        theme, a bright band on the current step, the controls put away.  Off restores the
+        window state, layout, theme and fonts exactly."""
+        w = self.window
+        on = bool(on)
+        act = w.acts.presentation
+        if act.isChecked() != on:
+            old = act.blockSignals(True)
+            act.setChecked(on)
+            act.blockSignals(old)
+        if on == self.presenting:
+            return
+        layout = w.dock_layout
+        if on:
+            self._before_presentation = {"window_state": w.windowState(),
+                                         "layout": w.saveState(layout.version)}
+            self.presenting = True
+            self.apply()
+            layout.docks["controls"].hide()
+            layout.fit_to_height(force=True)
+            if fullscreen:
+                w.setWindowState(w.windowState() | Qt.WindowFullScreen)
+        else:
+            before = self._before_presentation or {}
+            self.presenting = False
+            w.setWindowState(before.get("window_state", w.windowState() & ~Qt.WindowFullScreen))
+            self.apply()
+            if "layout" in before:
+                w.restoreState(before["layout"], layout.version)
+                layout.style_tab_bars()
+            self._before_presentation = None
+        w.statusBar().showMessage("Presentation mode: F11 to leave" if on else "", 4000)
+
+    def apply(self) -> None:
+        """Apply the current theme and scale to the window's widgets and rebuild the panels."""
+        w = self.window
+        t = self.current_theme()
+        style.set_theme(t)
+        w.setPalette(style.qt_palette(t) or self._base_palette)
+        font = QFont(self._base_font)
+        if self.presenting:
+            font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
+        w.setFont(font)
+        self._scale_fonts()
+        self.rebuild_panels()
+        w.sync()
+
+    def _scale_fonts(self) -> None:
+        """The header, timeline and status texts have their own sizes: scale them too."""
+        w = self.window
+        for widget in w.timeline_bar.scaled_widgets() + [w.status]:
+            base = self._base_fonts.setdefault(widget, widget.font().pointSizeF())
+            f = widget.font()
+            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.2) if self.presenting else base)
+            widget.setFont(f)
+        w.timeline_bar.fit_to_fonts(self.presenting)
+
+    def rebuild_panels(self) -> None:
+        w = self.window
+        for cls in w.panel_classes:
+            dock = w.docks[cls.key]
+            scroll = dock.widget()
+            old = scroll.takeWidget()
+            widget = w.build_panel(cls)
+            scroll.setWidget(widget)
+            widget.show()
+            if isinstance(old, Panel) and isinstance(widget, Panel):
+                # A theme change must not undo the reader's log scale or chosen quantity.
+                # Draw once first: some controls (the hidden-state quantities) fill on draw.
+                widget.refresh()
+                widget.restore_view_state(old.view_state())
+            w.panels[cls.key] = widget
+            if isinstance(widget, Panel):
+                dock.visibilityChanged.connect(widget.set_shown)
+                # a tab behind another is not on screen: it catches up when raised
+                widget.set_shown(dock.isVisible() and not dock.visibleRegion().isEmpty())
+            if old is not None:
+                old.hide()
+                old.deleteLater()
+            scroll._fit()
+        QTimer.singleShot(0, collect_garbage)

@@ -1,0 +1,173 @@
+"""The timeline bar at the top of the window: what is happening now (the event in words and
+its equation, big enough for the back of a room) and the scrubber with its buttons."""
+from __future__ import annotations
+
+from typing import Dict
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFont
+from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton,
+                             QVBoxLayout, QWidget)
+
+from .actions import Actions
+
+PHASE_COLOURS = {"forward": "#1f77b4", "backward": "#d62728", "clip": "#7f3fbf", "update": "#2ca02c"}
+
+
+class EventHeader(QWidget):
+    """The current event in words, and its equation, big enough for the back of a room."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 8, 12, 4)
+        lay.setSpacing(4)
+        self.phase = QLabel()
+        self.phase.setObjectName("eventPhase")
+        self.words = QLabel()
+        self.words.setObjectName("eventWords")
+        self.words.setWordWrap(True)
+        f = self.words.font()
+        f.setPointSizeF(max(15.0, f.pointSizeF() * 1.6))
+        f.setBold(True)
+        self.words.setFont(f)
+        self.equation = QLabel()
+        self.equation.setObjectName("eventEquation")
+        self.equation.setWordWrap(True)
+        self.equation.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.TypeWriter)
+        mono.setFixedPitch(True)
+        mono.setPointSizeF(max(13.0, f.pointSizeF() * 0.85))
+        self.equation.setFont(mono)
+        pf = QFont(f)
+        pf.setPointSizeF(f.pointSizeF() * 0.8)
+        self.phase.setFont(pf)
+        top = QHBoxLayout()
+        top.addWidget(self.phase, 0, Qt.AlignVCenter)
+        top.addWidget(self.words, 1)
+        lay.addLayout(top)
+        lay.addWidget(self.equation)
+        for w in (self.words, self.equation):
+            w.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+
+    def _fit(self) -> None:
+        """Keep room for every wrapped line (QMainWindow's central area ignores
+        height-for-width, so the words would otherwise be cut to one line)."""
+        need = self.layout().totalHeightForWidth(max(1, self.width())) + 6
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+        # The layout may still hold the geometry of an earlier size (it is not re-run when
+        # only the minimum height changed): lay the labels out at the size we have now.
+        self.layout().setGeometry(self.rect())
+
+    def show_event(self, event, words: str, equation: str) -> None:
+        colour = PHASE_COLOURS.get(event.phase, "#444")
+        self.phase.setText(event.phase.upper())
+        self.phase.setStyleSheet(f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
+                                 " border-radius: 4px; }")
+        self.words.setText(words)
+        self.equation.setText(equation)
+        self._fit()
+
+
+class Scrubber(QWidget):
+    """Buttons |◀ ◀ ▶ ▶ ▶| "Next iteration", the slider over the whole timeline, the event name."""
+
+    def __init__(self, actions: Actions, parent=None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 2, 12, 6)
+        self.buttons: Dict[str, QToolButton] = {}
+        labels = {"home": "|◀", "step_back": "◀", "play": "▶ Play", "step_forward": "▶",
+                  "end": "▶|", "next_iteration": "Next iteration"}
+        for name, text in labels.items():
+            action = getattr(actions, name)
+            action.setIconText(text)
+            b = QToolButton()
+            b.setObjectName(f"button_{name}")
+            b.setDefaultAction(action)
+            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            b.setFocusPolicy(Qt.NoFocus)  # keys belong to the timeline shortcuts
+            f = b.font()
+            f.setPointSizeF(f.pointSizeF() * 1.25)
+            b.setFont(f)
+            b.setMinimumHeight(34)
+            if name == "play":
+                b.setMinimumWidth(110)
+            self.buttons[name] = b
+            if name == "next_iteration":
+                lay.addWidget(self.slider_placeholder())
+            lay.addWidget(b)
+        self.label = QLabel()
+        self.label.setObjectName("eventLabel")
+        f = self.label.font()
+        f.setPointSizeF(f.pointSizeF() * 1.25)
+        f.setBold(True)
+        self.label.setFont(f)
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
+        lay.addWidget(self.label)
+
+    def slider_placeholder(self):
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setObjectName("scrubber")
+        self.slider.setFocusPolicy(Qt.NoFocus)
+        self.slider.setTickPosition(QSlider.TicksBelow)
+        self.slider.setPageStep(1)
+        self.slider.setToolTip("Drag across the whole iteration: forward steps, backward steps, "
+                               "clip, update")
+        self.slider.setMinimumWidth(200)
+        return self.slider
+
+
+
+class TimelineBar(QWidget):
+    """The header over the scrubber, as the window's central widget; ``show_session`` puts the
+    session's cursor into both (called once per cursor or trace change)."""
+
+    def __init__(self, actions: Actions, parent=None):
+        super().__init__(parent)
+        from PyQt5.QtWidgets import QFrame
+        self.setObjectName("central")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.header = EventHeader()
+        self.scrubber = Scrubber(actions)
+        self.slider = self.scrubber.slider
+        lay.addWidget(self.header)
+        line = QFrame()
+        line.setFrameShape(QFrame.HLine)
+        line.setFrameShadow(QFrame.Sunken)
+        lay.addWidget(line)
+        lay.addWidget(self.scrubber)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
+
+    def show_session(self, session) -> None:
+        n = len(session.events)
+        old = self.slider.blockSignals(True)
+        self.slider.setRange(0, n - 1)
+        self.slider.setTickInterval(1 if n <= 80 else max(1, n // 40))
+        self.slider.setValue(session.cursor)
+        self.slider.blockSignals(old)
+        ev = session.state.event
+        words, eq = session.describe_event()
+        self.header.show_event(ev, words, eq)
+        self.scrubber.label.setText(f"{ev} · {session.cursor + 1} / {n}")
+        self.scrubber.label.setToolTip(f"event {session.cursor + 1} of the {n} in this iteration")
+
+    def scaled_widgets(self):
+        """The texts with sizes of their own, which presentation mode enlarges."""
+        return ([self.header.words, self.header.equation, self.header.phase, self.scrubber.label]
+                + list(self.scrubber.buttons.values()))
+
+    def fit_to_fonts(self, presenting: bool) -> None:
+        lab = self.scrubber.label
+        lab.setMinimumWidth(lab.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
+        for b in self.scrubber.buttons.values():
+            b.setMinimumHeight(int(34 * (1.4 if presenting else 1.0)))
+        self.header._fit()
