@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "clip, update, start or end")
     p.add_argument("--screenshot", metavar="PNG", help="draw the window offscreen into PNG "
                    "(no screen needed) and exit")
+    p.add_argument("--size", metavar="WxH", default="1600x900",
+                   help="window size for --screenshot (default 1600x900; at least 1280x720)")
+    p.add_argument("--presentation", action="store_true",
+                   help="with --screenshot: as presentation mode (F11) shows it")
+    p.add_argument("--theme", metavar="NAME", help="colour theme: light, high-contrast or dark")
+    p.add_argument("--view", metavar="NAME", help="bring this view to the front (see --list-views)")
+    p.add_argument("--list-views", action="store_true", help="list the views, one a line, name first")
     p.add_argument("--list-presets", action="store_true", help="list the presets and what each teaches")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
@@ -81,6 +88,24 @@ def _list_presets() -> int:
         print(f"{name:24s} {title}")
         print(f"{'':24s}   {' '.join(teaches.split())}")
     return 0
+
+
+def _list_views() -> int:
+    from .views import VIEWS
+
+    for v in VIEWS:
+        print(f"{v.name:16s} {v.title} — {v.question}")
+    return 0
+
+
+def _parse_size(text: str):
+    m = re.fullmatch(r"\s*(\d{3,5})\s*[xX×]\s*(\d{3,5})\s*", str(text))
+    if not m:
+        raise ValueError(f"--size must look like 1366x768; got {text!r}")
+    w, h = int(m.group(1)), int(m.group(2))
+    if w < 1280 or h < 720 or w > 7680 or h > 4320:
+        raise ValueError(f"--size must be from 1280x720 to 7680x4320; got {w}x{h}")
+    return w, h
 
 
 def _export(rest: List[str]) -> int:
@@ -183,6 +208,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.list_presets:
         return _list_presets()
+    if args.list_views:
+        return _list_views()
+    try:
+        args.size = _parse_size(args.size)
+    except ValueError as e:
+        return _fail(e)
+    if args.theme is not None:
+        from .gui.style import THEMES
+        if args.theme not in THEMES:
+            return _fail(f"unknown theme {args.theme!r}; choose one of: {', '.join(THEMES)}")
+    if args.view is not None:
+        from .gui.panels import view_key
+        try:
+            args.view = view_key(args.view)
+        except KeyError as e:
+            return _fail(str(e).strip("'\""))
+    if (args.presentation or args.size != (1600, 900)) and not args.screenshot:
+        if args.size != (1600, 900):
+            return _fail("--size goes with --screenshot (the window takes the screen's size)")
 
     from .engine.presets import list_presets
     try:
@@ -212,7 +256,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             # No screen needed: draw offscreen whatever the environment says.
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
             session = make_session(args.preset, args.corpus, args.cell, args.at)
-            return render_screenshot(args, args.screenshot, session=session)
+            return render_screenshot(args, args.screenshot, session=session, size=args.size,
+                                     presentation=args.presentation, theme=args.theme,
+                                     view=args.view)
         remembered = None
         if args.preset is None:
             remembered = _remembered_preset()

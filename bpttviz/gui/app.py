@@ -155,10 +155,11 @@ def run_app(args, session: Optional[Session] = None) -> int:
 
 def render_screenshot(args, path: str, session: Optional[Session] = None,
                       size=(1600, 900), presentation: bool = False,
-                      theme: Optional[str] = None) -> int:
-    """Draw the window offscreen at ``size`` (>= 1280x720) at ``args.at`` and save a PNG.
+                      theme: Optional[str] = None, view: Optional[str] = None) -> int:
+    """Draw the window offscreen at ``size`` (>= 1280x720) at ``args.at`` and save a PNG
+    (atomically: a full disk or a kill never leaves a truncated file where the old one was).
     ``presentation``: as presentation mode shows it (at ``size``, not full screen);
-    ``theme``: a name of ``style.THEMES``."""
+    ``theme``: a name of ``style.THEMES``; ``view``: the view brought to the front."""
     from PyQt5.QtWidgets import QApplication
 
     if QApplication.instance() is None and not os.environ.get("QT_QPA_PLATFORM"):
@@ -193,9 +194,28 @@ def render_screenshot(args, path: str, session: Optional[Session] = None,
     at = getattr(args, "at", None)
     if at:
         session.set_event(at)
+    if view:
+        window.show_view(view)
     for _ in range(10):  # wrapped header text settles its height over a few layout passes
         app.processEvents()
-    ok = window.grab().save(os.fspath(path), "PNG")
+    from PyQt5.QtCore import QBuffer, QByteArray, QIODevice
+
+    from ..session import atomic_write
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.WriteOnly)
+    ok = window.grab().save(buf, "PNG")
+    buf.close()
+    if ok:
+        try:
+            atomic_write(os.fspath(path), bytes(data))
+        except OSError as e:
+            ok = False
+            sys.stderr.write(f"bpttviz: error: cannot write the screenshot to {path}: "
+                             f"{e.strerror or e}\n")
+            window.close()
+            return 2
     window.close()
     if presentation or theme:
         from .style import LIGHT, set_theme

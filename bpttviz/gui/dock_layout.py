@@ -12,9 +12,6 @@ from typing import Dict, List, Optional
 from PyQt5.QtCore import QObject, QSize, Qt
 from PyQt5.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabBar, QWidget
 
-#: Presets name their view by a short name; the dock keys that differ from it.
-VIEW_DOCKS = {"hidden": "hidden_states", "dhnext": "dhnext_flow", "norms": "grad_norms",
-              "grad_norms": "grad_norms", "training": "loss", "clip": "clipping"}
 #: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
 #: right column); the first panel of each stack is in front.  Panels not named here are added
 #: to the stacks in turn.
@@ -24,9 +21,14 @@ LAYOUT_STACKS = (
     ("dhnext_flow", "decay", "truncation", "clipping", "gates", "code"),
 )
 #: Bumped when the default layout changes, so an old saved layout is not restored over it.
-LAYOUT_REVISION = "stacks-2"
+LAYOUT_REVISION = "stacks-3"
 #: A window shorter than this gets one stack of panels on the left instead of two rows.
 COMPACT_BELOW_HEIGHT = 820
+#: Each column of panels needs at least this width (px) to show its plots readably; with less
+#: room for two columns, all the panels share one stack (one view at a time, large).
+MIN_COLUMN_WIDTH = 760
+#: The arrangements, from most to fewest panels on screen at once.
+MODES = ("stacks", "columns", "single")
 
 
 class FitScrollArea(QScrollArea):
@@ -77,6 +79,10 @@ class DockLayout(QObject):
         self.stacks: List[List[str]] = [[], [], []]
         self.default_state = None
         self.version = 0
+        #: The arrangement in place ("stacks", "columns", "single"), or None once the user
+        #: moved or floated a dock (then a resize leaves their layout alone).
+        self.mode: Optional[str] = None
+        self._arranging = False
 
     @property
     def window(self):
@@ -90,16 +96,27 @@ class DockLayout(QObject):
         dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
                          | QDockWidget.DockWidgetFloatable)
         dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
+        dock.dockLocationChanged.connect(self._on_user_move)
+        dock.topLevelChanged.connect(self._on_user_move)
         self.docks[key] = dock
         return dock
 
+    def _on_user_move(self, *_args) -> None:
+        if not self._arranging:
+            self.mode = None
+
     def finish(self) -> None:
         """Lay the docks out by default and remember that state (for Reset layout)."""
-        self.apply_default()
+        self._arranging = True
+        try:
+            self.apply_default()
+        finally:
+            self._arranging = False
+        self.mode = "stacks"
         self.version = zlib.crc32((LAYOUT_REVISION + ",".join(self.docks)).encode()) & 0x7FFFFFFF
         self.default_state = self.window.saveState(self.version)
 
-    def apply_default(self) -> None:
+    def apply_default(self) -> None:  # the "stacks" arrangement
         """Controls on the left; the panels in three tab stacks (:data:`LAYOUT_STACKS`): the
         unrolled network over the forward quantities on the left, the gradient-through-time
         views in a full-height column on the right.  Three panels big enough to read from
@@ -145,23 +162,77 @@ class DockLayout(QObject):
             w.resizeDocks([docks[top_left[0]], docks[bottom_left[0]]], [280, 320], Qt.Vertical)
         self.style_tab_bars()
 
-    def fit_to_height(self, force: bool = False) -> bool:
-        """On a short screen (1280x720 projectors) or in presentation mode (``force``) two
-        rows of panels are too flat to read: the left column becomes one stack of tabs.
-        Returns whether it did."""
-        w, docks = self.window, self.docks
-        top_left, bottom_left, _right = self.stacks
-        if (w.height() >= COMPACT_BELOW_HEIGHT and not force) or not top_left or not bottom_left:
+    def choose_mode(self, presenting: bool = False) -> str:
+        """The arrangement the window's size allows: three stacks on a big screen, two
+        columns when each still gets :data:`MIN_COLUMN_WIDTH` (and rows would be too flat),
+        else one stack.  Presentation mode (big fonts, no controls) gets two columns on a big
+        screen and one stack — one view at a time, large — on a projector's 1366x768."""
+        w = self.window
+        controls = self.docks.get("controls")
+        shown = controls is not None and controls.isVisible() and not presenting
+        room = w.width() - (controls.width() if shown else 0)
+        if room < 2 * MIN_COLUMN_WIDTH:
+            return "single"
+        if presenting:  # big fonts: rows would be too flat, two columns at most
+            return "columns" if w.height() >= 900 else "single"
+        return "stacks" if w.height() >= COMPACT_BELOW_HEIGHT else "columns"
+
+    def fit_to_size(self, force: bool = False, presenting: bool = False) -> bool:
+        """Re-arrange the panels for the window's size (see :meth:`choose_mode`), unless the
+        user arranged them (``force`` re-arranges anyway). Returns whether it did."""
+        if self.mode is None and not force:
             return False
-        front = docks[top_left[0]]
-        if front.isFloating() or any(docks[k].isFloating() for k in bottom_left):
+        mode = self.choose_mode(presenting)
+        if mode == self.mode and not force:
             return False
-        for key in bottom_left:
-            w.tabifyDockWidget(front, docks[key])
-        front.raise_()
-        self.style_tab_bars()
-        self.show_preset_view()
+        self.arrange(mode)
         return True
+
+    def arrange(self, mode: str) -> None:
+        """Put the docks in arrangement ``mode`` (one of :data:`MODES`)."""
+        if mode not in MODES:
+            raise ValueError(f"no layout mode {mode!r}; modes are {', '.join(MODES)}")
+        w, docks = self.window, self.docks
+        self._arranging = True
+        try:
+            if mode == "stacks":
+                self.apply_default()
+            else:
+                top_left, bottom_left, right = self.stacks
+                groups = ([top_left + bottom_left + right] if mode == "single"
+                          else [top_left + bottom_left, right])
+                groups = [[k for k in g if k in docks] for g in groups if g]
+                for key in (k for g in groups for k in g):
+                    docks[key].setFloating(False)
+                first = groups[0][0]
+                w.addDockWidget(Qt.BottomDockWidgetArea, docks[first])
+                if len(groups) > 1:
+                    w.splitDockWidget(docks[first], docks[groups[1][0]], Qt.Horizontal)
+                for g in groups:
+                    for key in g[1:]:
+                        w.tabifyDockWidget(docks[g[0]], docks[key])
+                for g in groups:
+                    docks[g[0]].raise_()
+                if len(groups) > 1:
+                    half = max(MIN_COLUMN_WIDTH, (w.width() - docks["controls"].width()) // 2)
+                    w.resizeDocks([docks[groups[0][0]], docks[groups[1][0]]], [half, half],
+                                  Qt.Horizontal)
+                self.style_tab_bars()
+            self.mode = mode
+            self.show_preset_view()
+        finally:
+            self._arranging = False
+
+    def set_title_bars(self, shown: bool) -> None:
+        """Presentation mode hides the docks' title bars (the tabs already name the views)."""
+        for key, dock in self.docks.items():
+            if shown:
+                if dock.titleBarWidget() is not None:
+                    old = dock.titleBarWidget()
+                    dock.setTitleBarWidget(None)
+                    old.deleteLater()
+            elif dock.titleBarWidget() is None:
+                dock.setTitleBarWidget(QWidget(dock))
 
     def style_tab_bars(self) -> None:
         """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
@@ -178,15 +249,17 @@ class DockLayout(QObject):
         for dock in self.docks.values():
             dock.show()
         self.style_tab_bars()
-        self.fit_to_height()
-        self.show_preset_view()
+        self.arrange(self.choose_mode(self.window.presenting))
 
     def dock_for_view(self, view: Optional[str]) -> Optional[str]:
-        """The dock key of a preset's ``view`` ("hidden" -> "hidden_states"), or None."""
+        """The dock key of a view named by its key or an alias of its panel class ("hidden"
+        -> "hidden_states"), or None."""
         if not view:
             return None
-        key = VIEW_DOCKS.get(view, view)
-        return key if key in self.docks and key != "controls" else None
+        for cls in self.window.panel_classes:
+            if view == cls.key or view in getattr(cls, "aliases", ()):
+                return cls.key if cls.key in self.docks else None
+        return None
 
     def show_view(self, key: Optional[str]) -> Optional[str]:
         """Bring the dock ``key`` to the front of its tab stack (shown if closed)."""

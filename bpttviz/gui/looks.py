@@ -80,12 +80,16 @@ class Looks(QObject):
             return
         layout = w.dock_layout
         if on:
-            self._before_presentation = {"window_state": w.windowState(),
+            self._before_presentation = {"window_state": w.windowState(), "mode": layout.mode,
                                          "layout": w.saveState(layout.version)}
             self.presenting = True
             self.apply()
+            # A projector shows one view at a time, large: no controls, no menu bar (every
+            # action keeps its shortcut), no dock title bars above the tabs.
             layout.docks["controls"].hide()
-            layout.fit_to_height(force=True)
+            w.menuBar().hide()
+            layout.set_title_bars(False)
+            layout.arrange(layout.choose_mode(presenting=True))
             if fullscreen:
                 w.setWindowState(w.windowState() | Qt.WindowFullScreen)
         else:
@@ -93,11 +97,18 @@ class Looks(QObject):
             self.presenting = False
             w.setWindowState(before.get("window_state", w.windowState() & ~Qt.WindowFullScreen))
             self.apply()
+            w.menuBar().show()
+            layout.set_title_bars(True)
             if "layout" in before:
-                w.restoreState(before["layout"], layout.version)
+                layout._arranging = True
+                try:
+                    w.restoreState(before["layout"], layout.version)
+                finally:
+                    layout._arranging = False
+                layout.mode = before.get("mode")
                 layout.style_tab_bars()
             self._before_presentation = None
-        w.statusBar().showMessage("Presentation mode: F11 to leave" if on else "", 4000)
+        w.statusBar().showMessage("F11: leave presentation · F1: help" if on else "", 6000)
 
     def apply(self) -> None:
         """Apply the current theme and scale to the window's widgets and rebuild the panels."""
@@ -109,6 +120,7 @@ class Looks(QObject):
         if self.presenting:
             font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
         w.setFont(font)
+        w.timeline_bar.header.set_compact(self.presenting)
         self._scale_fonts()
         self.rebuild_panels()
         w.sync()
@@ -119,9 +131,9 @@ class Looks(QObject):
         for widget in w.timeline_bar.scaled_widgets() + [w.status]:
             base = self._base_fonts.setdefault(widget, widget.font().pointSizeF())
             f = widget.font()
-            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.2) if self.presenting else base)
+            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.15) if self.presenting else base)
             widget.setFont(f)
-        w.timeline_bar.fit_to_fonts(self.presenting)
+        w.timeline_bar.fit_to_fonts(self.presenting, w.session.trace.T if w.session.has_run else 25)
 
     def rebuild_panels(self) -> None:
         w = self.window

@@ -203,6 +203,10 @@ class MainWindow(QMainWindow):
     def show_preset_view(self) -> Optional[str]:
         return self.dock_layout.show_preset_view()
 
+    def show_view(self, name: str) -> Optional[str]:
+        """Bring the view ``name`` (a key or alias) to the front; its key, or None."""
+        return self.dock_layout.show_view(self.dock_layout.dock_for_view(name))
+
     # --- building --------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> QDockWidget:
         dock = self.dock_layout.add(key, title, widget)
@@ -228,7 +232,13 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if not self._restored_layout:
-                self.dock_layout.fit_to_height()
+                self.dock_layout.fit_to_size(force=True, presenting=self.presenting)
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        if self._shown_once:
+            # A layout the user has not rearranged follows the window's size.
+            self.dock_layout.fit_to_size(presenting=self.presenting)
 
     def paintEvent(self, event):  # noqa: N802
         super().paintEvent(event)

@@ -2,6 +2,7 @@
 its equation, big enough for the back of a room) and the scrubber with its buttons."""
 from __future__ import annotations
 
+import html
 from typing import Dict
 
 from PyQt5.QtCore import Qt
@@ -19,6 +20,9 @@ class EventHeader(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._fitted_for = None
+        self._compact = False
+        self._shown = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 4)
         lay.setSpacing(4)
@@ -53,8 +57,15 @@ class EventHeader(QWidget):
 
     def _fit(self) -> None:
         """Keep room for every wrapped line (QMainWindow's central area ignores
-        height-for-width, so the words would otherwise be cut to one line)."""
-        need = self.layout().totalHeightForWidth(max(1, self.width())) + 6
+        height-for-width, so the words would otherwise be cut to one line).  At a given width
+        the height only grows, so the panels below do not jump while stepping from an event
+        described in one line to one that needs two."""
+        width = max(1, self.width())
+        need = self.layout().totalHeightForWidth(width) + 6
+        fonts = (self.words.font().pointSizeF(), self.equation.font().pointSizeF())
+        if (width, fonts) == self._fitted_for:
+            need = max(need, self.minimumHeight())
+        self._fitted_for = (width, fonts)
         if need > 0 and need != self.minimumHeight():
             self.setMinimumHeight(need)
 
@@ -65,12 +76,27 @@ class EventHeader(QWidget):
         # only the minimum height changed): lay the labels out at the size we have now.
         self.layout().setGeometry(self.rect())
 
+    def set_compact(self, compact: bool) -> None:
+        """Compact (presentation mode): the phase badge runs inline at the start of the words
+        instead of taking a column of its own, so the words need fewer lines."""
+        self._compact = bool(compact)
+        self.phase.setVisible(not self._compact)
+        if self._shown is not None:
+            self.show_event(*self._shown)
+
     def show_event(self, event, words: str, equation: str) -> None:
+        self._shown = (event, words, equation)
         colour = PHASE_COLOURS.get(event.phase, "#444")
         self.phase.setText(event.phase.upper())
         self.phase.setStyleSheet(f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
                                  " border-radius: 4px; }")
-        self.words.setText(words)
+        if self._compact:
+            self.words.setTextFormat(Qt.RichText)
+            self.words.setText(f"<span style='background-color:{colour}; color:white'>&nbsp;"
+                               f"{event.phase.upper()}&nbsp;</span>&nbsp; {html.escape(words)}")
+        else:
+            self.words.setTextFormat(Qt.PlainText)
+            self.words.setText(words)
         self.equation.setText(equation)
         self._fit()
 
@@ -109,8 +135,15 @@ class Scrubber(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.25)
         f.setBold(True)
         self.label.setFont(f)
-        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
+        self.fit_label(25)
         lay.addWidget(self.label)
+
+    def fit_label(self, T: int) -> None:
+        """Room for the widest event name of a T-step window, so the label never changes
+        width while stepping (and no more: a 1280 px window must fit the whole row)."""
+        n = 2 * T + 2
+        widest = f"backward:{T - 1} · {n} / {n}"
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(widest) + 12)
 
     def slider_placeholder(self):
         self.slider = QSlider(Qt.Horizontal)
@@ -120,7 +153,7 @@ class Scrubber(QWidget):
         self.slider.setPageStep(1)
         self.slider.setToolTip("Drag across the whole iteration: forward steps, backward steps, "
                                "clip, update")
-        self.slider.setMinimumWidth(200)
+        self.slider.setMinimumWidth(120)
         return self.slider
 
 
@@ -157,6 +190,7 @@ class TimelineBar(QWidget):
         ev = session.state.event
         words, eq = session.describe_event()
         self.header.show_event(ev, words, eq)
+        self.scrubber.fit_label(session.trace.T)
         self.scrubber.label.setText(f"{ev} · {session.cursor + 1} / {n}")
         self.scrubber.label.setToolTip(f"event {session.cursor + 1} of the {n} in this iteration")
 
@@ -165,9 +199,8 @@ class TimelineBar(QWidget):
         return ([self.header.words, self.header.equation, self.header.phase, self.scrubber.label]
                 + list(self.scrubber.buttons.values()))
 
-    def fit_to_fonts(self, presenting: bool) -> None:
-        lab = self.scrubber.label
-        lab.setMinimumWidth(lab.fontMetrics().horizontalAdvance("backward:000 · 000 / 000") + 8)
+    def fit_to_fonts(self, presenting: bool, T: int = 25) -> None:
+        self.scrubber.fit_label(T)
         for b in self.scrubber.buttons.values():
             b.setMinimumHeight(int(34 * (1.4 if presenting else 1.0)))
         self.header._fit()

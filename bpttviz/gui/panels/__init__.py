@@ -29,6 +29,15 @@ TEACHING_PANELS = [ContributionsPanel, DecayPanel, ClipComparePanel, TruncationP
 PANELS = CORE_PANELS + TEACHING_PANELS
 
 
+def view_key(name: str) -> str:
+    """The key of the view called ``name`` (its key or one of its aliases); KeyError naming
+    the views otherwise."""
+    for cls in PANELS:
+        if name == cls.key or name in cls.aliases:
+            return cls.key
+    raise KeyError(f"no view {name!r}; views are {', '.join(c.key for c in PANELS)}")
+
+
 def panel_by_key(key: str):
     """The panel class whose ``key`` is ``key``; KeyError naming the known keys otherwise."""
     for cls in PANELS:
@@ -37,4 +46,4 @@ def panel_by_key(key: str):
     raise KeyError(f"no panel {key!r}; panels are {', '.join(c.key for c in PANELS)}")
 
 
-__all__ = ["PANELS", "CORE_PANELS", "TEACHING_PANELS", "Panel", "panel_by_key"] + [c.__name__ for c in PANELS]
+__all__ = ["PANELS", "CORE_PANELS", "TEACHING_PANELS", "Panel", "panel_by_key", "view_key"] + [c.__name__ for c in PANELS]

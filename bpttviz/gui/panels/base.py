@@ -20,7 +20,8 @@ when training began.  A widget that edits the session (calls ``session.edit``, `
 a cursor move, ...) must be created through :meth:`editor`: the base class disables all of
 them while the run is lent and enables them after, so no panel keeps a list by hand.
 
-Slots.  Connect bound methods only — never a lambda, closure or ``functools.partial``: those
+Slots.  Connect to the session or the controller with ``self.listen(signal, slot)`` (undone
+by ``detach()``, which ``deleteLater()`` calls).  Connect bound methods only — never a lambda, closure or ``functools.partial``: those
 keep a connection alive after the panel is destroyed (a theme change rebuilds panels), and the
 next signal then calls into a deleted widget.  Bound methods of a QObject are disconnected by
 Qt when the panel goes.
@@ -44,6 +45,10 @@ class Panel(QWidget):
     key = "panel"
     #: Title shown on the dock.
     title = "Panel"
+    #: The question this view answers (``bpttviz --list-views``, the View menu's tips).
+    question = ""
+    #: Other names presets and lessons may use for this view ("hidden" for hidden_states).
+    aliases: Tuple[str, ...] = ()
     #: "What am I looking at?" text (HTML): every colour, axis and mark explained.
     help_html = ""
     #: Attribute names of the panel's own view controls (log scale, which quantity, ...):
@@ -60,10 +65,11 @@ class Panel(QWidget):
         self._dirty = True
         self._seen_serial = None   # the trace serial on_trace last ran for
         self._shown = True
-        session.sigTraceChanged.connect(self._on_trace_change)
-        session.sigCursorChanged.connect(self._on_cursor_change)
-        session.sigConfigChanged.connect(self._on_config_change)
-        session.sigBusyChanged.connect(self._on_busy_change)
+        self._connections: List[tuple] = []
+        self.listen(session.sigTraceChanged, self._on_trace_change)
+        self.listen(session.sigCursorChanged, self._on_cursor_change)
+        self.listen(session.sigConfigChanged, self._on_config_change)
+        self.listen(session.sigBusyChanged, self._on_busy_change)
 
     # --- hooks for subclasses -----------------------------------------------------------
     def on_trace(self) -> None:
@@ -82,6 +88,28 @@ class Panel(QWidget):
     def redraw(self):
         """Draw the session's state at the cursor. Subclasses implement this or on_cursor."""
         raise NotImplementedError
+
+    # --- connections to objects that outlive the panel ------------------------------------
+    def listen(self, signal, slot) -> None:
+        """Connect ``signal`` of an object that outlives the panel (the session, the training
+        controller) to the bound method ``slot``; :meth:`detach` undoes every such
+        connection, so a replaced panel leaves none behind (PyQt keeps a proxy per
+        connection even after the receiver is gone)."""
+        signal.connect(slot)
+        self._connections.append((signal, slot))
+
+    def detach(self) -> None:
+        """Disconnect from the session and the controller (the panel is being discarded)."""
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):
+                pass
+        self._connections = []
+
+    def deleteLater(self) -> None:  # noqa: N802 (Qt name)
+        self.detach()
+        super().deleteLater()
 
     # --- session-editing widgets ----------------------------------------------------------
     def editor(self, widget):

@@ -33,6 +33,8 @@ EXPLAIN = ("Same raw gradient, four clip rules, same threshold c. <b>Norm</b> cl
 class ClipComparePanel(Panel):
     key = "clipping"
     title = "Clipping compared"
+    question = 'What does clipping do to the direction of the gradient?'
+    aliases = ('clip',)
     view_widgets = ("combo",)
     help_html = (
         "<p><b>Top left</b>: for each parameter (and all together, <i>global</i>) the L2 norm "

@@ -137,6 +137,7 @@ def fmt(name, values, n=6):
 class CodePanel(Panel):
     key = "code"
     title = "Code and numbers"
+    question = 'Which line of the code computes what I see, with which numbers?'
     help_html = (
         "<p>At the top: what the current event does, in words and as an equation. In the "
         "middle: the code of one training iteration for the current cell (in the notation of "

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QRectF, Qt
+from PyQt5.QtCore import QRectF
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from .. import style
@@ -21,15 +21,11 @@ EXPLAIN = ("<b>Does dL/dWhh depend on all previous timesteps?</b> Yes. Row t is 
            "vanishes on its way back. Columns appear right to left as the backward pass runs.")
 
 
-def explain_label(html: str, t: Optional[style.Theme] = None) -> QLabel:
-    """A word-wrapped explanation in the theme's readable font (shared by the teaching views)."""
-    t = t or style.theme()
-    lab = QLabel(html)
-    lab.setFont(t.font(t.tick_pt))
-    lab.setWordWrap(True)
-    lab.setTextFormat(Qt.RichText)
-    lab.setStyleSheet(f"color: {t.foreground}; background: {t.background}; padding: 2px 6px;")
-    return lab
+def explain_label(html: str, t: Optional[style.Theme] = None):
+    """A view's explanation (shared by the teaching views): open in the normal window,
+    folded in presentation mode (see :class:`bpttviz.gui.widgets.ExplainBox`)."""
+    from ..widgets import ExplainBox
+    return ExplainBox(html, t)
 
 
 def legend_for(plot: pg.PlotItem, t: style.Theme, offset=(6, 4), cols: int = 1):
@@ -41,6 +37,7 @@ def legend_for(plot: pg.PlotItem, t: style.Theme, offset=(6, 4), cols: int = 1):
 class ContributionsPanel(Panel):
     key = "contrib"
     title = "Where dWhh comes from"
+    question = 'Does dL/dWhh depend on all previous timesteps?'
     view_widgets = ("log_box",)
     help_html = (
         "<p><b>Top</b>: cell (row t, column k) is the size ||part(t, k)|| of the piece of dWhh "

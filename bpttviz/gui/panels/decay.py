@@ -44,6 +44,7 @@ def slider_factor(value: int) -> float:
 class DecayPanel(Panel):
     key = "decay"
     title = "Gradient decay"
+    question = 'Why does the gradient vanish (or explode) over many steps?'
     help_html = (
         "<p>x: the distance d = t − k between two steps; y (log scale): ||∂h_t/∂h_k||, the "
         "spectral norm of the Jacobian that carries a gradient from h_t back to h_k. "

@@ -16,6 +16,8 @@ _TINY = 1e-30
 class DhnextPanel(Panel):
     key = "dhnext_flow"
     title = "Gradient flow back in time"
+    question = 'How does the gradient flow back from step to step?'
+    aliases = ('dhnext',)
     view_widgets = ("log_box",)
     help_html = (
         "<p><b>Top left</b>: ||dhnext_t||, the size of the gradient step t sends back to "

@@ -29,6 +29,7 @@ RNN_MESSAGE = ("This view needs an LSTM or GRU \u2014 choose cell LSTM or the ls
 class GatesPanel(Panel):
     key = "gates"
     title = "Gates (LSTM/GRU)"
+    question = 'How does an LSTM keep its gradient alive?'
     help_html = (
         "<p>Each heatmap has one <b>row per hidden unit</b> and one <b>column per timestep</b>; "
         "columns appear as the forward pass reaches them (grey = not computed yet; the orange "

@@ -39,6 +39,7 @@ def verdict(rel_error: float) -> str:
 class GradCheckPanel(Panel):
     key = "gradcheck"
     title = "Gradient check"
+    question = 'Is the backward pass right? Analytic against numerical gradients'
     view_widgets = ("auto_box", "param_combo")
     help_html = (
         "<p>Is backpropagation right? For up to 20 randomly chosen entries of every parameter "

@@ -25,6 +25,8 @@ BAR_W = 0.38
 class GradNormsPanel(Panel):
     key = "grad_norms"
     title = "Gradient norms and clipping"
+    question = 'How big is each gradient, before and after clipping?'
+    aliases = ('norms',)
     help_html = (
         "<p>One group of bars per parameter (Wxh, Whh, Why, bh, by) and one for all of them "
         "together (global). <b>Orange</b>: L2 norm of the raw gradient; during the backward "

@@ -29,6 +29,8 @@ SIGMOID_GATES = ("i", "f", "o", "z", "r")
 class HiddenStatesPanel(Panel):
     key = "hidden_states"
     title = "Hidden states"
+    question = 'What does the hidden state hold at each step?'
+    aliases = ('hidden',)
     view_widgets = ("combo", "range_combo")
     help_html = (
         "<p>Each <b>column</b> is a timestep t, each <b>row</b> a hidden unit. Colour is the "

@@ -14,6 +14,7 @@ from .base import Panel
 class OutputsPanel(Panel):
     key = "outputs"
     title = "Outputs and loss"
+    question = 'What does the network predict at each step, and how wrong is it?'
     help_html = (
         "<p><b>Top</b>: the probability p_t[c] the model gives to each character c (rows) "
         "as the next character, for each timestep t (columns, labelled with the input "

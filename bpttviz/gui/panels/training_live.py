@@ -62,6 +62,8 @@ class _Growing:
 class TrainingPanel(Panel):
     key = "loss"
     title = "Training live"
+    question = 'Does training lower the loss? (run, pause, step)'
+    aliases = ('training',)
     view_widgets = ("stop_spin", "temp_spin")
     help_html = (
         "<p><b>Run</b> trains the model in the background at full speed; <b>Pause</b> stops it "
@@ -212,10 +214,10 @@ class TrainingPanel(Panel):
 
         c = self.controller
         if c is not None:
-            c.sigProgress.connect(self._on_progress)
-            c.sigSample.connect(self._on_sample)
-            c.sigDiverged.connect(self._on_diverged)
-            c.sigStopped.connect(self._on_stopped)
+            self.listen(c.sigProgress, self._on_progress)
+            self.listen(c.sigSample, self._on_sample)
+            self.listen(c.sigDiverged, self._on_diverged)
+            self.listen(c.sigStopped, self._on_stopped)
         else:
             self.run_button.setToolTip("Training runs from the window (Run ▸ Train)")
         self._set_buttons(session.busy)

@@ -28,6 +28,7 @@ EXPLAIN = ("Truncated BPTT back-propagates only inside windows of k steps (the h
 class TruncationPanel(Panel):
     key = "truncation"
     title = "Truncation compared"
+    question = 'What does truncated BPTT miss?'
     view_widgets = ("spin",)
     help_html = (
         "<p>The same sequence and weights, two ways of computing the gradient: <b>full BPTT</b> "

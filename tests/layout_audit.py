@@ -1,0 +1,149 @@
+"""Measure a window's views as a student at the back of the room meets them: the largest plot
+of each view (its main plot), sideways scrolling, labels the app places that overlap.
+
+Used by tests/test_layout_audit.py; run directly to print the whole table:
+``python tests/layout_audit.py [WxH ...] [--presentation]``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+#: The smallest main plot a view may show (issue: "at least 300x200 px at 1280x720").
+MIN_PLOT = (300, 200)
+SIZES = ((1280, 720), (1366, 768), (1920, 1080))
+#: The preset each view is audited on: one where it has something to draw.
+PRESET_FOR = {"gates": "lstm-gates"}
+
+
+@dataclass
+class Measure:
+    view: str
+    size: Tuple[int, int]
+    presenting: bool
+    plot: Tuple[int, int]          # the main plot's width and height, px
+    sideways_scroll: bool
+    cut: List[str]                 # labels of the app's own whose text does not fit
+
+    @property
+    def ok(self) -> bool:
+        return (self.plot[0] >= MIN_PLOT[0] and self.plot[1] >= MIN_PLOT[1]
+                and not self.sideways_scroll and not self.cut)
+
+    def __str__(self) -> str:
+        mode = "presentation" if self.presenting else "normal"
+        flags = (" SIDEWAYS-SCROLL" if self.sideways_scroll else "") + \
+                (f" CUT {self.cut}" if self.cut else "")
+        return (f"{self.view:14s} {self.size[0]}x{self.size[1]} {mode:12s} main plot "
+                f"{self.plot[0]}x{self.plot[1]}{flags}{'' if self.ok else '  <-- FAILS'}")
+
+
+def main_plot_size(panel) -> Tuple[int, int]:
+    """The largest plot area (a pyqtgraph ViewBox, in screen pixels) among the panel's visible
+    plots; for a view without plots (the code listing), its largest text area."""
+    import pyqtgraph as pg
+    from PyQt5.QtWidgets import QPlainTextEdit, QTextEdit
+
+    best = (0, 0)
+    for view in panel.findChildren(pg.GraphicsView):
+        if not view.isVisibleTo(panel) or view.width() <= 1:
+            continue
+        for item in view.scene().items():
+            if isinstance(item, pg.ViewBox) and item.isVisible():
+                r = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+                w = min(r.width(), view.width())
+                h = min(r.height(), view.height())
+                if w * h > best[0] * best[1]:
+                    best = (w, h)
+    if best == (0, 0):
+        for text in panel.findChildren((QPlainTextEdit, QTextEdit)):
+            if text.isVisibleTo(panel) and text.width() * text.height() > best[0] * best[1]:
+                best = (text.width(), text.height())
+    return best
+
+
+def cut_labels(panel) -> List[str]:
+    """Single-line labels (no word wrap) whose text is wider than the label."""
+    from PyQt5.QtWidgets import QLabel
+
+    cut = []
+    for lab in panel.findChildren(QLabel):
+        if not lab.isVisibleTo(panel) or lab.wordWrap() or not lab.text() or lab.width() < 2:
+            continue
+        if lab.textFormat() == 1 or "<" in lab.text():  # rich text: measured by its own layout
+            continue
+        need = lab.fontMetrics().horizontalAdvance(lab.text()) + lab.contentsMargins().left() \
+            + lab.contentsMargins().right()
+        if need > lab.width() + 2:
+            cut.append(lab.text()[:40])
+    return cut
+
+
+def measure_window(win, app, presenting: bool) -> List[Measure]:
+    out = []
+    size = (win.width(), win.height())
+    for key, panel in win.panels.items():
+        if not hasattr(panel, "refresh"):
+            continue
+        win.show_view(key)
+        for _ in range(4):
+            app.processEvents()
+        scroll = win.docks[key].widget()
+        sideways = scroll.horizontalScrollBar().isVisible()
+        out.append(Measure(key, size, presenting, main_plot_size(panel), sideways, cut_labels(panel)))
+    return out
+
+
+def audit(size, presenting: bool, views: Optional[List[str]] = None, at: str = "backward:3",
+          theme: Optional[str] = None) -> List[Measure]:
+    from PyQt5.QtWidgets import QApplication
+
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.gui.panels import PANELS
+    from bpttviz.session import Session
+
+    app = QApplication.instance() or QApplication(["audit"])
+    results = []
+    views = views or [c.key for c in PANELS]
+    presets = {}
+    for key in views:
+        presets.setdefault(PRESET_FOR.get(key, "min-char-rnn"), []).append(key)
+    for preset, keys in presets.items():
+        win = MainWindow(Session(preset))
+        try:
+            if theme:
+                win.set_theme_name(theme)
+            if presenting:
+                win.set_presentation(True, fullscreen=False)
+            win.resize(*size)
+            win.show()
+            for _ in range(5):
+                app.processEvents()
+            win.session.set_event(at)
+            for _ in range(5):
+                app.processEvents()
+            results += [m for m in measure_window(win, app, presenting) if m.view in keys]
+        finally:
+            if presenting:
+                win.set_presentation(False)
+            win.close()
+            win.deleteLater()
+            app.processEvents()
+    return results
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sizes = [tuple(int(v) for v in a.split("x")) for a in args] or list(SIZES)
+    modes = [True] if "--presentation" in sys.argv else ([False] if "--normal" in sys.argv else [False, True])
+    bad = 0
+    for size in sizes:
+        for presenting in modes:
+            for m in audit(size, presenting):
+                print(m)
+                bad += not m.ok
+    print(f"{bad} failing")
