@@ -57,7 +57,8 @@ class ClipReport:
     fraction_clipped: per parameter, the fraction of entries the rule changed.
     fraction_clipped_total: the same over all entries.
     cosine: cosine between the raw and the clipped gradient as one vector
-      (1 for no clipping and for norm clipping; below 1 when value clipping bends it).
+      (1 for no clipping and for norm clipping; below 1 when value clipping bends it;
+      NaN in every mode when the raw gradient holds inf or NaN: it has no direction).
     """
 
     mode: Optional[str]
@@ -124,7 +125,15 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
             n_changed += changed
             total_size += g.size
     total_before, total_after = math.sqrt(sq_total_before), math.sqrt(sq_total_after)
-    if not n_changed or mode == "norm":
+    # A sum of squares is finite exactly when every entry is, unless it overflows: only then
+    # is the entrywise test needed.
+    has_direction = math.isfinite(sq_total_before) or all(
+        bool(np.isfinite(g).all()) for g in grads.values())
+    if not has_direction:
+        # inf or NaN anywhere: the raw gradient has no direction to compare, whatever the mode
+        # (norm clipping used to say 1.0 here, and every mode did for NaN).
+        cosine = math.nan
+    elif not n_changed or mode == "norm":
         # Nothing changed, or one positive scale for everything: exactly the same direction
         # (computing it would give 1 - rounding, and a reader compares the number with 1).
         cosine = 1.0
