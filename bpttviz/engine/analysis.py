@@ -78,10 +78,10 @@ def _replay(trace, losses: slice, on_step) -> None:
         rows = slice(max(k, first) - first, stop - first)  # only losses >= k reach step k
         g = backward_step(trace.cell, dh[rows], trace.caches[k], Wh,
                           dc[rows] if dc is not None else None, bug)
+        on_step(k, slice(rows.start + first, rows.stop + first), g.dah)
         dh[rows] = g.dh_prev if carry_dh else 0.0
         if dc is not None:
             dc[rows] = g.dc_prev if carry_dc else 0.0
-        on_step(k, slice(rows.start + first, rows.stop + first), g.dah)
 
 
 def contributions(trace: Trace) -> Contributions:

@@ -119,7 +119,8 @@ def rnn_step_forward(ax, h_prev, Wh, c_prev=None) -> StepCache:
 
 
 def rnn_step_backward(dh, cache, Wh, dc_next=None, bug=None) -> StepGrad:
-    dax = dh if bug == "no-tanh-derivative" else (1.0 - cache.h * cache.h) * dh
+    # (a copy for the bug: callers may overwrite dh in place once the step returns)
+    dax = dh.copy() if bug == "no-tanh-derivative" else (1.0 - cache.h * cache.h) * dh
     return StepGrad(dax=dax, dah=dax, dh_prev=dax @ Wh.T)
 
 
