@@ -42,6 +42,18 @@ def _norm(g: np.ndarray) -> float:
     return math.sqrt(float(np.vdot(g, g)))
 
 
+def _scaled_cosine(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> float:
+    """Cosine between two gradient dicts (same keys) taken as single vectors, each divided by
+    its largest |entry| first so that squares of huge finite entries do not overflow."""
+    fa = np.concatenate([np.ravel(a[k]) for k in a]).astype(float)
+    fb = np.concatenate([np.ravel(b[k]) for k in a]).astype(float)
+    sa, sb = float(np.max(np.abs(fa), initial=0.0)), float(np.max(np.abs(fb), initial=0.0))
+    if sa == 0 or sb == 0:
+        return 1.0
+    fa, fb = fa / sa, fb / sb
+    return float(np.vdot(fa, fb) / (np.linalg.norm(fa) * np.linalg.norm(fb)))
+
+
 def global_norm(grads: Dict[str, np.ndarray]) -> float:
     """L2 norm of all gradients taken together as one vector."""
     return float(math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
@@ -133,6 +145,9 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
         # inf or NaN anywhere: the raw gradient has no direction to compare, whatever the mode
         # (norm clipping used to say 1.0 here, and every mode did for NaN).
         cosine = math.nan
+    elif not math.isfinite(sq_total_before) and n_changed and mode != "norm":
+        # Finite entries whose squares overflow: measure the two directions scaled down.
+        cosine = _scaled_cosine(grads, clipped)
     elif not n_changed or mode == "norm":
         # Nothing changed, or one positive scale for everything: exactly the same direction
         # (computing it would give 1 - rounding, and a reader compares the number with 1).
