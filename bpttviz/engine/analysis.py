@@ -163,8 +163,10 @@ class WhhSpectrum:
 
 
 def whh_spectrum(trace_or_params, cell: str = "rnn") -> WhhSpectrum:
+    """The spectrum of a trace's (or a char-model parameter dict's) recurrent matrix.  The
+    block that plays Whh's role is the last one for every cell (the whole matrix for one gate
+    block), so ``cell`` is not needed; it is kept for older callers."""
     if isinstance(trace_or_params, Trace):
-        cell = trace_or_params.cell
         W = np.asarray(trace_or_params.recurrent_weights).T
     else:
         W = np.asarray(trace_or_params["Whh"])
