@@ -2,7 +2,7 @@
 decays, and what truncating BPTT loses.  All pure numpy, all read by the GUI as-is."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -36,7 +36,8 @@ class Contributions:
       ``outer(dah_parts[t, k], h_prev[k])`` (the transpose for a trace whose recurrent matrix
       is stored (H, G*H), see ``rows_first``).  None when larger than MAX_PARTS numbers.
     by_step (T,): norm of step k's whole contribution (summed over losses).
-    by_loss (T,): norm of loss t's whole contribution (summed over steps).
+    by_loss (T,): norm of loss t's whole contribution (summed over steps); computed on first
+      use (no view draws it; above MAX_PARTS it replays the losses again).
     h_prev (T, H): the right factor of every part (``h`` for the "h-instead-of-hprev" bug).
     rows_first: True when parts have the (H, G*H) shape of a cs231n ``Wh`` (captioning
       traces), False for the (G*H, H) of seed 000's ``Whh``.
@@ -45,9 +46,17 @@ class Contributions:
     norms: np.ndarray
     dah_parts: Optional[np.ndarray]
     by_step: np.ndarray
-    by_loss: np.ndarray
     h_prev: np.ndarray
     rows_first: bool = False
+    _trace: object = field(default=None, repr=False, compare=False)
+    _by_loss: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    @property
+    def by_loss(self) -> np.ndarray:
+        """(T,) ||sum over k of part (t, k)||: exact at every size (see the class docstring)."""
+        if self._by_loss is None:
+            self._by_loss = _by_loss(self._trace, self.dah_parts, self.h_prev)
+        return self._by_loss
 
     def part(self, t: int, k: int) -> np.ndarray:
         """The part of the recurrent gradient from the loss at step t passing through step
@@ -88,8 +97,9 @@ def contributions(trace: Trace) -> Contributions:
     """Split dWhh of a trace into (loss t, step k) parts.  Works for every cell: each loss's
     gradient is back-propagated on its own, as one row of a batch through the same steps.
 
-    by_loss is exact at every size: below MAX_PARTS it comes from the kept parts, above it
-    the losses are replayed again in chunks whose parts fit in MAX_PARTS numbers."""
+    ``by_loss`` is exact at every size: below MAX_PARTS it comes from the kept parts, above
+    it the losses are replayed again in chunks whose parts fit in MAX_PARTS numbers (on first
+    use only: it costs about as much as the split itself)."""
     T, H = trace.h.shape
     GH = trace.recurrent_weights.shape[1]
     right = trace.h if getattr(trace, "backprop_bug", None) == "h-instead-of-hprev" else trace.h_prev
@@ -107,24 +117,33 @@ def contributions(trace: Trace) -> Contributions:
 
     _replay(trace, slice(0, T), record)
     by_step = np.linalg.norm(by_step_sum, axis=1) * right_norm
+    return Contributions(norms=norms, dah_parts=parts, by_step=by_step, h_prev=right,
+                         rows_first=_rows_first(trace), _trace=trace)
+
+
+def _by_loss(trace, parts: Optional[np.ndarray], right: np.ndarray) -> np.ndarray:
+    """(T,) norm of each loss's whole contribution sum_k outer(part[t, k], right[k]), from
+    the kept parts (T, T, G*H) or, when they were not kept, by replaying the losses in chunks
+    whose parts fit in MAX_PARTS numbers.  right (T, H) the parts' right factors."""
+    T = right.shape[0]
     by_loss = np.empty(T)
-    if keep:
-        for t in range(T):  # loss t's whole contribution: sum_k outer(part[t, k], right[k])
+    if parts is not None:
+        for t in range(T):
             by_loss[t] = np.linalg.norm(parts[t, :t + 1].T @ right[:t + 1])
-    else:
-        chunk = max(1, MAX_PARTS // (T * GH))
-        for first in range(0, T, chunk):
-            stop = min(T, first + chunk)
-            block = np.zeros((stop - first, T, GH))
+        return by_loss
+    GH = trace.recurrent_weights.shape[1]
+    chunk = max(1, MAX_PARTS // (T * GH))
+    for first in range(0, T, chunk):
+        stop = min(T, first + chunk)
+        block = np.zeros((stop - first, T, GH))
 
-            def keep_block(k, rows, dah, block=block, first=first):
-                block[rows.start - first:rows.stop - first, k] = dah
+        def keep_block(k, rows, dah, block=block, first=first):
+            block[rows.start - first:rows.stop - first, k] = dah
 
-            _replay(trace, slice(first, stop), keep_block)
-            for t in range(first, stop):
-                by_loss[t] = np.linalg.norm(block[t - first, :t + 1].T @ right[:t + 1])
-    return Contributions(norms=norms, dah_parts=parts, by_step=by_step, by_loss=by_loss,
-                         h_prev=right, rows_first=_rows_first(trace))
+        _replay(trace, slice(first, stop), keep_block)
+        for t in range(first, stop):
+            by_loss[t] = np.linalg.norm(block[t - first, :t + 1].T @ right[:t + 1])
+    return by_loss
 
 
 def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
