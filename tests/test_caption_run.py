@@ -34,7 +34,8 @@ def test_step_contributions_sum_to_every_gradient(session):
         np.testing.assert_allclose(tr.accumulated_grad(k, 0), tr.grads_raw[k], atol=1e-13)
     C = session.contributions()
     S = sum(C.part(t, k) for t in range(tr.T) for k in range(t + 1))
-    np.testing.assert_allclose(S, tr.grads_raw["Wh"].T, atol=1e-13)
+    # The parts have Wh's own (H, G*H) shape (issue 16: they used to sum to Wh.T).
+    np.testing.assert_allclose(S, tr.grads_raw["Wh"], atol=1e-13)
     assert tr.recurrent_name == "Wh"
 
 

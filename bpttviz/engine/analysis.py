@@ -2,17 +2,27 @@
 decays, and what truncating BPTT loses.  All pure numpy, all read by the GUI as-is."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from .cells import step_backward
 from .clipping import check_clip, clip_gradients
-from .model import PARAM_NAMES, Trace, run_bptt
+from .model import PARAM_NAMES, Trace, backward_step, carries, run_bptt
 
 #: Above this many numbers the per-(t, k) parts of dWhh are not kept, only their norms.
 MAX_PARTS = 4_000_000
+
+
+def _rows_first(trace) -> bool:
+    """True when the trace stores its recurrent matrix as the cells use it, (H, G*H) (cs231n's
+    ``Wh``: the captioning traces), False when it stores the transpose (seed 000's ``Whh``,
+    (G*H, H)).  ``recurrent_weights`` is always the (H, G*H) matrix: it is either the stored
+    parameter itself or a transposed view of it (whose strides are reversed)."""
+    W = trace.recurrent_weights
+    P = trace.params[trace.recurrent_name]
+    return W is P or (W.shape == P.shape and W.strides == P.strides and np.shares_memory(W, P))
 
 
 @dataclass
@@ -23,60 +33,117 @@ class Contributions:
       (zero above the diagonal: a loss cannot reach a step after it).
     dah_parts (T, T, G*H) or None: dah_parts[t, k] is the gradient at step k's recurrent
       pre-activation due to the loss at step t alone; part (t, k) of dWhh is
-      ``outer(dah_parts[t, k], h_prev[k])``.  None when larger than MAX_PARTS numbers.
+      ``outer(dah_parts[t, k], h_prev[k])`` (the transpose for a trace whose recurrent matrix
+      is stored (H, G*H), see ``rows_first``).  None when larger than MAX_PARTS numbers.
     by_step (T,): norm of step k's whole contribution (summed over losses).
-    by_loss (T,): norm of loss t's whole contribution (summed over steps).
+    by_loss (T,): norm of loss t's whole contribution (summed over steps); computed on first
+      use (no view draws it; above MAX_PARTS it replays the losses again).
+    h_prev (T, H): the right factor of every part (``h`` for the "h-instead-of-hprev" bug).
+    rows_first: True when parts have the (H, G*H) shape of a cs231n ``Wh`` (captioning
+      traces), False for the (G*H, H) of seed 000's ``Whh``.
     """
 
     norms: np.ndarray
     dah_parts: Optional[np.ndarray]
     by_step: np.ndarray
-    by_loss: np.ndarray
     h_prev: np.ndarray
+    rows_first: bool = False
+    _trace: object = field(default=None, repr=False, compare=False)
+    _by_loss: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    @property
+    def by_loss(self) -> np.ndarray:
+        """(T,) ||sum over k of part (t, k)||: exact at every size (see the class docstring)."""
+        if self._by_loss is None:
+            self._by_loss = _by_loss(self._trace, self.dah_parts, self.h_prev)
+        return self._by_loss
 
     def part(self, t: int, k: int) -> np.ndarray:
-        """(G*H, H) the part of dWhh from the loss at step t passing through step k."""
+        """The part of the recurrent gradient from the loss at step t passing through step
+        k, in the recurrent parameter's own shape: (G*H, H) for ``Whh``, (H, G*H) for ``Wh``."""
         if self.dah_parts is None:
             raise ValueError("parts were not kept for a trace this large; use norms")
+        if self.rows_first:
+            return np.outer(self.h_prev[k], self.dah_parts[t, k])
         return np.outer(self.dah_parts[t, k], self.h_prev[k])
+
+
+def _replay(trace, losses: slice, on_step) -> None:
+    """Back-propagate each loss in ``losses`` on its own, as one row of a batch through the
+    trace's steps (with the trace's gallery bug, so the parts add up to its gradient).
+    Calls ``on_step(k, rows, dah)`` for k = last loss .. 0: ``rows`` a slice of loss indices
+    (those at or after k), ``dah`` (len(rows), G*H) their gradients at step k's recurrent
+    pre-activation."""
+    T, H = trace.h.shape
+    Wh = trace.recurrent_weights
+    bug = getattr(trace, "backprop_bug", None)
+    carry_dh, carry_dc = carries(bug)
+    first, stop = losses.start, losses.stop
+    dh = np.zeros((stop - first, H))  # row i: gradient at the current h from loss first + i
+    dc = np.zeros((stop - first, H)) if trace.c is not None else None
+    for k in reversed(range(stop)):
+        if k >= first:
+            dh[k - first] += trace.dh_from_output[k]
+        rows = slice(max(k, first) - first, stop - first)  # only losses >= k reach step k
+        g = backward_step(trace.cell, dh[rows], trace.caches[k], Wh,
+                          dc[rows] if dc is not None else None, bug)
+        on_step(k, slice(rows.start + first, rows.stop + first), g.dah)
+        dh[rows] = g.dh_prev if carry_dh else 0.0
+        if dc is not None:
+            dc[rows] = g.dc_prev if carry_dc else 0.0
 
 
 def contributions(trace: Trace) -> Contributions:
     """Split dWhh of a trace into (loss t, step k) parts.  Works for every cell: each loss's
-    gradient is back-propagated on its own, as one row of a batch through the same steps."""
+    gradient is back-propagated on its own, as one row of a batch through the same steps.
+
+    ``by_loss`` is exact at every size: below MAX_PARTS it comes from the kept parts, above
+    it the losses are replayed again in chunks whose parts fit in MAX_PARTS numbers (on first
+    use only: it costs about as much as the split itself)."""
     T, H = trace.h.shape
-    Wh = trace.recurrent_weights
-    GH = Wh.shape[1]
+    GH = trace.recurrent_weights.shape[1]
+    right = trace.h if getattr(trace, "backprop_bug", None) == "h-instead-of-hprev" else trace.h_prev
     keep = T * T * GH <= MAX_PARTS
     parts = np.zeros((T, T, GH)) if keep else None
     norms = np.zeros((T, T))
-    h_prev_norm = np.linalg.norm(trace.h_prev, axis=1)
-    dh = np.zeros((T, H))  # row t: gradient at the current h from the loss at step t only
-    dc = np.zeros((T, H)) if trace.cell == "lstm" else None
+    right_norm = np.linalg.norm(right, axis=1)
     by_step_sum = np.zeros((T, GH))
-    by_loss_w = np.zeros((T, GH, H)) if T * GH * H <= MAX_PARTS else None
-    for k in reversed(range(T)):
-        dh[k] += trace.dh_from_output[k]
-        rows = slice(k, T)  # only losses at or after k reach step k
-        g = step_backward(trace.cell, dh[rows], trace.caches[k], Wh,
-                          dc[rows] if dc is not None else None)
-        if trace.backprop_bug == "forget-dhnext":
-            dh[rows] = 0.0
-        else:
-            dh[rows] = g.dh_prev
-        if dc is not None:
-            dc[rows] = g.dc_prev
-        norms[rows, k] = np.linalg.norm(g.dah, axis=1) * h_prev_norm[k]
-        by_step_sum[k] = g.dah.sum(axis=0)
+
+    def record(k, rows, dah):
+        norms[rows, k] = np.linalg.norm(dah, axis=1) * right_norm[k]
+        by_step_sum[k] = dah.sum(axis=0)
         if keep:
-            parts[rows, k] = g.dah
-        if by_loss_w is not None:
-            by_loss_w[rows] += g.dah[:, :, None] * trace.h_prev[k][None, None, :]
-    by_step = np.linalg.norm(by_step_sum, axis=1) * h_prev_norm
-    by_loss = (np.linalg.norm(by_loss_w.reshape(T, -1), axis=1) if by_loss_w is not None
-               else np.sqrt((norms ** 2).sum(axis=1)))
-    return Contributions(norms=norms, dah_parts=parts, by_step=by_step, by_loss=by_loss,
-                         h_prev=trace.h_prev)
+            parts[rows, k] = dah
+
+    _replay(trace, slice(0, T), record)
+    by_step = np.linalg.norm(by_step_sum, axis=1) * right_norm
+    return Contributions(norms=norms, dah_parts=parts, by_step=by_step, h_prev=right,
+                         rows_first=_rows_first(trace), _trace=trace)
+
+
+def _by_loss(trace, parts: Optional[np.ndarray], right: np.ndarray) -> np.ndarray:
+    """(T,) norm of each loss's whole contribution sum_k outer(part[t, k], right[k]), from
+    the kept parts (T, T, G*H) or, when they were not kept, by replaying the losses in chunks
+    whose parts fit in MAX_PARTS numbers.  right (T, H) the parts' right factors."""
+    T = right.shape[0]
+    by_loss = np.empty(T)
+    if parts is not None:
+        for t in range(T):
+            by_loss[t] = np.linalg.norm(parts[t, :t + 1].T @ right[:t + 1])
+        return by_loss
+    GH = trace.recurrent_weights.shape[1]
+    chunk = max(1, MAX_PARTS // (T * GH))
+    for first in range(0, T, chunk):
+        stop = min(T, first + chunk)
+        block = np.zeros((stop - first, T, GH))
+
+        def keep_block(k, rows, dah, block=block, first=first):
+            block[rows.start - first:rows.stop - first, k] = dah
+
+        _replay(trace, slice(first, stop), keep_block)
+        for t in range(first, stop):
+            by_loss[t] = np.linalg.norm(block[t - first, :t + 1].T @ right[:t + 1])
+    return by_loss
 
 
 def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
@@ -89,7 +156,7 @@ def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
     for t in range(T):
         rows = np.eye(H)  # row i: d h_t[i] / d (current h)
         # Between k and t the LSTM's cell state is a second path; only c_k itself is held fixed.
-        rows_c = np.zeros((H, H)) if trace.cell == "lstm" else None
+        rows_c = np.zeros((H, H)) if trace.c is not None else None
         J[t, t] = 1.0
         for s in range(t, 0, -1):
             g = step_backward(trace.cell, rows, trace.caches[s], Wh, rows_c)
@@ -115,14 +182,17 @@ class WhhSpectrum:
 
 
 def whh_spectrum(trace_or_params, cell: str = "rnn") -> WhhSpectrum:
+    """The spectrum of a trace's (or a char-model parameter dict's) recurrent matrix.  The
+    block that plays Whh's role is the last one for every cell (the whole matrix for one gate
+    block), so ``cell`` is not needed; it is kept for older callers."""
     if isinstance(trace_or_params, Trace):
-        cell = trace_or_params.cell
         W = np.asarray(trace_or_params.recurrent_weights).T
     else:
         W = np.asarray(trace_or_params["Whh"])
     H = W.shape[1]
-    # For gated cells the candidate block (g for lstm, n for gru) plays Whh's role.
-    square = W if cell == "rnn" else W[-H:]
+    # For gated cells the candidate block (g for lstm, n for gru: the last block) plays Whh's
+    # role; with one block, W[-H:] is W itself.
+    square = W[-H:]
     radius = float(np.max(np.abs(np.linalg.eigvals(square)))) if np.all(np.isfinite(square)) else float("nan")
     sigma = float(np.linalg.norm(square, 2)) if np.all(np.isfinite(square)) else float("nan")
     return WhhSpectrum(spectral_radius=radius, largest_singular_value=sigma)

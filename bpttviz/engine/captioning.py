@@ -19,7 +19,8 @@ b_vocab     (V,)          score biases
 
 Sizes: N captions in a minibatch, T timesteps (captions hold T+1 words), D feature size,
 W word-vector size, H hidden size, V vocabulary size, G gate blocks (1 rnn, 4 lstm with
-blocks i, f, o, g, 3 gru with z, r, n).  The LSTM's initial cell state is zero.
+blocks i, f, o, g, 3 gru with z, r, n; any registered cell works).  The LSTM's initial cell
+state is zero.
 
 The loss is softmax cross-entropy at every step whose target word is not ``<NULL>``,
 **summed** over timesteps and **divided by N** (cs231n's ``temporal_softmax_loss``).
@@ -36,10 +37,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .cells import GATES, GATE_NAMES, step_backward, step_forward
+from .cells import CELLS, get_cell
 from .optim import Adam
 
-CAPTION_CELLS = ("rnn", "lstm", "gru")
+#: The cells the captioning model runs: every registered cell (the registry itself).
+CAPTION_CELLS = CELLS
 CAPTION_PARAM_NAMES = ("W_embed", "W_proj", "b_proj", "Wx", "Wh", "b", "W_vocab", "b_vocab")
 NULL_TOKEN, START_TOKEN, END_TOKEN = "<NULL>", "<START>", "<END>"
 
@@ -71,7 +73,7 @@ def _check_index(name: str, value, V: int) -> int:
 def caption_param_shapes(cell: str, vocab_size: int, input_dim: int, wordvec_dim: int,
                          hidden_dim: int) -> Dict[str, tuple]:
     """Shapes of every parameter for a cell and sizes V, D, W, H (see the module table)."""
-    G = GATES[check_caption_cell(cell)]
+    G = get_cell(check_caption_cell(cell)).G
     V, D, W, H = vocab_size, input_dim, wordvec_dim, hidden_dim
     return {"W_embed": (V, W), "W_proj": (D, H), "b_proj": (H,), "Wx": (W, G * H),
             "Wh": (H, G * H), "b": (G * H,), "W_vocab": (H, V), "b_vocab": (V,)}
@@ -280,7 +282,8 @@ def caption_forward_backward(params: Dict[str, np.ndarray], features, captions, 
     W_embed, Wx, Wh, b = params["W_embed"], params["Wx"], params["Wh"], params["b"]
     W_vocab = params["W_vocab"]
     GH = Wh.shape[1]
-    lstm = cell == "lstm"
+    spec = get_cell(cell)
+    lstm = spec.has_cell_state
 
     captions_in, captions_out = captions[:, :-1], captions[:, 1:]
     mask = captions_out != null
@@ -293,7 +296,7 @@ def caption_forward_backward(params: Dict[str, np.ndarray], features, captions, 
     caches = []
     h, c = h0, np.zeros_like(h0) if lstm else None
     for t in range(T):
-        cache = step_forward(cell, ax[:, t], h, Wh, c)
+        cache = spec.step_forward(ax[:, t], h, Wh, c)
         caches.append(cache)
         h, c = cache.h, cache.c
     hs = np.stack([cc.h for cc in caches], axis=1)            # (N, T, H)
@@ -310,7 +313,7 @@ def caption_forward_backward(params: Dict[str, np.ndarray], features, captions, 
     carry_h, carry_c = np.zeros((N, H)), None
     for t in reversed(range(T)):
         dh_total[:, t] = dh_from_output[:, t] + carry_h
-        g = step_backward(cell, dh_total[:, t], caches[t], Wh, carry_c)
+        g = spec.step_backward(dh_total[:, t], caches[t], Wh, carry_c)
         dax[:, t], dah[:, t], dhnext[:, t] = g.dax, g.dah, g.dh_prev
         carry_h = g.dh_prev
         if lstm:
@@ -330,7 +333,7 @@ def caption_forward_backward(params: Dict[str, np.ndarray], features, captions, 
         "W_vocab": hs.reshape(N * T, H).T @ dscores.reshape(N * T, V),
         "b_vocab": dscores.sum(axis=(0, 1)),
     }
-    gates = {name: np.stack([cc.gates[name] for cc in caches], axis=1) for name in GATE_NAMES[cell]}
+    gates = {name: np.stack([cc.gates[name] for cc in caches], axis=1) for name in spec.gate_names}
     return CaptionTrace(
         cell=cell, null=null, captions_in=captions_in, captions_out=captions_out, mask=mask,
         h0=h0, x=x, preact=np.stack([cc.preact for cc in caches], axis=1), gates=gates, h=hs,
@@ -369,11 +372,12 @@ def caption_sample(params: Dict[str, np.ndarray], features, start: int, null: in
     Wh = params["Wh"]
     out = np.full((N, max_length), null, dtype=np.int64)
     h = features @ params["W_proj"] + params["b_proj"]
-    c = np.zeros_like(h) if cell == "lstm" else None
+    spec = get_cell(cell)
+    c = np.zeros_like(h) if spec.has_cell_state else None
     words = np.full(N, start, dtype=np.intp)
     for t in range(max_length):
         ax = params["W_embed"][words] @ params["Wx"] + params["b"]
-        cache = step_forward(cell, ax, h, Wh, c)
+        cache = spec.step_forward(ax, h, Wh, c)
         h, c = cache.h, cache.c
         scores = h @ params["W_vocab"] + params["b_vocab"]
         words = np.argmax(scores, axis=1)

@@ -42,6 +42,18 @@ def _norm(g: np.ndarray) -> float:
     return math.sqrt(float(np.vdot(g, g)))
 
 
+def _scaled_cosine(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> float:
+    """Cosine between two gradient dicts (same keys) taken as single vectors, each divided by
+    its largest |entry| first so that squares of huge finite entries do not overflow."""
+    fa = np.concatenate([np.ravel(a[k]) for k in a]).astype(float)
+    fb = np.concatenate([np.ravel(b[k]) for k in a]).astype(float)
+    sa, sb = float(np.max(np.abs(fa), initial=0.0)), float(np.max(np.abs(fb), initial=0.0))
+    if sa == 0 or sb == 0:
+        return 1.0
+    fa, fb = fa / sa, fb / sb
+    return float(np.vdot(fa, fb) / (np.linalg.norm(fa) * np.linalg.norm(fb)))
+
+
 def global_norm(grads: Dict[str, np.ndarray]) -> float:
     """L2 norm of all gradients taken together as one vector."""
     return float(math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
@@ -57,7 +69,8 @@ class ClipReport:
     fraction_clipped: per parameter, the fraction of entries the rule changed.
     fraction_clipped_total: the same over all entries.
     cosine: cosine between the raw and the clipped gradient as one vector
-      (1 for no clipping and for norm clipping; below 1 when value clipping bends it).
+      (1 for no clipping and for norm clipping; below 1 when value clipping bends it;
+      NaN in every mode when the raw gradient holds inf or NaN: it has no direction).
     """
 
     mode: Optional[str]
@@ -124,7 +137,18 @@ def clip_gradients(grads: Dict[str, np.ndarray], clip: Optional[str], threshold:
             n_changed += changed
             total_size += g.size
     total_before, total_after = math.sqrt(sq_total_before), math.sqrt(sq_total_after)
-    if not n_changed or mode == "norm":
+    # A sum of squares is finite exactly when every entry is, unless it overflows: only then
+    # is the entrywise test needed.
+    has_direction = math.isfinite(sq_total_before) or all(
+        bool(np.isfinite(g).all()) for g in grads.values())
+    if not has_direction:
+        # inf or NaN anywhere: the raw gradient has no direction to compare, whatever the mode
+        # (norm clipping used to say 1.0 here, and every mode did for NaN).
+        cosine = math.nan
+    elif not math.isfinite(sq_total_before) and n_changed and mode != "norm":
+        # Finite entries whose squares overflow: measure the two directions scaled down.
+        cosine = _scaled_cosine(grads, clipped)
+    elif not n_changed or mode == "norm":
         # Nothing changed, or one positive scale for everything: exactly the same direction
         # (computing it would give 1 - rounding, and a reader compares the number with 1).
         cosine = 1.0

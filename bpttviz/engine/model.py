@@ -12,7 +12,9 @@ bh     (G*H,)        gate-block biases
 by     (V,)          output biases
 =====  ============  =============================================
 
-``G`` is 1 for the tanh RNN, 4 for the LSTM (blocks i, f, o, g), 3 for the GRU (z, r, n).
+``G`` is the cell's number of gate blocks (``CELLS[cell].G``): 1 for the tanh RNN, 4 for the
+LSTM (blocks i, f, o, g), 3 for the GRU (z, r, n).  Everything cell-specific is read from the
+cell registry (:mod:`bpttviz.engine.cellspec`), so a registered cell works here unchanged.
 The loss is softmax cross-entropy **summed** over timesteps, as in the seed.
 
 Inputs are character indices ``(T,)``; an index of ``-1`` stands for the zero vector
@@ -28,16 +30,21 @@ from typing import Dict, Optional
 import numpy as np
 
 from . import kernels as _kernels
-from .cells import GATES, GATE_NAMES, StepCache, StepGrad, check_cell, step_backward, step_forward
+from .bugs import BUGS, check_bug
+from .cells import CELLS, CellSpec, StepCache, StepGrad, get_cell
 from .clipping import ClipReport, check_clip, clip_gradients
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
-BACKPROP_BUGS = (None, "forget-dhnext")
+#: None and every gallery bug (kept for older callers; see bpttviz.engine.bugs.BUGS).
+BACKPROP_BUGS = (None,) + tuple(BUGS)
+#: Bugs that leave the per-step arithmetic alone, so the compiled tanh-RNN kernels compute them.
+_KERNEL_BUGS = (None, "forget-dhnext", "h-instead-of-hprev", "dy-without-minus-one",
+                "no-carry-state")
 
 
 def param_shapes(cell: str, vocab_size: int, hidden_size: int) -> Dict[str, tuple]:
     """Shapes of every parameter for a cell, vocabulary size V and hidden size H."""
-    G, V, H = GATES[check_cell(cell)], vocab_size, hidden_size
+    G, V, H = get_cell(cell).G, vocab_size, hidden_size
     return {"Wxh": (G * H, V), "Whh": (G * H, H), "Why": (V, H), "bh": (G * H,), "by": (V,)}
 
 
@@ -53,12 +60,12 @@ def init_params(cell: str = "rnn", vocab_size: int = 65, hidden_size: int = 100,
                 scale: float = 0.01, whh_radius: Optional[float] = None) -> Dict[str, np.ndarray]:
     """Random parameters as min-char-rnn draws them: ``randn * scale`` weights, zero biases.
 
-    whh_radius: if given (rnn only), Whh is instead a random orthogonal matrix times
+    whh_radius: if given (cells with one gate block: rnn), Whh is instead a random orthogonal matrix times
     ``whh_radius``, so its spectral radius and largest singular value both equal it; the
     vanishing and exploding presets use this to put the model on either side of 1.
     Returns a dict of float64 arrays with the shapes of :func:`param_shapes`.
     """
-    check_cell(cell)
+    spec = get_cell(cell)
     V = _check_size("vocab_size", vocab_size, 1, 10_000)
     H = _check_size("hidden_size", hidden_size, 1, 4096)
     try:
@@ -76,8 +83,10 @@ def init_params(cell: str = "rnn", vocab_size: int = 65, hidden_size: int = 100,
         else:
             params[name] = rng.standard_normal(shapes[name]) * scale
     if whh_radius is not None:
-        if cell != "rnn":
-            raise ValueError("whh_radius applies to cell 'rnn' only")
+        if spec.G != 1:
+            square = " or ".join(repr(c) for c, sp in CELLS.items() if sp.G == 1)
+            raise ValueError(f"whh_radius applies to cell {square} only (a square Whh); "
+                             f"got cell {cell!r}")
         q, r = np.linalg.qr(rng.standard_normal((H, H)))
         params["Whh"] = q * np.sign(np.diag(r)) * float(whh_radius)
     return params
@@ -85,7 +94,7 @@ def init_params(cell: str = "rnn", vocab_size: int = 65, hidden_size: int = 100,
 
 def check_params(params: Dict[str, np.ndarray], cell: str) -> tuple:
     """Validate a parameter dict for ``cell``; return ``(V, H)``."""
-    G = GATES[check_cell(cell)]
+    G = get_cell(cell).G
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {', '.join(missing)}; it needs {', '.join(PARAM_NAMES)}")
@@ -186,11 +195,12 @@ def _forward(params, inputs, targets, h0, c0, cell):
         raise ValueError(f"inputs and targets must have the same length; got {inputs.size} "
                          f"and {targets.size}")
     T = inputs.size
+    spec = get_cell(cell)
     h = _check_state("h0", h0, H)
-    c = _check_state("c0", c0, H) if cell == "lstm" else None
+    c = _check_state("c0", c0, H) if spec.has_cell_state else None
     kernels = _kernels.get()
     x = np.zeros((T, V))
-    if cell == "rnn":
+    if spec.fast_kernel == "tanh-rnn":
         # The whole forward recurrence is one kernel call (compiled when Numba is there) that
         # writes straight into the trace's rows.
         preact, h_prev, hs = np.empty((T, H)), np.empty((T, H)), np.empty((T, H))
@@ -206,10 +216,10 @@ def _forward(params, inputs, targets, h0, c0, cell):
         Wh = params["Whh"].T
         caches = []
         for t in range(T):
-            cache = step_forward(cell, ax[t], h, Wh, c)
+            cache = spec.step_forward(ax[t], h, Wh, c)
             caches.append(cache)
             h = cache.h
-            if cell == "lstm":
+            if spec.has_cell_state:
                 c = cache.c
         hs = np.stack([cc.h for cc in caches])
         h_prev = np.stack([cc.h_prev for cc in caches])
@@ -221,11 +231,12 @@ def _forward(params, inputs, targets, h0, c0, cell):
     shifted = logits - logits.max(axis=1, keepdims=True)
     p, dy, losses = np.exp(shifted), np.empty((T, V)), np.empty(T)
     kernels.softmax_xent(shifted, targets, p, dy, losses)
-    gates = {name: np.stack([cc.gates[name] for cc in caches]) for name in GATE_NAMES[cell]}
+    gates = {name: np.stack([cc.gates[name] for cc in caches]) for name in spec.gate_names}
+    lstm = spec.has_cell_state
     fw = dict(
         x=x, h_prev=h_prev, preact=preact, gates=gates, h=hs,
-        c=np.stack([cc.c for cc in caches]) if cell == "lstm" else None,
-        c_prev=np.stack([cc.c_prev for cc in caches]) if cell == "lstm" else None,
+        c=np.stack([cc.c for cc in caches]) if lstm else None,
+        c_prev=np.stack([cc.c_prev for cc in caches]) if lstm else None,
         logits=logits, p=p, losses=losses, loss=float(losses.sum()), caches=caches,
     )
     return fw, dy, inputs, targets
@@ -276,7 +287,11 @@ class Trace(Forward):
     grad_norm_before_clip, grad_norm_after_clip: global L2 norms.
     clip: the ClipReport (mode, fraction of entries clipped, cosine raw vs clipped).
     h_last (H,), c_last (H,) or None: final states, to carry into the next window.
-    backprop_bug: None, or the deliberate teaching bug used ("forget-dhnext").
+    backprop_bug (also ``bug``): None, or the gallery bug the backward pass was computed with
+      (:data:`bpttviz.engine.bugs.BUGS`).  With "h-instead-of-hprev" the Whh step
+      contributions are ``outer(dah_t, h_t)``, so they still sum to ``grads_raw['Whh']``;
+      with "dy-without-minus-one" ``dy`` is ``p``; with "no-carry-state" ``h0``/``c0`` are the
+      states passed in while ``h_prev[0]`` (and ``c_prev[0]``) are the zeros the pass used.
     """
 
     cell: str = "rnn"
@@ -328,6 +343,16 @@ class Trace(Forward):
         return "Whh"
 
     @property
+    def bug(self) -> Optional[str]:
+        """The gallery bug the backward pass was computed with (same as ``backprop_bug``)."""
+        return self.backprop_bug
+
+    def _factors(self, name: str) -> tuple:
+        if name == "Whh" and self.backprop_bug == "h-instead-of-hprev":
+            return "dah", "h"
+        return _CONTRIB_FACTORS[name]
+
+    @property
     def dhraw(self) -> np.ndarray:
         """(T, G*H) seed 000's name for the gradient through the nonlinearity (= dax)."""
         return self.dax
@@ -335,13 +360,13 @@ class Trace(Forward):
     def step_grad(self, name: str, t: int) -> np.ndarray:
         """Step t's contribution to ``grads_raw[name]``; the params' shape for ``name``.
         The contributions of all steps sum to ``grads_raw[name]``."""
-        left, right = _CONTRIB_FACTORS[name]
+        left, right = self._factors(name)
         a = getattr(self, left)[t]
         return a.copy() if right is None else np.outer(a, getattr(self, right)[t])
 
     def step_grad_norms(self, name: str) -> np.ndarray:
         """(T,) L2 norm of each step's contribution to ``grads_raw[name]``."""
-        left, right = _CONTRIB_FACTORS[name]
+        left, right = self._factors(name)
         # The Frobenius norm of an outer product is the product of the two vector norms.
         n = np.linalg.norm(getattr(self, left), axis=1)
         return n if right is None else n * np.linalg.norm(getattr(self, right), axis=1)
@@ -349,25 +374,64 @@ class Trace(Forward):
     def accumulated_grad(self, name: str, t: int) -> np.ndarray:
         """The raw gradient as the backward loop holds it right after processing step t:
         the sum of the contributions of steps t..T-1. Shape of ``params[name]``."""
-        left, right = _CONTRIB_FACTORS[name]
+        left, right = self._factors(name)
         a = getattr(self, left)[t:]
         return a.sum(axis=0) if right is None else a.T @ getattr(self, right)[t:]
 
 
+def backward_step(cell, dh: np.ndarray, cache: StepCache, Wh: np.ndarray,
+                  dc_next: Optional[np.ndarray] = None, bug: Optional[str] = None) -> StepGrad:
+    """One backward step of a registered cell (a name or its CellSpec) with the per-step
+    part of a gallery bug applied: the cell's own bugs (``CellSpec.cell_bugs``) and
+    "dhnext-from-dh".  The loop-level bugs (what is carried between steps) are the caller's:
+    see :func:`carries`.  Shapes as in :func:`bpttviz.engine.cells.step_backward`."""
+    spec = cell if isinstance(cell, CellSpec) else get_cell(cell)
+    if bug is not None and bug in spec.cell_bugs:
+        g = spec.step_backward(dh, cache, Wh, dc_next, bug=bug)
+    else:
+        g = spec.step_backward(dh, cache, Wh, dc_next)
+    if bug == "dhnext-from-dh":
+        g.dh_prev = dh @ Wh.T  # the bug: from dh, before the nonlinearity's derivative
+    return g
+
+
+def carries(bug: Optional[str]) -> tuple:
+    """``(carry dhnext, carry dcnext)``: whether the backward loop adds what step t+1 sends
+    back into h_t and into c_t (False for "forget-dhnext" and "lstm-drop-dc" respectively)."""
+    return bug != "forget-dhnext", bug != "lstm-drop-dc"
+
+
 def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional[str] = "value",
-             clip_value: float = 5.0, c0=None, backprop_bug: Optional[str] = None) -> Trace:
+             clip_value: float = 5.0, c0=None, backprop_bug: Optional[str] = None,
+             bug: Optional[str] = None) -> Trace:
     """Forward and backward pass over one window, recording everything (see :class:`Trace`).
 
     params: dict as from :func:`init_params`; inputs, targets: (T,) indices (input -1 = zero
     vector); h0, c0: (H,) carried states (zeros if None); clip: None, "none", "value", "norm"
-    or "param-norm" with threshold ``clip_value``; backprop_bug: None or "forget-dhnext"
-    (a teaching toggle reproducing the classic mistake of not adding ``dhnext`` to ``dh``).
+    or "param-norm" with threshold ``clip_value``; bug (or its older name backprop_bug): None
+    or a gallery bug of :data:`bpttviz.engine.bugs.BUGS` that applies to the cell (a teaching
+    toggle computing a classic mistake); ValueError naming the known bugs otherwise.
     """
     clip = check_clip(clip, clip_value)
-    if backprop_bug not in BACKPROP_BUGS:
-        raise ValueError(f"backprop_bug must be None or 'forget-dhnext'; got {backprop_bug!r}")
-    fields, dy, inputs, targets = _forward(params, inputs, targets, h0, c0, cell)
+    if bug is not None and backprop_bug is not None and bug != backprop_bug:
+        raise ValueError(f"give bug or backprop_bug, not two different bugs; got bug={bug!r} and "
+                         f"backprop_bug={backprop_bug!r}")
+    keyword = "backprop_bug" if backprop_bug is not None else "bug"
+    bug = check_bug(bug if bug is not None else backprop_bug, None, keyword)
+    spec = get_cell(cell)
+    check_bug(bug, cell, keyword)
+    lstm = spec.has_cell_state
+    if bug == "no-carry-state":
+        # Validate what was passed, then ignore it: the mistake is starting from zeros.
+        _, H = check_params(params, cell)
+        h0 = _check_state("h0", h0, H)
+        c0 = _check_state("c0", c0, H) if lstm else None
+        fields, dy, inputs, targets = _forward(params, inputs, targets, None, None, cell)
+    else:
+        fields, dy, inputs, targets = _forward(params, inputs, targets, h0, c0, cell)
     fw = SimpleNamespace(**fields)
+    if bug == "dy-without-minus-one":
+        dy = fw.p.copy()
     T, H = fw.h.shape
     Why = np.asarray(params["Why"], dtype=float)
     dh_from_output = dy @ Why
@@ -375,18 +439,17 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     GH = Wh.shape[1]
     dax, dah = np.empty((T, GH)), np.empty((T, GH))
     dhnext, dh_from_future, dh_total = np.empty((T, H)), np.empty((T, H)), np.empty((T, H))
-    lstm = cell == "lstm"
     dc = np.empty((T, H)) if lstm else None
     dcnext = np.empty((T, H)) if lstm else None
-    forget = backprop_bug == "forget-dhnext"
-    if cell == "rnn":
-        # Same arithmetic as step_backward("rnn"), as one kernel call (compiled when Numba is
-        # there) that also sums dWxh and dbh as it goes, in the seed's order.
+    carry_dh, carry_dc = carries(bug)
+    if spec.fast_kernel == "tanh-rnn" and bug in _KERNEL_BUGS:
+        # Same arithmetic as the rnn's step_backward, as one kernel call (compiled when Numba
+        # is there) that also sums dWxh and dbh as it goes, in the seed's order.
         V = dy.shape[1]
         dWxh, dbh, dby = np.zeros((H, V)), np.zeros(H), np.zeros(V)
         _kernels.get().rnn_backward(dh_from_output, dy, fw.h, _kernel_array(params["Whh"]),
                                     inputs, dh_total, dh_from_future, dax, dhnext, dWxh, dbh,
-                                    dby, not forget)
+                                    dby, carry_dh)
         if not np.isfinite(dbh).all():
             # Diverged: the seed's dhraw·xᵀ spreads inf/NaN into every column (NaN·0 = NaN);
             # the kernel's column add would leave the other columns finite.
@@ -395,25 +458,27 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     else:
         carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
         for t in reversed(range(T)):
-            dh_from_future[t] = 0.0 if forget else carry_h
+            dh_from_future[t] = carry_h if carry_dh else 0.0
             dh_total[t] = dh_from_output[t] + dh_from_future[t]
-            g: StepGrad = step_backward(cell, dh_total[t], fw.caches[t], Wh, carry_c)
+            g: StepGrad = backward_step(spec, dh_total[t], fw.caches[t], Wh, carry_c, bug)
             dax[t], dah[t], dhnext[t] = g.dax, g.dah, g.dh_prev
             carry_h = g.dh_prev
             if lstm:
                 dc[t], dcnext[t] = g.dc, g.dc_prev
-                carry_c = g.dc_prev
-    # Weight gradients are sums over t of outer products: one matmul each, not a loop.
-    if cell != "rnn":  # (the rnn kernel summed these three as it went)
+                carry_c = g.dc_prev if carry_dc else np.zeros(H)
+        # Weight gradients are sums over t of outer products: one matmul each, not a loop.
         dWxh, dbh, dby = dax.T @ fw.x, dax.sum(axis=0), dy.sum(axis=0)
-    grads_raw = {"Wxh": dWxh, "Whh": dah.T @ fw.h_prev, "Why": dy.T @ fw.h, "bh": dbh,
+    whh_right = fw.h if bug == "h-instead-of-hprev" else fw.h_prev
+    grads_raw = {"Wxh": dWxh, "Whh": dah.T @ whh_right, "Why": dy.T @ fw.h, "bh": dbh,
                  "by": dby}
     grads, report = clip_gradients(grads_raw, clip, clip_value)
-    h0_arr = fw.h_prev[0].copy()
+    if bug == "no-carry-state":
+        h0_arr, c0_arr = h0.copy(), (c0.copy() if lstm else None)
+    else:
+        h0_arr, c0_arr = fw.h_prev[0].copy(), (fw.c_prev[0].copy() if lstm else None)
     return Trace(
         **fields,
-        cell=cell, inputs=inputs, targets=targets, h0=h0_arr,
-        c0=fw.c_prev[0].copy() if lstm else None,
+        cell=cell, inputs=inputs, targets=targets, h0=h0_arr, c0=c0_arr,
         params={k: np.array(params[k], dtype=float, copy=True) for k in PARAM_NAMES},
         dy=dy, dh_from_output=dh_from_output, dh_from_future=dh_from_future, dh=dh_total,
         dax=dax, dah=dah, dhnext=dhnext, dc=dc, dcnext=dcnext,
@@ -421,7 +486,7 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
         grad_norms=report.norms_after, grad_norm_before_clip=report.grad_norm_before_clip,
         grad_norm_after_clip=report.grad_norm_after_clip, clip=report,
         h_last=fw.h[-1].copy(), c_last=fw.c[-1].copy() if lstm else None,
-        backprop_bug=backprop_bug,
+        backprop_bug=bug,
     )
 
 
@@ -454,12 +519,14 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
     h = _check_state("h", h, H)
     c = _check_state("c", c, H)
     Wh = params["Whh"].T
-    if cell == "rnn":
+    spec = get_cell(cell)
+    fast = spec.fast_kernel == "tanh-rnn"
+    if fast:
         rnn_forward = _kernels.get().rnn_forward
         rnn_args = [_kernel_array(params[k]) for k in ("Wxh", "bh", "Whh")]
     ix, out = int(seed_ix), []
     for _ in range(int(n)):
-        if cell == "rnn":
+        if fast:
             # The same kernel as forward(), one step at a time, so a sampled sequence fed back
             # through forward() (with the same kernel set) retraces these states bit for bit: a
             # chaotic Whh amplifies any change in rounding until the two pick different
@@ -470,9 +537,9 @@ def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperatu
             h = step[2, 0]
         else:
             ax = params["bh"] + (params["Wxh"][:, ix] if ix >= 0 else 0.0)
-            cache = step_forward(cell, ax, h, Wh, c if cell == "lstm" else None)
+            cache = spec.step_forward(ax, h, Wh, c if spec.has_cell_state else None)
             h = cache.h
-            if cell == "lstm":
+            if spec.has_cell_state:
                 c = cache.c
         with np.errstate(over="ignore", invalid="ignore"):
             logits = (params["Why"] @ h + params["by"]) / temperature

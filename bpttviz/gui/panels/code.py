@@ -2,7 +2,9 @@
 highlighted and the numbers it produced at the cursor, printed as the seed notebook does.
 
 The code is our own, written in seed 000's notation (column vectors, ``xs``/``hs``/``ps``
-dictionaries, ``dhnext``).  Each line carries a tag saying which event runs it:
+dictionaries, ``dhnext``); each cell's forward and backward loops, and which of its numbers
+are printed, come from the cell registry (``CellSpec.forward_code``, ``backward_code``,
+``forward_values``, ``backward_values``).  Each line carries a tag saying which event runs it:
 ``f``/``F`` forward loop (``F`` = the line that makes the event's main result), ``b``/``B``
 backward loop, ``c``/``C`` clipping, ``u``/``U`` the update.
 """
@@ -13,87 +15,15 @@ from PyQt5.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
 from PyQt5.QtCore import Qt
 
+from ...engine.cellspec import get_cell
 from .. import style
 from .base import Panel
-
-FORWARD = {
-    "rnn": [
-        ("# forward pass: one event per step t", ""),
-        ("for t in range(len(inputs)):", "f"),
-        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1  # one-hot", "f"),
-        ("    hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t-1] + bh)  # new state", "F"),
-        ("    ys[t] = Why @ hs[t] + by                      # logits", "f"),
-        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))  # softmax", "f"),
-        ("    loss += -np.log(ps[t][targets[t], 0])         # cross-entropy", "f"),
-    ],
-    "lstm": [
-        ("# forward pass: one event per step t (gate blocks i, f, o, g)", ""),
-        ("for t in range(len(inputs)):", "f"),
-        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1", "f"),
-        ("    a = Wxh @ xs[t] + Whh @ hs[t-1] + bh          # 4H pre-activations", "f"),
-        ("    i, f, o = sigmoid(a[:H]), sigmoid(a[H:2*H]), sigmoid(a[2*H:3*H])", "f"),
-        ("    g = np.tanh(a[3*H:])                          # candidate", "f"),
-        ("    cs[t] = f * cs[t-1] + i * g                   # cell state", "f"),
-        ("    hs[t] = o * np.tanh(cs[t])                    # new state", "F"),
-        ("    ys[t] = Why @ hs[t] + by", "f"),
-        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))", "f"),
-        ("    loss += -np.log(ps[t][targets[t], 0])", "f"),
-    ],
-    "gru": [
-        ("# forward pass: one event per step t (gate blocks z, r, n)", ""),
-        ("for t in range(len(inputs)):", "f"),
-        ("    xs[t] = np.zeros((vocab_size, 1)); xs[t][inputs[t]] = 1", "f"),
-        ("    ax = Wxh @ xs[t] + bh;  ah = Whh @ hs[t-1]    # input / recurrent parts", "f"),
-        ("    z = sigmoid(ax[:H] + ah[:H]);  r = sigmoid(ax[H:2*H] + ah[H:2*H])", "f"),
-        ("    n = np.tanh(ax[2*H:] + r * ah[2*H:])          # candidate", "f"),
-        ("    hs[t] = (1 - z) * n + z * hs[t-1]             # new state", "F"),
-        ("    ys[t] = Why @ hs[t] + by", "f"),
-        ("    ps[t] = np.exp(ys[t]) / np.sum(np.exp(ys[t]))", "f"),
-        ("    loss += -np.log(ps[t][targets[t], 0])", "f"),
-    ],
-}
 
 _BACK_HEAD = [
     ("# backward pass: one event per step, t = T-1 down to 0", ""),
     ("dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)", ""),
     ("dbh, dby = np.zeros_like(bh), np.zeros_like(by)", ""),
 ]
-BACKWARD = {
-    "rnn": _BACK_HEAD + [
-        ("dhnext = np.zeros_like(hs[0])", ""),
-        ("for t in reversed(range(len(inputs))):", "b"),
-        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1      # into the logits", "b"),
-        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
-        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
-        ("    dhraw = (1 - hs[t] * hs[t]) * dh              # through tanh", "b"),
-        ("    dWxh += dhraw @ xs[t].T;  dWhh += dhraw @ hs[t-1].T;  dbh += dhraw", "b"),
-        ("    dhnext = Whh.T @ dhraw                        # sent to h[t-1]", "B"),
-    ],
-    "lstm": _BACK_HEAD + [
-        ("dhnext, dcnext = np.zeros_like(hs[0]), np.zeros_like(cs[0])", ""),
-        ("for t in reversed(range(len(inputs))):", "b"),
-        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1", "b"),
-        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
-        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
-        ("    dc = dh * o * (1 - np.tanh(cs[t])**2) + dcnext", "b"),
-        ("    di, df, do, dg = dc * g, dc * cs[t-1], dh * np.tanh(cs[t]), dc * i", "b"),
-        ("    da = np.vstack([di*i*(1-i), df*f*(1-f), do*o*(1-o), dg*(1-g*g)])", "b"),
-        ("    dWxh += da @ xs[t].T;  dWhh += da @ hs[t-1].T;  dbh += da", "b"),
-        ("    dhnext = Whh.T @ da;  dcnext = f * dc         # sent to step t-1", "B"),
-    ],
-    "gru": _BACK_HEAD + [
-        ("dhnext = np.zeros_like(hs[0])", ""),
-        ("for t in reversed(range(len(inputs))):", "b"),
-        ("    dy = np.copy(ps[t]); dy[targets[t]] -= 1", "b"),
-        ("    dWhy += dy @ hs[t].T;  dby += dy", "b"),
-        ("    dh = Why.T @ dy + dhnext                      # own loss + future", "b"),
-        ("    dn = dh * (1 - z);  dz = dh * (hs[t-1] - n);  dan = dn * (1 - n*n)", "b"),
-        ("    dax = np.vstack([dz*z*(1-z), dan * ah[2*H:] * r*(1-r), dan])", "b"),
-        ("    dah = np.vstack([dax[:2*H], dan * r])", "b"),
-        ("    dWxh += dax @ xs[t].T;  dWhh += dah @ hs[t-1].T;  dbh += dax", "b"),
-        ("    dhnext = Whh.T @ dah + dh * z                 # sent to h[t-1]", "B"),
-    ],
-}
 
 CLIP = {
     None: [("# no clipping: the update uses the raw gradients", "C")],
@@ -125,9 +55,19 @@ def code_lines(cell: str, clip, optimizer: str):
     """``[(text, tag)]`` for a cell, clip mode and optimizer, in execution order."""
     clip_head = [("# clip (threshold c = clip_value)", "")]
     upd_head = [(f"# update ({optimizer})", "")]
-    return (FORWARD[cell] + [("", "")] + BACKWARD[cell] + [("", "")] + clip_head
+    spec = get_cell(cell)
+    return (spec.forward_listing() + [("", "")] + _BACK_HEAD + spec.backward_listing()
+            + [("", "")] + clip_head
             + CLIP.get(clip, CLIP[None]) + [("", "")] + upd_head
             + UPDATE.get(optimizer, UPDATE["sgd"]))
+
+
+def _step_values(tr, source: str, t: int):
+    """Row t of a trace quantity named as in ``CellSpec.forward_values``: ``"gates.NAME"`` or
+    a Trace attribute with one row per step."""
+    if source.startswith("gates."):
+        return tr.gates[source[len("gates."):]][t]
+    return getattr(tr, source)[t]
 
 
 def fmt(name, values, n=6):
@@ -239,13 +179,8 @@ class CodePanel(Panel):
             tg = int(tr.targets[t])
             ch = f"'{vocab.label(ix)}'" if ix >= 0 else "none (zero vector)"
             out.append(f"inputs[{t}] = {ix}  {ch}      targets[{t}] = {tg}  '{vocab.label(tg)}'")
-            if tr.cell == "lstm":
-                for g in ("i", "f", "o", "g"):
-                    out.append(fmt(f"{g}[{t}]", tr.gates[g][t]))
-                out.append(fmt(f"cs[{t}]", tr.c[t]))
-            elif tr.cell == "gru":
-                for g in ("z", "r", "n"):
-                    out.append(fmt(f"{g}[{t}]", tr.gates[g][t]))
+            for label, source in get_cell(tr.cell).forward_values:
+                out.append(fmt(f"{label}[{t}]", _step_values(tr, source, t)))
             out.append(fmt(f"hs[{t}]", tr.h[t]))
             out.append(fmt(f"ys[{t}]", tr.logits[t]))
             out.append(fmt(f"ps[{t}]", tr.p[t]))
@@ -260,14 +195,8 @@ class CodePanel(Panel):
             out.append(fmt("dh", tr.dh[t]))
             out.append(fmt("  Why.T @ dy", tr.dh_from_output[t]) + "   (own loss)")
             out.append(fmt("  + dhnext  ", tr.dh_from_future[t]) + "   (future)")
-            if tr.cell == "rnn":
-                out.append(fmt("dhraw", tr.dax[t]))
-            elif tr.cell == "lstm":
-                out.append(fmt("dc", tr.dc[t]))
-                out.append(fmt("da", tr.dax[t]))
-            else:
-                out.append(fmt("dax", tr.dax[t]))
-                out.append(fmt("dah", tr.dah[t]))
+            for label, source in get_cell(tr.cell).backward_values:
+                out.append(fmt(label, _step_values(tr, source, t)))
             out.append(fmt("dhnext", tr.dhnext[t]) + "   (to step t-1)")
             for k in list(tr.grads_raw):
                 out.append(f"||d{k}|| so far = {np.linalg.norm(tr.accumulated_grad(k, t)):.4g}")
