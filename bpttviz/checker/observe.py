@@ -63,14 +63,8 @@ def _num(x) -> Optional[float]:
 
 def _arr(func: str, what: str, v, shape) -> np.ndarray:
     if not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu" or v.shape != tuple(shape):
-        if isinstance(v, np.ndarray):
-            got = f"shape {v.shape}"
-        elif isinstance(v, Unsupported):
-            got = f"a {v.type_name}"
-        else:
-            got = f"a {type(v).__name__}"
-        raise Unusable(f"{func} returned {what} as {got}; it must be an array of shape "
-                       f"{tuple(shape)}")
+        got = f"with shape {v.shape}" if isinstance(v, np.ndarray) else f"as {_what(v)}"
+        raise Unusable(f"{func} returned {what} {got}; it must have shape {tuple(shape)}")
     return v.astype(float)
 
 
