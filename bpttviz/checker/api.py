@@ -30,7 +30,9 @@ _KNOWN = ("lossFun", "rnn_forward", "rnn_backward", "clip", "softmax") + styles.
 
 
 class _Unusable(Exception):
-    pass
+    def __init__(self, message: str, output: str = ""):
+        super().__init__(message)
+        self.output = output
 
 
 def check(target=None, *, style: str = "auto", seed: int = 0, T: Optional[int] = None,
@@ -57,7 +59,8 @@ def check(target=None, *, style: str = "auto", seed: int = 0, T: Optional[int] =
         return _check_source(source, filename, label, student_dir, style, int(seed), int(T),
                              int(hidden), float(timeout), memory_mb, capture)
     except _Unusable as e:
-        return CheckReport(file=label, style=style, usable=False, problem=str(e))
+        return CheckReport(file=label, style=style, usable=False, problem=str(e),
+                           output=e.output)
 
 
 def _source_of(target, functions):
@@ -171,17 +174,18 @@ def _check_source(source, filename, label, student_dir, style, seed, T, hidden, 
     res = run_student(style, source, filename, student_arrays(prob), timeout=timeout,
                       memory_mb=memory_mb, capture=capture, student_dir=student_dir)
     what = "lossFun" if style == "minchar" else f"{label}"
+    out = res.output
     if res.status == "timeout":
-        raise _Unusable(f"{what} did not finish within {timeout:g} s — an infinite loop?")
+        raise _Unusable(f"{what} did not finish within {timeout:g} s — an infinite loop?", out)
     if res.status == "memory":
-        raise _Unusable(f"{what} ran out of memory (the limit is {memory_mb:g} MB)")
+        raise _Unusable(f"{what} ran out of memory (the limit is {memory_mb:g} MB)", out)
     if res.status == "raised":
         where = f" at line {res.line} of {label}" if res.line else ""
         code = f": {res.line_text}" if res.line_text else ""
         msg = f": {res.exc_message}" if res.exc_message else ""
-        raise _Unusable(f"your code raised {res.exc_type}{msg}{where}{code}")
+        raise _Unusable(f"your code raised {res.exc_type}{msg}{where}{code}", out)
     if res.status in ("bad_return", "crashed") or res.values is None:
-        raise _Unusable(res.message or f"{what} could not be run")
+        raise _Unusable(res.message or f"{what} could not be run", out)
     report = CheckReport(file=label, style=style, output=res.output,
                          output_dropped=res.output_dropped, skipped_lines=res.skipped)
     try:

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 RTOL = 1e-8
+_WEIGHTS = {"dWxh", "dWhh", "dWhy", "dbh", "dby", "dWax", "dWaa", "dWya", "db", "dWx", "dWh"}
 
 #: Bug-gallery name -> what the mistake is and how to fix it.  (Kept here, not read from the
 #: engine's gallery, so the checker works whatever the engine knows.)
@@ -141,6 +142,9 @@ class CheckReport:
             f = self.first
             lines += ["", f"first difference: {f.where}  (your {f.name})",
                       f"  engine : {f.engine}", f"  yours  : {f.student}"]
+            if f.quantity in _WEIGHTS and f.t is not None:
+                lines.append(f"  (its running sum first differs after backward step t={f.t}; "
+                             "every per-step quantity before it matches)")
             if self.bug:
                 how = ("the engine run with this bug reproduces every number of yours"
                        if self.bug_evidence == "engine" else "your numbers have this bug's exact form")
@@ -148,7 +152,7 @@ class CheckReport:
             else:
                 lines.append("  what this usually means:")
             lines.append(f"    {self.hint}")
-        lines += ["", f"{'quantity':22s} {'yours':18s} {'steps':>5s} {'max rel':>9s}  result"]
+        lines += ["", f"{'quantity':22s} {'yours':18s} {'rows':>5s} {'max rel':>9s}  result"]
         for g in self.groups():
             lines.append(f"{g['where'][:22]:22s} {g['name'][:18]:18s} {g['count']:5d} "
                          f"{g['max_rel']:9.2e}  {g['result']}")
