@@ -232,6 +232,16 @@ def check_obj(*a, **kw):
     return _check(*a, timeout=5, **kw)
 
 
+def test_report_gives_both_dhnext_series_for_a_side_by_side_view():
+    rep = check("minchar_forget_dhnext.py")
+    eng, mine = rep.dhnext_engine_steps, rep.dhnext_student_steps
+    assert eng.shape == mine.shape == (T, H)
+    np.testing.assert_allclose(eng, rep.engine_trace.dhnext)
+    # the last step agrees (nothing came from the future yet), every earlier one differs
+    np.testing.assert_allclose(mine[T - 1], eng[T - 1], rtol=1e-10)
+    assert all(np.abs(mine[t] - eng[t]).max() > 1e-3 for t in range(T - 1))
+
+
 def test_report_text_and_html():
     rep = check("minchar_no_tanh_derivative.py")
     text = str(rep)

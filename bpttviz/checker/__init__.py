@@ -5,10 +5,12 @@ arguments) runs the student's code in a separate process with a time and a memor
 captures its per-timestep values, runs the engine on the same weights and inputs and returns a
 :class:`~bpttviz.checker.report.CheckReport` naming the first place the two differ.
 
-Modules: :mod:`.styles` (the three code styles: detection and calling conventions),
-:mod:`.sandbox` (the separate process), :mod:`.worker` (what runs in it), :mod:`.capture`
-(per-timestep locals by tracing), :mod:`.compare` (the engine side and the first difference),
-:mod:`.report` (the report).  Nothing here imports Qt.
+Modules: :mod:`.api` (``check``), :mod:`.styles` (the three code styles: detection and
+calling conventions), :mod:`.sandbox` (the separate process), :mod:`.worker` (what runs in it),
+:mod:`.capture` (per-timestep locals by tracing), :mod:`.problem` (the weights and inputs, the
+engine's traces), :mod:`.observe` (the student's values as observations), :mod:`.compare`
+(the first difference and which bug it is), :mod:`.report` (the report).  Nothing here imports
+Qt.
 
 This package imports nothing at import time: the worker process imports it too and must stay
 light.

@@ -205,8 +205,14 @@ def _check_source(source, filename, label, student_dir, style, seed, T, hidden, 
     report.settings = {"T": T, "hidden": hidden, "vocab": VOCAB, "seed": seed,
                        "batch": BATCH if style == "cs231n" else 1}
     tr = prob.traces[prob.cells[0]][0]
+    report.engine_trace = tr
+    report.dhnext_engine_steps = tr.dhnext.copy()
     report.dhnext_engine = np.linalg.norm(tr.dhnext, axis=1)
-    report.dhnext_student = np.array([observed.dhnext_norms.get(t, np.nan) for t in range(T)])
-    if not observed.dhnext_norms:
-        report.dhnext_student = None
+    if observed.dhnext:
+        steps = np.full(tr.dhnext.shape, np.nan)
+        for t, v in observed.dhnext.items():
+            if v.size == steps.shape[1]:
+                steps[t] = v
+        report.dhnext_student_steps = steps
+        report.dhnext_student = np.linalg.norm(steps, axis=1)  # NaN rows stay NaN
     return report

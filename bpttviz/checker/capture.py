@@ -195,6 +195,9 @@ class Tracer:
             return v.copy()
         if isinstance(v, (bool, int, float, np.floating, np.integer)):
             return v.item() if isinstance(v, np.generic) else v
+        if isinstance(v, list) and depth == 0 and only_key is None and v and \
+                all(isinstance(item, np.ndarray) for item in v):
+            return [self._copy(item, None, depth + 1) for item in v]  # hs.append(...) style
         if isinstance(v, dict) and depth == 0:
             out = {}
             for k, item in list(v.items()):
@@ -269,6 +272,9 @@ def int_dict(values: dict, quantity: str, T: int, size: int):
     """A dict local holding t -> array for t = 0..T-1 (hs, ps), as ``(name, [arrays])``."""
     for name in ALIASES[quantity]:
         d = values.get(name)
+        if isinstance(d, list) and len(d) in (T, T + 1) and all(
+                isinstance(a, np.ndarray) and a.size == size for a in d):
+            return name, d[len(d) - T:]  # a list with the initial state first drops it
         if isinstance(d, dict) and all(isinstance(d.get(t), np.ndarray) and d[t].size == size
                                        for t in range(T)):
             return name, [d[t] for t in range(T)]

@@ -49,8 +49,8 @@ class Observed:
     notes: List[str] = field(default_factory=list)
     forward_captured: bool = False
     backward_captured: bool = False
-    #: t -> ||student dhnext_t|| for the plot (first sequence), where captured.
-    dhnext_norms: Dict[int, float] = field(default_factory=dict)
+    #: t -> student dhnext_t (first sequence, flat) where captured.
+    dhnext: Dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _num(x) -> Optional[float]:
@@ -136,7 +136,7 @@ def _backward_obs(out: Observed, loop: Optional[Dict[int, dict]], calls: Dict[in
                                (lambda ref, t=t, f=field_: getattr(ref["rnn"][0], f)[t]),
                                name, "backward"))
             if q == "dhnext":
-                out.dhnext_norms[t] = float(np.linalg.norm(a))
+                out.dhnext[t] = a.reshape(-1).astype(float)
     for q in sorted(missing, key=QUANTITY_ORDER.index):
         out.notes.append(f"{q} not captured at every step (looked for "
                          f"{', '.join(cap.ALIASES[q][:4])})")
@@ -253,11 +253,11 @@ def observe_cs231n(res, prob, tree) -> Observed:
         for t in range(T):
             out.obs.append(Obs(sec, "h", t, fw[t][0].astype(float),
                                (lambda ref, t=t, c=cell: _stack(ref, c, lambda tr: tr.h[t])),
-                               f"next_h (step {t})", "forward"))
+                               "next_h", "forward"))
             if cell == "lstm":
                 out.obs.append(Obs(sec, "c", t, fw[t][1].astype(float),
                                    (lambda ref, t=t, c=cell: _stack(ref, c, lambda tr: tr.c[t])),
-                                   f"next_c (step {t})", "forward"))
+                                   "next_c", "forward"))
         out.forward_captured = True
         bw = res.values[f"{cell}_step_backward"]
         fname = f"{cell}_step_backward"
@@ -277,8 +277,8 @@ def observe_cs231n(res, prob, tree) -> Observed:
                 ref, c, lambda tr: tr.dax[t] @ tr.params["Wxh"])), "dx", "backward"))
             out.obs.append(Obs(sec, "dhnext", t, r[1].astype(float), (lambda ref, t=t, c=cell: _stack(
                 ref, c, lambda tr: tr.dhnext[t])), "dprev_h", "backward"))
-            out.dhnext_norms[t] = float(np.linalg.norm(r[1][0])) if cell == prob.cells[0] else \
-                out.dhnext_norms.get(t, 0.0)
+            if cell == prob.cells[0]:
+                out.dhnext[t] = np.asarray(r[1], dtype=float)[0]
             if cell == "lstm":
                 out.obs.append(Obs(sec, "dcnext", t, _arr(fname, "dprev_c", r[2], (N, H)),
                                    (lambda ref, t=t, c=cell: _stack(ref, c, lambda tr: tr.dcnext[t])),
@@ -293,7 +293,7 @@ def observe_cs231n(res, prob, tree) -> Observed:
             out.obs.append(Obs(sec, sname, None, total,
                                (lambda ref, p=p, c=cell: sum(tr.grads_raw[p] for tr in ref[c]).T
                                 if p != "bh" else sum(tr.grads_raw[p] for tr in ref[c])),
-                               f"sum of {sname} over steps", "weights", steps=steps[p],
+                               sname, "weights", steps=steps[p],
                                step_expected=(lambda ref, t, p=p, c=cell: sum(
                                    tr.step_grad(p, t).T if p != "bh" else tr.step_grad(p, t)
                                    for tr in ref[c])), param=p))
@@ -306,7 +306,7 @@ def _sequence_obs(out, res, cell, prob, N, G):
     T, H, V = prob.T, prob.H, prob.V
     if f"{cell}_forward" not in res.values:
         return
-    sec = f"{cell}_forward/{cell}_backward"
+    sec = f"{cell}_forward/backward"
     h = res.values[f"{cell}_forward"][0]
     out.obs.append(Obs(sec, "h", None, h.astype(float), (lambda ref, c=cell: _stack(
         ref, c, lambda tr: tr.h)), "h", "forward"))

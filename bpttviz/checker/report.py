@@ -109,6 +109,13 @@ class CheckReport:
     skipped_lines: List[int] = field(default_factory=list)
     dhnext_engine: Optional[np.ndarray] = None  # (T,) ||dhnext_t|| of the engine
     dhnext_student: Optional[np.ndarray] = None  # (T,) the student's (NaN where not captured)
+    #: (T, H) dhnext_t of the engine and of the student (NaN rows where not captured), first
+    #: sequence: for a side-by-side view.
+    dhnext_engine_steps: Optional[np.ndarray] = None
+    dhnext_student_steps: Optional[np.ndarray] = None
+    #: The engine's Trace of the checked window (first sequence), e.g. to step it in the
+    #: window: ``bpttviz.show.session_for_trace(report.engine_trace)``.
+    engine_trace: object = field(default=None, repr=False)
 
     @property
     def exit_code(self) -> int:
@@ -152,9 +159,9 @@ class CheckReport:
             else:
                 lines.append("  what this usually means:")
             lines.append(f"    {self.hint}")
-        lines += ["", f"{'quantity':22s} {'yours':18s} {'rows':>5s} {'max rel':>9s}  result"]
+        lines += ["", f"{'quantity':30s} {'yours':18s} {'rows':>5s} {'max rel':>9s}  result"]
         for g in self.groups():
-            lines.append(f"{g['where'][:22]:22s} {g['name'][:18]:18s} {g['count']:5d} "
+            lines.append(f"{g['where'][:30]:30s} {g['name'][:18]:18s} {g['count']:5d} "
                          f"{g['max_rel']:9.2e}  {g['result']}")
         lines += self._output_lines()
         return "\n".join(lines)
