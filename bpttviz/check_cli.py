@@ -76,7 +76,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             sys.stdout.write("your code printed:\n" + report.output.rstrip("\n") + "\n")
             sys.stdout.flush()
         return _fail(report.problem)
-    print(report)
+    try:
+        print(report)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head
+        pass
     return report.exit_code
 
 

@@ -58,7 +58,8 @@ def test_seed_lossfun_matches_exit_0():
 
 
 @pytest.mark.parametrize("name,style", [("dinos_seed.py", "dinos"), ("cs231n_rnn.py", "cs231n"),
-                                        ("cs231n_lstm.py", "cs231n")])
+                                        ("cs231n_lstm.py", "cs231n"),
+                                        ("dinos_from_utils.py", "dinos")])
 def test_reference_styles_match(name, style):
     rep = check(name)
     assert rep.usable, rep.problem

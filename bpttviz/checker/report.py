@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -159,9 +160,9 @@ class CheckReport:
             else:
                 lines.append("  what this usually means:")
             lines.append(f"    {self.hint}")
-        lines += ["", f"{'quantity':30s} {'yours':18s} {'rows':>5s} {'max rel':>9s}  result"]
+        lines += ["", f"{'quantity':30s} {'yours':22s} {'rows':>5s} {'max rel':>9s}  result"]
         for g in self.groups():
-            lines.append(f"{g['where'][:30]:30s} {g['name'][:18]:18s} {g['count']:5d} "
+            lines.append(f"{g['where'][:30]:30s} {g['name'][:22]:22s} {g['count']:5d} "
                          f"{g['max_rel']:9.2e}  {g['result']}")
         lines += self._output_lines()
         return "\n".join(lines)
@@ -173,7 +174,7 @@ class CheckReport:
         for r in self.rows:
             g = out.setdefault((r.section, r.quantity), {
                 "where": (f"[{r.section}] " if r.section else "") + r.quantity,
-                "name": r.name.split("[")[0], "count": 0, "max_rel": 0.0, "bad": []})
+                "name": re.sub(r"\[-?\d+\]$", "", r.name), "count": 0, "max_rel": 0.0, "bad": []})
             g["count"] += 1
             g["max_rel"] = max(g["max_rel"], r.max_rel)
             if not r.match:

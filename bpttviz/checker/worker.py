@@ -51,6 +51,9 @@ def _limit(memory_mb: float, timeout: float) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (b, b))
         cpu = int(timeout) + 5
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        # Output written straight to the file descriptors (not through print) is bounded too.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 20, 256 << 20))
     except (ImportError, ValueError, OSError):
         pass  # not on this platform: the parent's wall-time kill still applies
 
@@ -110,6 +113,9 @@ def run(jobdir: str) -> dict:
     old_out, old_err = sys.stdout, sys.stderr
     if job.get("student_dir"):
         sys.path.insert(0, job["student_dir"])
+    if job["style"] == "dinos" and not os.path.exists(
+            os.path.join(job.get("student_dir") or "", "utils.py")):
+        sys.modules["utils"] = styles.dinos_utils_module()
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(job.get("timeout", 10)))
     current = "the file"
