@@ -59,7 +59,8 @@ def test_seed_lossfun_matches_exit_0():
 
 @pytest.mark.parametrize("name,style", [("dinos_seed.py", "dinos"), ("cs231n_rnn.py", "cs231n"),
                                         ("cs231n_lstm.py", "cs231n"),
-                                        ("dinos_from_utils.py", "dinos")])
+                                        ("dinos_from_utils.py", "dinos"),
+                                        ("minchar_own_style.py", "minchar")])
 def test_reference_styles_match(name, style):
     rep = check(name)
     assert rep.usable, rep.problem
@@ -68,6 +69,9 @@ def test_reference_styles_match(name, style):
     assert rep.capture_worked
     per_step = [r for r in rep.rows if r.quantity == "dhnext" and r.t is not None]
     assert {r.t for r in per_step} == set(range(T))  # every backward step compared
+    if name == "minchar_own_style.py":
+        assert {r.name for r in per_step} == {"dh_prev"}  # the local that is sent back
+        assert not any(r.quantity.startswith("clipped") for r in rep.rows)  # it does not clip
     if name == "cs231n_lstm.py":
         assert {r.t for r in rep.rows if r.quantity == "dcnext"} == set(range(T))
         assert any(r.quantity == "dhraw" for r in rep.rows)  # the traced dA

@@ -214,22 +214,28 @@ class Tracer:
 
 
 # --- reading records (caller side) -------------------------------------------------------
-def find(values: dict, quantity: str, size: Optional[int] = None):
-    """The first alias of ``quantity`` among ``values`` (top-level names, then the string keys
-    of dict locals such as the dinosaur ``gradients``), as ``(name, array)`` or None.  With
-    ``size``, only arrays of that many numbers count."""
-    names = ALIASES[quantity]
+def find_all(values: dict, quantity: str, size: Optional[int] = None) -> List[tuple]:
+    """Every local that may hold ``quantity``: its aliases among ``values`` (top-level names,
+    then the string keys of dict locals such as the dinosaur ``gradients``), as ``(name,
+    array)`` in alias order.  With ``size``, only arrays of that many numbers count."""
+    names, out = ALIASES[quantity], []
     for name in names:
         v = values.get(name)
         if isinstance(v, np.ndarray) and (size is None or v.size == size):
-            return name, v
+            out.append((name, v))
     for dname, d in values.items():
         if isinstance(d, dict):
             for name in names:
                 v = d.get(name)
                 if isinstance(v, np.ndarray) and (size is None or v.size == size):
-                    return f"{dname}[{name!r}]", v
-    return None
+                    out.append((f"{dname}[{name!r}]", v))
+    return out
+
+
+def find(values: dict, quantity: str, size: Optional[int] = None):
+    """The first of :func:`find_all`, or None."""
+    found = find_all(values, quantity, size)
+    return found[0] if found else None
 
 
 def loops_of(records: List[dict], func: str) -> Dict[int, List[dict]]:

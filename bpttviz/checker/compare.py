@@ -169,10 +169,23 @@ def _pattern(prob: Problem, obs: List[Obs], first: Row) -> Optional[str]:
 _WEIGHT_QUANTITIES = {"dWxh", "dWhh", "dWhy", "dbh", "dby", "dWax", "dWaa", "dWya", "db", "dWx", "dWh"}
 
 
+def resolve(obs: List[Obs], ref) -> None:
+    """Where several locals may hold a quantity, use the one that agrees with the engine (the
+    first alias if none does): a name alone cannot tell a received gradient from a sent one."""
+    for o in obs:
+        if o.alternatives and not diff(o.student, o.expected(ref))[0]:
+            for name, a in o.alternatives:
+                if diff(a, o.expected(ref))[0]:
+                    o.name, o.student = name, a
+                    break
+        o.alternatives = []
+
+
 def run_comparison(prob: Problem, observed: Observed):
     """(rows in timeline order, first differing row or None, bug, evidence, hint)."""
     obs = order(observed, prob.T)
     ref = {cell: prob.traces[cell] for cell in prob.cells}
+    resolve(obs, ref)
     rows = compare(obs, ref, prob.T)
     first = next((r for r in rows if not r.match), None)
     if first is not None and first.quantity in _WEIGHT_QUANTITIES and first.t is not None:

@@ -41,6 +41,9 @@ class Obs:
     steps: Optional[Dict[int, np.ndarray]] = None  # weight rows: per-step student values
     step_expected: Optional[Callable] = None  # (reference, t) -> array
     param: Optional[str] = None  # engine parameter name of a weight row
+    #: Other locals that may hold the same quantity ((name, array) pairs): e.g. a loop that
+    #: keeps the *received* gradient in ``dhnext`` and the one it sends in ``dh_prev``.
+    alternatives: List[tuple] = field(default_factory=list)
 
 
 @dataclass
@@ -125,16 +128,17 @@ def _backward_obs(out: Observed, loop: Optional[Dict[int, dict]], calls: Dict[in
         merged = dict(calls.get(t, {}))
         merged.update(loop.get(t, {}))
         for q, size in sizes.items():
-            found = cap.find(merged, q, size)
-            if found is None:
+            found = cap.find_all(merged, q, size)
+            if not found:
                 missing.add(q)
                 continue
             out.backward_captured = True
-            name, a = found
+            name, a = found[0]
             field_ = {"dhraw": "dax"}.get(q, q)
             out.obs.append(Obs("", q, t, a.reshape(-1).astype(float),
                                (lambda ref, t=t, f=field_: getattr(ref["rnn"][0], f)[t]),
-                               name, "backward"))
+                               name, "backward",
+                               alternatives=[(n, v.reshape(-1).astype(float)) for n, v in found[1:]]))
             if q == "dhnext":
                 out.dhnext[t] = a.reshape(-1).astype(float)
     for q in sorted(missing, key=QUANTITY_ORDER.index):
