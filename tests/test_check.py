@@ -124,6 +124,16 @@ def test_dy_without_minus_one_at_T_minus_1():
     assert rep.bug == "dy-without-minus-one"
 
 
+def test_lstm_dropping_dnext_c_first_differs_at_T_minus_2():
+    # At T-1 nothing comes from the future, so the first wrong number is the gate gradient
+    # (the traced dA) of step T-2.
+    rep = check("cs231n_lstm_drop_dc.py")
+    assert rep.exit_code == 1
+    assert (rep.first.quantity, rep.first.t, rep.first.name) == ("dhraw", T - 2, "dA")
+    assert all(r.match for r in rep.rows if r.t == T - 1)
+    assert rep.bug == "lstm-drop-dc"
+
+
 def _first_clipping_step():
     """Seed 000's backward loop on the checker's weights: the first step (t = T-1 down) after
     which some running gradient has an entry beyond ±5 -- where clipping inside the loop

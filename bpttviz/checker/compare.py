@@ -19,7 +19,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .observe import PHASES, QUANTITY_ORDER, Obs, Observed
-from .problem import InPlaceClipTrace, Problem, engine_traces
+from .problem import DroppedDcTrace, InPlaceClipTrace, Problem, engine_traces
 from .report import HINTS, QUANTITY_HINTS, RTOL, Row, excerpt
 
 #: Bug-gallery names tried with the engine (in this order).
@@ -100,6 +100,11 @@ def explain(prob: Problem, obs: List[Obs], first: Row) -> Tuple[Optional[str], s
         ref = {"rnn": [InPlaceClipTrace(tr) for tr in prob.traces["rnn"]]}
         if _all_match(obs, ref, prob.T):
             return "in-place-clip", "engine", HINTS["in-place-clip"]
+    if "lstm" in prob.cells:
+        ref = {cell: ([DroppedDcTrace(tr) for tr in prob.traces[cell]] if cell == "lstm"
+                      else prob.traces[cell]) for cell in prob.cells}
+        if _all_match(obs, ref, prob.T):
+            return "lstm-drop-dc", "engine", HINTS["lstm-drop-dc"]
     name = _pattern(prob, obs, first)
     if name:
         return name, "pattern", HINTS[name]
@@ -107,6 +112,11 @@ def explain(prob: Problem, obs: List[Obs], first: Row) -> Tuple[Optional[str], s
     hint = QUANTITY_HINTS.get(q, "")
     if first.quantity.startswith("clipped"):
         hint = QUANTITY_HINTS["clipped"]
+    if q == "dhraw" and first.section.startswith("lstm") or (q == "dhraw" and prob.cells == ["lstm"]):
+        hint = ("the gradient at the four gate pre-activations (blocks i, f, o, g) is "
+                "di*i*(1-i), df*f*(1-f), do*o*(1-o), dg*(1-g**2), with "
+                "dc = dnext_c + dnext_h*o*(1-tanh(c)**2), di = g*dc, df = c_prev*dc, "
+                "do = tanh(c)*dnext_h, dg = i*dc.")
     if prob.style == "cs231n":
         hint = {"dWxh": "dWx sums x_t^T · dhraw_t over t (and the batch).",
                 "dWhh": "dWh sums h_{t-1}^T · dhraw_t over t (and the batch).",

@@ -114,3 +114,40 @@ class InPlaceClipTrace:
 
     def __getattr__(self, name):
         return getattr(self._trace, name)
+
+
+class DroppedDcTrace:
+    """An LSTM trace as it would be if each backward step ignored the cell-state gradient
+    coming from step t+1 (``dc = dh * o * (1 - tanh(c)^2)`` only): the gallery's
+    "lstm-drop-dc", built from the engine's own step_backward with no ``dc_next``."""
+
+    def __init__(self, trace):
+        from ..engine.cells import step_backward
+        self._trace = trace
+        T, H = trace.h.shape
+        Wh = trace.params["Whh"].T
+        self.dax, self.dah = np.empty_like(trace.dax), np.empty_like(trace.dah)
+        self.dhnext, self.dcnext = np.empty((T, H)), np.empty((T, H))
+        self.dh, self.dc = np.empty((T, H)), np.empty((T, H))
+        carry = np.zeros(H)
+        for t in reversed(range(T)):
+            self.dh[t] = trace.dh_from_output[t] + carry
+            g = step_backward("lstm", self.dh[t], trace.caches[t], Wh, None)
+            self.dax[t], self.dah[t], self.dhnext[t] = g.dax, g.dah, g.dh_prev
+            self.dc[t], self.dcnext[t] = g.dc, g.dc_prev
+            carry = g.dh_prev
+        self.grads_raw = {"Wxh": self.dax.T @ trace.x, "Whh": self.dah.T @ trace.h_prev,
+                          "Why": trace.grads_raw["Why"], "bh": self.dax.sum(axis=0),
+                          "by": trace.grads_raw["by"]}
+
+    def step_grad(self, name: str, t: int) -> np.ndarray:
+        if name == "Wxh":
+            return np.outer(self.dax[t], self._trace.x[t])
+        if name == "Whh":
+            return np.outer(self.dah[t], self._trace.h_prev[t])
+        if name == "bh":
+            return self.dax[t].copy()
+        return self._trace.step_grad(name, t)
+
+    def __getattr__(self, name):
+        return getattr(self._trace, name)
