@@ -189,13 +189,6 @@ class CheckReport:
                 g["result"] = f"DIFFERS at t={bad[0]}" + (f" (+{len(bad) - 1} more)" if len(bad) > 1 else "")
         return list(out.values())
 
-    def _table_rows(self, limit: int = 60) -> List[Row]:
-        """Rows for the table: all of them when short, else every difference and a sample."""
-        if len(self.rows) <= limit:
-            return self.rows
-        keep = [r for r in self.rows if not r.match or r.t is None]
-        return keep[:limit]
-
     def _output_lines(self) -> List[str]:
         if not self.output:
             return []
@@ -222,13 +215,13 @@ class CheckReport:
             if png:
                 parts.append("<img src='data:image/png;base64,"
                              + base64.b64encode(png).decode() + "'/>")
-            parts.append("<table><tr><th>quantity</th><th>yours</th><th>max abs</th>"
-                         "<th>max rel</th><th>ok</th></tr>")
-            for r in self._table_rows():
-                style = "" if r.match else " style='background:#ffebe9'"
-                parts.append(f"<tr{style}><td>{esc(r.where)}</td><td><code>{esc(r.name)}</code>"
-                             f"</td><td>{r.max_abs:.2e}</td><td>{r.max_rel:.2e}</td>"
-                             f"<td>{'yes' if r.match else 'NO'}</td></tr>")
+            parts.append("<table><tr><th>quantity</th><th>yours</th><th>rows</th>"
+                         "<th>max rel</th><th>result</th></tr>")
+            for g in self.groups():
+                style = "" if g["result"] == "ok" else " style='background:#ffebe9'"
+                parts.append(f"<tr{style}><td>{esc(g['where'])}</td><td><code>{esc(g['name'])}"
+                             f"</code></td><td>{g['count']}</td><td>{g['max_rel']:.2e}</td>"
+                             f"<td>{esc(g['result'])}</td></tr>")
             parts.append("</table>")
         if self.output:
             parts.append(f"<pre>{esc(self.output[:2000])}</pre>")
