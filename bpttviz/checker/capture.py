@@ -250,7 +250,7 @@ def loops_of(records: List[dict], func: str) -> Dict[int, List[dict]]:
 def time_loop(records: List[dict], func: str, T: int, backward: bool) -> Optional[Dict[int, dict]]:
     """t -> values of the loop of ``func`` that ran over t = 0..T-1 in forward (or backward)
     order, the last record of each t; None if there is no such loop."""
-    for header, recs in sorted(loops_of(records, func).items()):
+    for _, recs in sorted(loops_of(records, func).items()):
         keys = [r["key"] for r in recs]
         if sorted(set(keys)) != list(range(T)):
             continue

@@ -139,7 +139,6 @@ def _pattern(prob: Problem, obs: List[Obs], first: Row) -> Optional[str]:
               and (o.t == first.t or o.steps is not None)), None)
     if o is None:
         return None
-    cell = prob.cells[0] if not first.section or "_" in first.section else first.section
     cell = first.section.split("_")[0] if first.section else prob.cells[0]
     tr = prob.traces[cell][0]
     t, s = first.t, o.student.reshape(-1)

@@ -220,7 +220,7 @@ def observe_dinos(res, prob, tree) -> Observed:
     if _num(loss) is None:
         raise Unusable(f"rnn_forward returned the loss as {_what(loss)}; it must be a number")
     shapes = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H, 1), "by": (V, 1)}
-    for p, key in DINOS_GRAD.items():
+    for key in DINOS_GRAD.values():
         if key not in gradients:
             raise Unusable(f"rnn_backward's gradients have no {key!r}; they need "
                            f"{', '.join(DINOS_GRAD.values())}")

@@ -118,14 +118,12 @@ def run(jobdir: str) -> dict:
         sys.modules["utils"] = styles.dinos_utils_module()
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, float(job.get("timeout", 10)))
-    current = "the file"
     try:
         info = styles.parse_source(source, filename)
         result["skipped"] = info.skipped
         ns = {"__name__": "student_code", "__file__": filename, "__builtins__": __builtins__}
         sys.stdout = sys.stderr = _CappedText(out)
         exec(styles.runnable_code(info), ns)
-        current = "lossFun" if job["style"] == "minchar" else "the " + job["style"] + " functions"
         tracer = capture.Tracer(filename, info.tree) if job.get("capture", True) else None
         driver = styles.DRIVERS[job["style"]]
         if tracer is not None:
