@@ -54,7 +54,7 @@ def _limit(memory_mb: float, timeout: float) -> None:
         # Output written straight to the file descriptors (not through print) is bounded too.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 20, 256 << 20))
-    except (ImportError, ValueError, OSError):
+    except (ImportError, ValueError, OSError, AttributeError):
         pass  # not on this platform: the parent's wall-time kill still applies
 
 
@@ -116,8 +116,10 @@ def run(jobdir: str) -> dict:
     if job["style"] == "dinos" and not os.path.exists(
             os.path.join(job.get("student_dir") or "", "utils.py")):
         sys.modules["utils"] = styles.dinos_utils_module()
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, float(job.get("timeout", 10)))
+    alarm = hasattr(signal, "setitimer")  # not on Windows: the parent's kill still applies
+    if alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, float(job.get("timeout", 10)))
     try:
         info = styles.parse_source(source, filename)
         result["skipped"] = info.skipped
@@ -142,7 +144,8 @@ def run(jobdir: str) -> dict:
         result.update(status="raised", exc_type=type(e).__name__,
                       exc_message=" ".join(str(e).split())[:300], line=line, line_text=text)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         sys.settrace(None)
         sys.stdout, sys.stderr = old_out, old_err
     result["output"] = out["text"]
