@@ -7,6 +7,7 @@ checker.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import subprocess
@@ -22,10 +23,16 @@ CODE = ROOT / "tests" / "student_code"
 T, H = 8, 5  # the checker's defaults (the CLI tests below rely on them)
 
 
-def check(name, **kw):
+@functools.lru_cache(maxsize=None)
+def _check_cached(name, items):
     from bpttviz.checker.api import check as _check
+    return _check(str(CODE / name), **dict(items))
+
+
+def check(name, **kw):
+    """The report for a student file (each distinct check runs once per test session)."""
     kw.setdefault("timeout", 5)
-    return _check(str(CODE / name), **kw)
+    return _check_cached(name, tuple(sorted(kw.items())))
 
 
 def cli(*args, timeout=60):
@@ -206,8 +213,9 @@ def test_exception_names_type_message_and_line():
 
 
 def test_syntax_error_gives_its_line():
-    line = one_line_error(cli(str(CODE / "syntax_error.py")))
-    assert "syntax error" in line and "line 7" in line
+    rep = check("syntax_error.py")
+    assert rep.exit_code == 2
+    assert "syntax error" in rep.problem and "line 7" in rep.problem
 
 
 @pytest.mark.parametrize("name,words", [
