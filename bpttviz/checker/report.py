@@ -118,6 +118,18 @@ class CheckReport:
     #: window: ``bpttviz.show.session_for_trace(report.engine_trace)``.
     engine_trace: object = field(default=None, repr=False)
 
+    def rows_at(self, t: int) -> List[Row]:
+        """The per-step rows of timestep ``t`` (forward and backward), in timeline order."""
+        return [r for r in self.rows if r.t == t and r.quantity not in _WEIGHTS]
+
+    def row(self, quantity: str, t: Optional[int] = None, section: str = "") -> Optional[Row]:
+        """The row of ``quantity`` (at ``t`` for a per-step one), or None if not compared."""
+        for r in self.rows:
+            if r.quantity == quantity and r.section == section and (
+                    r.t == t or quantity in _WEIGHTS or quantity.startswith("clipped")):
+                return r
+        return None
+
     @property
     def exit_code(self) -> int:
         return 2 if not self.usable else (0 if self.matches else 1)
