@@ -19,6 +19,6 @@ def __getattr__(name):
         from .checker.api import check
         return check
     if name == "show":
-        from .show import show
+        from .notebook import show
         return show
     raise AttributeError(f"module 'bpttviz' has no attribute {name!r}")

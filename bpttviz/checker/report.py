@@ -115,7 +115,7 @@ class CheckReport:
     dhnext_engine_steps: Optional[np.ndarray] = None
     dhnext_student_steps: Optional[np.ndarray] = None
     #: The engine's Trace of the checked window (first sequence), e.g. to step it in the
-    #: window: ``bpttviz.show.session_for_trace(report.engine_trace)``.
+    #: window: ``bpttviz.notebook.session_for_trace(report.engine_trace)``.
     engine_trace: object = field(default=None, repr=False)
 
     def rows_at(self, t: int) -> List[Row]:

@@ -1,5 +1,6 @@
-"""``bpttviz.show(trace_or_session, at="backward:3", views=None)``: the stepping views as PNG
-images, for a notebook -- drawn offscreen with the export code, no window and no display.
+"""``bpttviz.show(trace_or_session, at="backward:3", views=None)`` (this module: its home, named
+so it does not shadow the function): the stepping views as PNG images, for a notebook -- drawn
+offscreen with the export code, no window and no display.
 
 Returns a :class:`Views` (a list of :class:`ViewImage`); Jupyter shows it as the images side by
 side (``_repr_html_``), each image on its own has ``_repr_png_``, ``.png`` (bytes) and
