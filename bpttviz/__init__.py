@@ -9,3 +9,16 @@ interface in :mod:`bpttviz.gui`.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["check", "show", "__version__"]
+
+
+def __getattr__(name):
+    # Lazy, so ``import bpttviz`` stays light (no numpy, no Qt) until these are used.
+    if name == "check":
+        from .checker.api import check
+        return check
+    if name == "show":
+        from .notebook import show
+        return show
+    raise AttributeError(f"module 'bpttviz' has no attribute {name!r}")

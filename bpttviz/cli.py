@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="bpttviz", description="Step through backpropagation through time in a "
                 "tiny RNN, one timestep at a time.",
                 epilog="Subcommand: `bpttviz export ...` writes pictures/CSV without a window "
-                       "(see `bpttviz export --help`).")
+                       "(see `bpttviz export --help`). "
+                       "`bpttviz check FILE.py` checks your own BPTT code against the engine.")
     p.add_argument("--preset", metavar="NAME", help="start from this preset (see --list-presets)")
     p.add_argument("--corpus", metavar="FILE", help="train on this UTF-8 text file")
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="cell type")
@@ -198,6 +199,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
         return _export(argv[1:])
+    if argv and argv[0] == "check":
+        from . import check_cli
+        return check_cli.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:
