@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "`bpttviz check FILE.py` checks your own BPTT code against the engine.")
     p.add_argument("--preset", metavar="NAME", help="start from this preset (see --list-presets)")
     p.add_argument("--corpus", metavar="FILE", help="train on this UTF-8 text file")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="cell type")
+    p.add_argument("--cell", metavar="NAME", help="recurrent cell: rnn, lstm, gru or any registered cell")
     p.add_argument("--at", metavar="EVENT", help="start at this event: forward:N, backward:N, "
                    "clip, update, start or end")
     p.add_argument("--screenshot", metavar="PNG", help="draw the window offscreen into PNG "
@@ -214,6 +214,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _list_presets()
     if args.list_views:
         return _list_views()
+    if args.cell is not None:
+        from .engine.cellspec import CELLS
+        if args.cell not in CELLS:
+            return _fail(f"--cell: unknown cell {args.cell!r}; choose one of: {', '.join(CELLS)}")
     try:
         args.size = _parse_size(args.size)
     except ValueError as e:

@@ -13,10 +13,10 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                              QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ..engine.cellspec import CELLS
 from ..engine.presets import list_presets, load_preset
 from ..session import SessionError
 
-CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 #: combo label -> RunConfig.clip
 CLIP_MODES = {"none": None, "value": "value", "norm": "norm", "param-norm": "param-norm"}
@@ -85,7 +85,8 @@ class ControlsPanel(QWidget):
         # --- model -----------------------------------------------------------------------
         box = QGroupBox("Model")
         form = QFormLayout(box)
-        self.cell = self._combo("cell", CELLS, "Cell: plain tanh RNN, LSTM or GRU")
+        self.cell = self._combo("cell", list(CELLS), "Cell: " + "; ".join(
+            f"{c.name} = {c.blurb or c.title}" for c in CELLS.values()))
         form.addRow("Cell", self.cell)
         self.hidden_size = self._spin("hidden_size", 1, 1024, "Hidden units H")
         form.addRow("Hidden size", self.hidden_size)

@@ -9,17 +9,32 @@ from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QSta
                              QVBoxLayout, QWidget)
 
 from .. import style
+from ...engine.cellspec import get_cell
 from .base import Panel
 
-#: Heatmaps per cell, in drawing order.
-GATES_OF = {"lstm": ("i", "f", "o", "g", "c"), "gru": ("z", "r", "n")}
-SIGMOID = ("i", "f", "o", "z", "r")
-LONG = {"i": "i  input gate", "f": "f  forget gate", "o": "o  output gate", "g": "g  candidate",
-        "c": "c  cell state", "z": "z  update gate", "r": "r  reset gate", "n": "n  candidate"}
-FORMULA = {"i": "σ(·): how much of g is written", "f": "σ(·): how much of c_{t-1} is kept",
-           "o": "σ(·): how much of tanh(c_t) is shown", "g": "tanh(·): what would be written",
-           "c": "f⊙c_{t-1} + i⊙g", "z": "σ(·): how much of h_{t-1} is kept",
-           "r": "σ(·): how much of h_{t-1} feeds n", "n": "tanh(·): the new content"}
+def gates_of(cell: str):
+    """The heatmaps this view draws for ``cell``, in drawing order: the cell's gates from the
+    registry, then the cell state if it has one; () for a cell without gates."""
+    spec = get_cell(cell)
+    if not spec.gates:
+        return ()
+    return spec.gate_names + (("c",) if spec.has_cell_state else ())
+
+
+def _is_sigmoid(cell: str, name: str) -> bool:
+    spec = get_cell(cell)
+    return name != "c" and spec.gate(name).activation == "sigmoid"
+
+
+def _long(cell: str, name: str) -> str:
+    return "c  cell state" if name == "c" else f"{name}  {get_cell(cell).gate(name).label}"
+
+
+def _meaning(cell: str, name: str) -> str:
+    spec = get_cell(cell)
+    return spec.formula("c") if name == "c" else spec.gate(name).meaning
+
+
 _TINY = 1e-30
 RNN_MESSAGE = ("This view needs an LSTM or GRU \u2014 choose cell LSTM or the lstm-gates preset.\n\n"
                "A plain tanh RNN has no gates: its only path back in time goes through "
@@ -114,14 +129,14 @@ class GatesPanel(Panel):
         t = self._theme
         self.view.clear()
         self.heatmaps, self.flow_curves = {}, {}
-        names = GATES_OF[cell]
+        names = gates_of(cell)
         cols = self._columns()
         self._built_cols = cols
         for k, name in enumerate(names):
             plot = self.view.addPlot(row=k // cols, col=k % cols)
             style.style_plot(plot, "timestep t", "unit", t=t)
-            plot.setTitle(LONG[name], color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
-            if name in SIGMOID:
+            plot.setTitle(_long(cell, name), color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
+            if _is_sigmoid(cell, name):
                 cmap, levels = style.sequential_cmap(), (0.0, 1.0)
             else:
                 cmap, levels = style.diverging_cmap(), (-1.0, 1.0)
@@ -136,7 +151,7 @@ class GatesPanel(Panel):
         self.flow_plot.setTitle("gradient flow (log)", color=t.foreground,
                                 size=f"{t.pt(t.tick_pt):.0f}pt")
         sym = dict(symbolSize=7 * t.scale, symbolPen=None)
-        if cell == "lstm":
+        if get_cell(cell).has_cell_state:
             self.flow_curves["dc"] = pg.PlotDataItem([], [], pen=t.pen("#1b7837", 3), symbol="s",
                                                      symbolBrush="#1b7837", name="||dc_t||", **sym)
         self.flow_curves["dh"] = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbol="o",
@@ -160,7 +175,7 @@ class GatesPanel(Panel):
                 hm.set_levels((-m, m))
         self.flow = {"dh": np.linalg.norm(tr.dh, axis=1),
                      "dhnext": np.linalg.norm(tr.dhnext, axis=1)}
-        if tr.cell == "lstm":
+        if get_cell(tr.cell).has_cell_state:
             self.flow["dc"] = np.linalg.norm(tr.dc, axis=1)
         allv = np.concatenate(list(self.flow.values()))
         pos = allv[np.isfinite(allv) & (allv > 0)]
@@ -169,7 +184,7 @@ class GatesPanel(Panel):
         self.flow_plot.setXRange(-0.5, tr.T - 0.5, padding=0)
         H = tr.hidden_size
         cm = ""
-        if tr.cell == "lstm":
+        if "c" in self.heatmaps:
             m = self.heatmaps["c"].levels[1]
             cm = f"; c on [-{m:.3g}, {m:.3g}]"
         self.note.setText(f"{tr.cell.upper()}: {H} units \u00d7 {tr.T} steps. Gates on [0, 1] "
@@ -189,7 +204,7 @@ class GatesPanel(Panel):
     def resizeEvent(self, event):
         super().resizeEvent(event)
         # A narrow dock gets two columns instead of a grid that runs off its right edge.
-        if self._cell in GATES_OF and getattr(self, "_built_cols", None) not in (None, self._columns()):
+        if self._cell is not None and gates_of(self._cell) and getattr(self, "_built_cols", None) not in (None, self._columns()):
             self._build(self._cell)
             self._trace_serial = None
             self.refresh()
@@ -198,7 +213,7 @@ class GatesPanel(Panel):
         s = self.session
         tr, st = s.trace, s.state
         cell = tr.cell
-        if cell not in GATES_OF:
+        if not gates_of(cell):
             self.stack.setCurrentIndex(0)
             self._cell = cell
             self.data, self.flow = {}, {}
@@ -239,7 +254,7 @@ class GatesPanel(Panel):
         if col >= st.forward_count:
             return f"{name}[{row}, t={col}]: not computed yet (forward step {col} comes later)"
         v = self._array(tr, name)[col, row]
-        return f"{name}[unit {row}, t={col}] = {v:.4f}   {name} = {FORMULA[name]}"
+        return f"{name}[unit {row}, t={col}] = {v:.4f}   {name} = {_meaning(tr.cell, name)}"
 
     def export_widget(self):
         return self.stack.currentWidget()

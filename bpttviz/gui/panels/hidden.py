@@ -5,25 +5,20 @@ import numpy as np
 from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from .. import style
+from ...engine.cellspec import get_cell
 from .base import Panel
 
-#: What each quantity is, for the combo's tooltips and the hover read-out.
-QUANTITIES = {
-    "h": "h: hidden state h_t (the memory passed to the next step)",
-    "c": "c: LSTM cell state c_t = f⊙c_{t-1} + i⊙g",
-    "i": "i: LSTM input gate σ(·), how much of g is written",
-    "f": "f: LSTM forget gate σ(·), how much of c_{t-1} is kept",
-    "o": "o: LSTM output gate σ(·), how much of tanh(c_t) is shown",
-    "g": "g: LSTM candidate tanh(·), what would be written",
-    "z": "z: GRU update gate σ(·), how much of h_{t-1} is kept",
-    "r": "r: GRU reset gate σ(·), how much of h_{t-1} feeds n",
-    "n": "n: GRU candidate tanh(·), the new content",
-}
-SHORT = {"h": "h  hidden state", "c": "c  cell state", "i": "i  input gate", "f": "f  forget gate",
-         "o": "o  output gate", "g": "g  candidate", "z": "z  update gate", "r": "r  reset gate",
-         "n": "n  candidate"}
-GATE_ORDER = {"rnn": ("h",), "lstm": ("h", "c", "i", "f", "o", "g"), "gru": ("h", "z", "r", "n")}
-SIGMOID_GATES = ("i", "f", "o", "z", "r")
+def quantities_of(cell: str):
+    """``[(name, short label, tooltip, activation)]`` this view can show for ``cell``: h, the
+    cell state if the cell has one, then its gates (from the cell registry)."""
+    spec = get_cell(cell)
+    out = [("h", "h  hidden state", f"h: hidden state ({spec.formula('h') or 'h_t'}), the memory "
+            "passed to the next step", "tanh")]
+    if spec.has_cell_state:
+        out.append(("c", "c  cell state", f"c: cell state {spec.formula('c')}", "state"))
+    for g in spec.gates:
+        out.append((g.name, f"{g.name}  {g.label}", f"{g.name}: {g.label}, {g.meaning}", g.activation))
+    return out
 
 
 class HiddenStatesPanel(Panel):
@@ -122,7 +117,8 @@ class HiddenStatesPanel(Panel):
     def _levels(self, name: str, arr: np.ndarray):
         """(levels, colour map, text of the range) for quantity ``name`` with values ``arr``."""
         finite = arr[np.isfinite(arr)]
-        if name in SIGMOID_GATES:
+        sigmoid = {q for q, _s, _t, act in quantities_of(self.session.trace.cell) if act == "sigmoid"}
+        if name in sigmoid:
             if self.fit_range and finite.size:
                 lo, hi = float(finite.min()), float(finite.max())
                 return (lo, hi), style.sequential_cmap(), f"[{lo:.3g}, {hi:.3g}] (fitted)"
@@ -149,9 +145,9 @@ class HiddenStatesPanel(Panel):
         current = self.quantity
         self.combo.blockSignals(True)
         self.combo.clear()
-        for i, name in enumerate(GATE_ORDER[cell]):
-            self.combo.addItem(SHORT[name], name)
-            self.combo.setItemData(i, QUANTITIES[name], 3)  # Qt.ToolTipRole
+        for i, (name, short, tip, _act) in enumerate(quantities_of(cell)):
+            self.combo.addItem(short, name)
+            self.combo.setItemData(i, tip, 3)  # Qt.ToolTipRole
         j = self.combo.findData(current)
         self.combo.setCurrentIndex(j if j >= 0 else 0)
         self.combo.blockSignals(False)
@@ -199,7 +195,7 @@ class HiddenStatesPanel(Panel):
             return (f"h[{j}, t={t}] = {v:.4f} = tanh(preact[{j},{t}] = {pre[j]:.4f}),  preact = "
                     f"Wxh·x_t + Whh·h_{{t-1}} + bh,  h[{j}, t-1] = {tr.h_prev[t, j]:.4f}")
         g = tr.gates
-        if tr.cell == "lstm":
+        if tr.cell == "lstm":  # the built-in cells show the numbers that go in
             if name == "h":
                 return (f"h[{j}, t={t}] = {v:.4f} = o·tanh(c) = {g['o'][t, j]:.4f}·tanh("
                         f"{tr.c[t, j]:.4f})")
@@ -210,7 +206,9 @@ class HiddenStatesPanel(Panel):
             fn = "tanh" if name == "g" else "σ"
             return (f"{name}[{j}, t={t}] = {v:.4f} = {fn}(preact[{block * H + j},{t}] = "
                     f"{pre[block * H + j]:.4f})")
-        # gru
+        if tr.cell != "gru":  # a cell from the registry: its own formula
+            formula = get_cell(tr.cell).formula(name)
+            return f"{name}[{j}, t={t}] = {v:.4f}" + (f"   {formula}" if formula else "")
         if name == "h":
             return (f"h[{j}, t={t}] = {v:.4f} = (1-z)·n + z·h_prev = (1-{g['z'][t, j]:.4f})·"
                     f"{g['n'][t, j]:.4f} + {g['z'][t, j]:.4f}·{tr.h_prev[t, j]:.4f}")
