@@ -258,8 +258,27 @@ def test_default_layout_shows_three_readable_panels(qtbot):
     assert words.height() >= words.heightForWidth(words.width())
 
 
-def test_short_screen_gets_one_stack_on_the_left(qtbot):
+def test_short_screen_gets_one_stack_with_the_preset_view_large(qtbot):
+    """At 1280x720 two columns beside the controls would be under 600 px each: one stack,
+    the preset's view (min-char-rnn: dhnext flow) in front, as wide as the room allows."""
     win = make_window(qtbot, panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel], size=(1280, 720))
+    assert win.dock_layout.mode == "single"
+    assert in_front(win, "dhnext_flow")
+    assert not in_front(win, "unrolled") and not in_front(win, "hidden_states")
+    dock = win.docks["dhnext_flow"]
+    assert dock.width() >= 1280 - win.docks["controls"].width() - 20 and dock.height() >= 380
+
+
+def test_layout_follows_the_window_until_the_user_moves_a_dock(qtbot):
+    win = make_window(qtbot, panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel], size=(1280, 720))
+    assert win.dock_layout.mode == "single"
+    win.resize(1920, 1080)
+    qtbot.waitUntil(lambda: win.dock_layout.mode == "stacks", timeout=2000)
     assert in_front(win, "unrolled") and in_front(win, "dhnext_flow")
-    assert not in_front(win, "hidden_states")  # tabbed behind the unrolled network
-    assert win.docks["unrolled"].height() >= 300
+    win.docks["unrolled"].setFloating(True)  # the user takes over
+    assert win.dock_layout.mode is None
+    win.resize(1280, 720)
+    qtbot.wait(50)
+    assert win.docks["unrolled"].isFloating() and win.dock_layout.mode is None
+    win.reset_layout()
+    assert win.dock_layout.mode == "single" and not win.docks["unrolled"].isFloating()

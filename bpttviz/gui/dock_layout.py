@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Dict, List, Optional
 
-from PyQt5.QtCore import QObject, QSize, Qt
+from PyQt5.QtCore import QObject, QSize, Qt, QTimer
 from PyQt5.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabBar, QWidget
 
 #: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
@@ -26,7 +26,7 @@ LAYOUT_REVISION = "stacks-3"
 COMPACT_BELOW_HEIGHT = 820
 #: Each column of panels needs at least this width (px) to show its plots readably; with less
 #: room for two columns, all the panels share one stack (one view at a time, large).
-MIN_COLUMN_WIDTH = 760
+MIN_COLUMN_WIDTH = 600
 #: The arrangements, from most to fewest panels on screen at once.
 MODES = ("stacks", "columns", "single")
 
@@ -195,8 +195,20 @@ class DockLayout(QObject):
         w, docks = self.window, self.docks
         self._arranging = True
         try:
+            # Start from no panel docked: Qt's split/tabify of docks that are already tabbed
+            # together keeps some in the old tab group.
+            visible = {k for k, d in docks.items() if not d.isHidden()}
+            for key, dock in docks.items():
+                if key != "controls":
+                    dock.setFloating(False)
+                    w.removeDockWidget(dock)
             if mode == "stacks":
+                controls_shown = not docks["controls"].isHidden()
                 self.apply_default()
+                docks["controls"].setVisible(controls_shown)
+                for key, dock in docks.items():
+                    if key != "controls" and visible and key not in visible:
+                        dock.hide()  # a view the user closed stays closed
             else:
                 top_left, bottom_left, right = self.stacks
                 groups = ([top_left + bottom_left + right] if mode == "single"
@@ -211,6 +223,8 @@ class DockLayout(QObject):
                 for g in groups:
                     for key in g[1:]:
                         w.tabifyDockWidget(docks[g[0]], docks[key])
+                for key in (k for g in groups for k in g):
+                    docks[key].setVisible(key in visible or not visible)
                 for g in groups:
                     docks[g[0]].raise_()
                 if len(groups) > 1:
@@ -220,6 +234,9 @@ class DockLayout(QObject):
                 self.style_tab_bars()
             self.mode = mode
             self.show_preset_view()
+            # Qt builds the tab bars of new tab groups on its next layout pass; raise again
+            # then, or the first tab stays in front.
+            QTimer.singleShot(0, self.show_preset_view)
         finally:
             self._arranging = False
 

@@ -67,11 +67,12 @@ class ContributionsPanel(Panel):
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.log_box)
+        top.addSpacing(int(16 * t.scale))
         top.addWidget(self.note, 1)
 
         self.view = style.make_layout_widget(t)
         self.heat_plot = self.view.addPlot(row=0, col=0)
-        style.style_plot(self.heat_plot, "", "loss at step t")
+        style.style_plot(self.heat_plot, "step k", "loss t")
         self.heatmap = style.Heatmap(self.heat_plot, style.sequential_cmap(), (0.0, 1.0),
                                      "log10 ||part||", describe=self.describe_cell,
                                      on_hover=self._show_hover, insert_bar=False)
@@ -80,21 +81,25 @@ class ContributionsPanel(Panel):
         self.mask.setZValue(5)
         self.heat_plot.addItem(self.mask)
         self.bar_plot = self.view.addPlot(row=1, col=0)
-        style.style_plot(self.bar_plot, "step k (backward pass runs right to left)", "||dWhh part||")
+        style.style_plot(self.bar_plot, "step k (backward: right to left)", "‖part‖")
         self.bar_plot.setXLink(self.heat_plot)
         self.bar_plot.getAxis("left").setWidth(int(92 * t.scale))
         self.heat_plot.getAxis("left").setWidth(int(92 * t.scale))
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 2)
+        # Tall: the heatmap over the bars (x linked); wide and short (presentation on a
+        # projector): side by side, so neither is squeezed flat.
+        from ..reflow import PlotFlow
+        self.flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
+                             stretch=[3, 2])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.bar_plot.addItem(self.bars)
         self.total = pg.PlotDataItem([], [], pen=t.pen(t.clipped, 3), symbol="o",
                                      symbolSize=7 * t.scale, symbolBrush=t.clipped, symbolPen=None)
         self.bar_plot.addItem(self.total)
-        legend = legend_for(self.bar_plot, t, offset=(-6, 2), cols=2)
-        legend.addItem(self.bars, "step k's own part")
-        legend.addItem(self.total, "running total ||dWhh||")
+        # The key sits above the plots: a legend inside the small bar plot covered its data.
+        self.key = style.key_label([(t.raw, "■", "step k's own part"),
+                                    (t.clipped, "●", "running total ||dWhh||")], t,
+                                   prefix="bars: ")
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.bar_plot.addItem(self.bar_cursor)
         self.empty_text = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
@@ -108,6 +113,7 @@ class ContributionsPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
+        lay.addWidget(self.key)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
         lay.addWidget(self.explain)
@@ -118,6 +124,14 @@ class ContributionsPanel(Panel):
         self.matrix = np.zeros((0, 0))      # drawn ||part(t, k)|| (NaN = not shown)
         self.step_norms = np.zeros(0)       # drawn bar heights (NaN = not shown)
         self.running_total = np.zeros(0)    # drawn running total (NaN = not shown)
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self.flow.fit()
+
+    def showEvent(self, event):  # noqa: N802
+        self.flow.fit()
+        super().showEvent(event)
 
     # --- numbers ----------------------------------------------------------------------------
     def _running_totals(self, tr) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QPushButton, QStackedWidget,
-                             QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+                             QStackedWidget, QVBoxLayout, QWidget)
 
 from .. import style
 from ...engine.cellspec import get_cell
@@ -44,6 +44,7 @@ RNN_MESSAGE = ("This view needs an LSTM or GRU \u2014 choose cell LSTM or the ls
 class GatesPanel(Panel):
     key = "gates"
     title = "Gates (LSTM/GRU)"
+    view_widgets = ("show_combo",)
     question = 'How does an LSTM keep its gradient alive?'
     help_html = (
         "<p>Each heatmap has one <b>row per hidden unit</b> and one <b>column per timestep</b>; "
@@ -87,6 +88,22 @@ class GatesPanel(Panel):
         # Page 1: heatmaps and the flow plot.
         gate_page = QWidget()
         self.note = style.readout_label("", t, mono=False)
+        # Which heatmaps to draw: every gate in a grid when the view has room for them at a
+        # readable size; on a short, wide view (a projector) one gate large beside the flow.
+        self.show_combo = QComboBox()
+        self.show_combo.setFont(t.font(t.tick_pt))
+        self.show_combo.setToolTip("Which gates to draw: all of them in a grid, or one large "
+                                   "('auto' picks all when they fit readably, else the forget/"
+                                   "update gate, the one that decides how far the gradient goes)")
+        self.show_combo.currentIndexChanged.connect(self._show_chosen)
+        show_row = QHBoxLayout()
+        show_row.setContentsMargins(4, 0, 4, 0)
+        lab = QLabel("show:")
+        lab.setFont(t.font(t.tick_pt))
+        show_row.addWidget(lab)
+        show_row.addWidget(self.show_combo)
+        show_row.addSpacing(int(12 * t.scale))
+        show_row.addWidget(self.note, 1)
         # The flow plot's key, outside the small plot where a legend covered its curves.
         self.flow_key = style.key_label([], t)
         self.view = style.make_layout_widget(t)
@@ -96,7 +113,7 @@ class GatesPanel(Panel):
         g_lay = QVBoxLayout(gate_page)
         g_lay.setContentsMargins(0, 0, 0, 0)
         g_lay.setSpacing(2)
-        g_lay.addWidget(self.note)
+        g_lay.addLayout(show_row)
         g_lay.addWidget(self.flow_key)
         g_lay.addWidget(self.view, 1)
         g_lay.addWidget(self.readout)
@@ -107,6 +124,7 @@ class GatesPanel(Panel):
         lay.addWidget(self.stack)
 
         self._cell = None
+        self._combo_cell = None
         self._trace_serial = None
         self.heatmaps = {}
         self.data = {}
@@ -124,13 +142,56 @@ class GatesPanel(Panel):
         except SessionError as e:
             QMessageBox.warning(self, "Cannot switch to an LSTM", str(e))
 
+    #: The gate drawn alone when the grid would be too small: the one that keeps the gradient.
+    KEY_GATE = ("f", "z")
+
+    def _fill_show_combo(self, cell):
+        current = self.show_combo.currentData()
+        self.show_combo.blockSignals(True)
+        self.show_combo.clear()
+        self.show_combo.addItem("auto", "auto")
+        self.show_combo.addItem("all gates", "all")
+        for name in gates_of(cell):
+            self.show_combo.addItem(_long(cell, name), name)
+        i = self.show_combo.findData(current)
+        self.show_combo.setCurrentIndex(i if i >= 0 else 0)
+        self.show_combo.blockSignals(False)
+
+    def _shown_names(self, cell):
+        """The heatmaps to draw now (see :attr:`show_combo`)."""
+        names = gates_of(cell)
+        choice = self.show_combo.currentData() or "auto"
+        if choice == "all":
+            return names
+        if choice in names:
+            return (choice,)
+        from ..reflow import best_grid
+        w, h = self.view.width(), self.view.height()
+        if w < 100 or h < 100:
+            return names
+        rows, cols = best_grid(len(names) + 1, w, h)
+        if w / cols >= 300 and h / rows >= 200:
+            return names
+        key = next((g for g in self.KEY_GATE if g in names), names[0])
+        return (key,)
+
+    def _show_chosen(self, _index):
+        if self._cell is not None and gates_of(self._cell):
+            self._build(self._cell)
+            self._trace_serial = None
+            self.refresh()
+
     def _build(self, cell):
         """(Re)create the heatmaps for a cell's gates."""
         t = self._theme
         self.view.clear()
         self.heatmaps, self.flow_curves = {}, {}
-        names = gates_of(cell)
-        cols = self._columns()
+        if self.show_combo.count() == 0 or self._combo_cell != cell:
+            self._combo_cell = cell
+            self._fill_show_combo(cell)
+        names = self._shown_names(cell)
+        self._built_names = names
+        cols = self._columns(len(names) + 1)
         self._built_cols = cols
         for k, name in enumerate(names):
             plot = self.view.addPlot(row=k // cols, col=k % cols)
@@ -198,13 +259,22 @@ class GatesPanel(Panel):
     #: Below this width three heatmaps with their colour bars do not fit side by side.
     THREE_COLUMNS_MIN_WIDTH = 900
 
-    def _columns(self) -> int:
-        return 3 if self.width() >= self.THREE_COLUMNS_MIN_WIDTH else 2
+    def _columns(self, n: int = 0) -> int:
+        """Columns of the grid of ``n`` plots (heatmaps + the flow plot) that keep every plot
+        as large as the view's shape allows: 2 or 3 in a tall dock, one row on a wide one."""
+        from ..reflow import best_grid
+        n = n or len(getattr(self, "_built_names", ())) + 1 or 6
+        w, h = self.view.width(), self.view.height()
+        if w < 100 or h < 100:  # not laid out yet
+            return 3 if self.width() >= self.THREE_COLUMNS_MIN_WIDTH else 2
+        return best_grid(n, w, h)[1]
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
         # A narrow dock gets two columns instead of a grid that runs off its right edge.
-        if self._cell is not None and gates_of(self._cell) and getattr(self, "_built_cols", None) not in (None, self._columns()):
+        if self._cell is not None and gates_of(self._cell) and (
+                getattr(self, "_built_cols", None) not in (None, self._columns())
+                or getattr(self, "_built_names", None) != self._shown_names(self._cell)):
             self._build(self._cell)
             self._trace_serial = None
             self.refresh()
@@ -229,12 +299,13 @@ class GatesPanel(Panel):
         n = st.forward_count
         cur = st.current_t
         self.data = {}
-        for name, hm in self.heatmaps.items():
+        for name in gates_of(cell):  # every gate's numbers (CSV), drawn or not
             arr = self._array(tr, name)
             data = np.full((tr.hidden_size, tr.T), np.nan)
             data[:, :n] = arr[:n].T
             self.data[name] = data
-            hm.set_data(data)
+        for name, hm in self.heatmaps.items():
+            hm.set_data(self.data[name])
             hm.set_cursor(cur if not st.in_backward else None)
         b = st.backward_from
         ts = np.arange(b, tr.T, dtype=float)

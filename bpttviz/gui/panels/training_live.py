@@ -134,9 +134,10 @@ class TrainingPanel(Panel):
         top.addWidget(self.sample_button)
         top.addStretch(1)
 
-        self.explain = style.readout_label(
+        from ..widgets import ExplainBox
+        self.explain = ExplainBox(
             "Smoothed loss falls as the model learns; the gradient size before (orange) and "
-            "after (purple) clipping shows when clipping steps in.", t, mono=False)
+            "after (purple) clipping shows when clipping steps in.", t)
 
         self.view = style.make_layout_widget(t)
         self.view.setToolTip("Left: loss per iteration. Right: gradient norm before/after "
@@ -146,10 +147,12 @@ class TrainingPanel(Panel):
         self.norm_plot = self.view.addPlot(row=0, col=1)
         style.style_plot(self.norm_plot, "iteration", "gradient norm")
         self.norm_plot.setLogMode(x=False, y=True)
-        legend_kw = dict(offset=(-4, 4), labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
-                         labelTextColor=t.foreground, brush=style.legend_brush(t, 210))
-        self.loss_plot.addLegend(**legend_kw)
-        self.norm_plot.addLegend(**legend_kw)
+        # The key sits above the plots: legends inside them covered the curves and the
+        # "no training yet" note.
+        self.key = style.key_label([(t.muted, "─", "loss"), (t.forward, "━", "smoothed loss")], t,
+                                   prefix="left: ")
+        self.key.setText(self.key.text() + " &nbsp;&nbsp;&nbsp; " + style.key_html(
+            [(t.raw, "━", "before clipping"), (t.clipped, "━", "after clipping")], prefix="right: "))
         self.loss_curve = pg.PlotDataItem([], [], pen=pg.mkPen(t.muted, width=1), name="loss")
         self.smooth_curve = pg.PlotDataItem([], [], pen=t.pen(t.forward, 3), name="smoothed loss")
         self.before_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 2), name="before clipping")
@@ -184,7 +187,9 @@ class TrainingPanel(Panel):
         self.sample_box.setReadOnly(True)
         self.sample_box.setFont(t.font(t.mono_pt, mono=True))
         self.sample_box.setToolTip("Text sampled from the model (200 characters)")
-        self.sample_box.setMaximumHeight(int(110 * t.scale))
+        # Three lines of sample: enough to read, and the curves keep the room.
+        lines = self.sample_box.fontMetrics().lineSpacing()
+        self.sample_box.setMaximumHeight(int(3.4 * lines) + 8)
         self.sample_box.setPlaceholderText("Sampled text appears here.")
 
         lay = QVBoxLayout(self)
@@ -194,6 +199,7 @@ class TrainingPanel(Panel):
         self.rate_label.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.explain)
+        lay.addWidget(self.key)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.sample_box)
 
