@@ -64,7 +64,7 @@ class SessionFileError(ValueError):
 
     def __init__(self, path, problem: str):
         self.path, self.problem = os.fspath(path), problem
-        super().__init__(f"{os.path.basename(self.path) or self.path}: {problem}")
+        super().__init__(f"{self.path}: {problem}")
 
 
 @dataclass
