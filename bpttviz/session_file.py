@@ -14,7 +14,8 @@ member                       content
 ``state_h.npy, state_c.npy`` float64 (H,) carried state (exact)
 ``history_<field>.npy``      uint8 (4, n): the byte planes of the little-endian **float32** history
                              series (byte shuffling makes the floats compress; a 100,000-iteration
-                             session is ~1.5 MB instead of v1's 31 MB)
+                             session is ~1.5 MB instead of v1's 31 MB); (8, n) float64 planes
+                             for a series with values beyond float32's range
 ===========================  ====================================================================
 
 Version 1 (``np.savez`` of ``meta_json`` holding config, state and history as one JSON string,
@@ -101,14 +102,22 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _shuffle_f32(values: np.ndarray) -> np.ndarray:
-    """(n,) -> uint8 (4, n): byte planes of the little-endian float32 values."""
-    f = np.ascontiguousarray(np.asarray(values, dtype="<f4"))
-    return f.view(np.uint8).reshape(-1, 4).T.copy()
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _unshuffle_f32(planes: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(planes.T).view("<f4").reshape(-1).astype(np.float64)
+def _shuffle(values: np.ndarray) -> np.ndarray:
+    """(n,) -> uint8 (4, n): the byte planes of the little-endian float32 values; (8, n) of
+    float64 if a value is beyond float32's range (an exploding gradient norm)."""
+    v = np.asarray(values, dtype=np.float64)
+    dtype = "<f4" if v.size == 0 or float(np.max(np.abs(v))) <= _F32_MAX else "<f8"
+    f = np.ascontiguousarray(v.astype(dtype))
+    return f.view(np.uint8).reshape(-1, f.itemsize).T.copy()
+
+
+def _unshuffle(planes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_shuffle`: uint8 (4 or 8, n) -> (n,) float64."""
+    dtype = "<f4" if planes.shape[0] == 4 else "<f8"
+    return np.ascontiguousarray(planes.T).view(dtype).reshape(-1).astype(np.float64)
 
 
 def session_bytes(config: RunConfig, state: dict, preset: Optional[str] = None, cursor: int = 0,
@@ -133,7 +142,7 @@ def session_bytes(config: RunConfig, state: dict, preset: Optional[str] = None, 
         z.writestr("state_h.npy", _npy_bytes(np.asarray(state["h"], dtype=np.float64)))
         z.writestr("state_c.npy", _npy_bytes(np.asarray(state["c"], dtype=np.float64)))
         for k in HISTORY_FIELDS:
-            z.writestr(f"history_{k}.npy", _npy_bytes(_shuffle_f32(np.asarray(state["history"][k])[-keep:])))
+            z.writestr(f"history_{k}.npy", _npy_bytes(_shuffle(np.asarray(state["history"][k])[-keep:])))
     return buf.getvalue()
 
 
@@ -435,10 +444,10 @@ class _Reader:
             if name not in wanted:
                 self.fail(f"lacks the member {name}")
             planes = self._array(zf, wanted[name], kinds="u", ndim=2)
-            if planes.dtype.itemsize != 1 or planes.shape[0] != 4:
-                self.fail(f"member {name} must be uint8 byte planes of shape (4, n); got "
-                          f"{planes.dtype} {planes.shape}")
-            history[k] = _unshuffle_f32(planes)
+            if planes.dtype.itemsize != 1 or planes.shape[0] not in (4, 8):
+                self.fail(f"member {name} must be uint8 byte planes of shape (4, n) or (8, n); "
+                          f"got {planes.dtype} {planes.shape}")
+            history[k] = _unshuffle(planes)
         return self._finish(meta, cfg, scalars, state, history, 2)
 
     def _read_v1(self, zf, wanted) -> LoadedSession:
@@ -475,8 +484,9 @@ class _Reader:
             self.fail(f"its settings are invalid: {e}")
         for k in ("iteration", "pointer"):
             v = scalars.get(k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                self.fail(f"its {k} must be a whole number >= 0; got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= L.ITERATION.high:
+                self.fail(f"its {k} must be a whole number from 0 to {L.ITERATION.high:g}; got "
+                          f"{str(v)[:40]}")
         smooth = scalars.get("smooth_loss")
         if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) \
                 or not np.isfinite(float(smooth)):

@@ -110,6 +110,24 @@ def test_a_100000_iteration_session_is_small_and_opens_fast(qapp, tmp_path):
     _same_run(s, o, history_exact=False)
 
 
+def test_history_beyond_float32_range_round_trips(qapp, tmp_path):
+    """An exploding gradient norm (finite in float64, inf in float32) must not make the
+    saved file unreadable: such a series is stored as float64."""
+    s = Session("exploding")
+    s.train(3)
+    h = s.run.history
+    s.run.history = History(h.loss, h.smooth_loss, Series([1e300, 2.5e39, 3.0]), h.grad_norm_after_clip)
+    p = tmp_path / "big.npz"
+    s.save(p)
+    o = Session("min-char-rnn")
+    o.open(p)
+    assert o.run.history.grad_norm_before_clip.tolist() == [1e300, 2.5e39, 3.0]
+    with pytest.raises(SessionError, match="iteration"):
+        s.run.iteration = 10 ** 16
+        s.save(p)
+        o.open(p)
+
+
 def test_unknown_members_are_ignored_without_reading(qapp, tmp_path):
     s = Session("min-char-rnn")
     s.train(2)

@@ -155,6 +155,9 @@ TRUNCATION = Limit(
     "(T <= 200)")
 
 # --- session files (untrusted input) --------------------------------------------------------
+ITERATION = Limit(
+    "iteration", 0, 10 ** 15,
+    "a count of updates: 10^15 is 15,000 years at 2,000 iterations per second")
 HISTORY_LENGTH = Limit(
     "history length", 0, 10_000_000,
     "the training history kept in a session file (4 float64 series: 320 MB at the limit, "
@@ -187,7 +190,7 @@ LIMITS: Dict[str, Limit] = {
     "vocab_size": VOCAB_SIZE, "corpus_bytes": CORPUS_BYTES, "wordvec_dim": WORDVEC_DIM,
     "batch_size": BATCH_SIZE, "delay": DELAY, "symbols": SYMBOLS, "seed": SEED,
     "init_scale": INIT_SCALE, "whh_radius": WHH_RADIUS, "lr": LR, "clip_value": CLIP_VALUE,
-    "truncation": TRUNCATION, "history_length": HISTORY_LENGTH,
+    "truncation": TRUNCATION, "iteration": ITERATION, "history_length": HISTORY_LENGTH,
     "session_file_bytes": SESSION_FILE_BYTES, "session_member_bytes": SESSION_MEMBER_BYTES,
     "session_total_bytes": SESSION_TOTAL_BYTES, "session_members": SESSION_MEMBERS,
     "json_bytes": JSON_BYTES, "json_depth": JSON_DEPTH, "array_elements": ARRAY_ELEMENTS,

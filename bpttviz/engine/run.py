@@ -285,6 +285,8 @@ class Series:
 
     def __array__(self, dtype=None, copy=None):
         out = self._buf[:self._n]
+        if copy is False and (dtype is None or np.dtype(dtype) == out.dtype):
+            return out  # a view, as asked (append-only: entries before len never change)
         return out.astype(dtype) if dtype is not None else out.copy()
 
     def __eq__(self, other) -> bool:
@@ -435,8 +437,7 @@ class RunBase:
                              f"{'; ' if missing and unknown else ''}"
                              f"{'has unknown entries ' + ', '.join(unknown) if unknown else ''}")
         iteration, pointer = state["iteration"], state["pointer"]
-        if not _is_int(iteration) or iteration < 0:
-            raise ValueError(f"iteration must be a whole number >= 0; got {iteration!r}")
+        L.ITERATION.check(iteration, "iteration")
         if not _is_int(pointer) or not 0 <= pointer <= self._max_pointer():
             raise ValueError(f"the data position (pointer) must be from 0 to {self._max_pointer()} "
                              f"for this corpus; got {pointer!r}")
