@@ -35,6 +35,10 @@ from typing import Callable, Dict, Iterator, Optional, Protocol, runtime_checkab
 import numpy as np
 
 from . import limits as L
+from .cells import CELLS
+from .clipping import CLIP_MODES
+from .model import BACKPROP_BUGS
+from .optim import OPTIMIZERS
 
 TASKS = ("text", "names", "delay", "fixed", "captioning")
 HISTORY_FIELDS = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
@@ -107,11 +111,6 @@ class RunConfig:
         message names the field, the value, the limit and the reason.  Cheap enough for every
         edit (a 10 MB corpus costs ~50 ms).
         """
-        from .cells import CELLS
-        from .clipping import CLIP_MODES
-        from .model import BACKPROP_BUGS
-        from .optim import OPTIMIZERS
-
         def choice(name, value, options):
             if not any(value is o or (type(value) is type(o) and value == o) for o in options):
                 shown = ", ".join("None" if o is None else repr(o) for o in options)
