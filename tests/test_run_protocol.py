@@ -167,21 +167,21 @@ def _by_worker(name):
 
 
 @pytest.mark.parametrize("name", CAPTION)
-def test_captioning_trains_identically_from_every_entry_point(qapp, name):
+def test_captioning_trains_identically_from_every_entry_point(name):
     ref = _by_run_train(name)
     for other in (_by_stepping, _by_session_train, _by_worker):
         _params_equal(ref, other(name))
 
 
 @pytest.mark.parametrize("name", ["min-char-rnn", "dinosaurs"])
-def test_character_models_train_identically_from_every_entry_point(qapp, name):
+def test_character_models_train_identically_from_every_entry_point(name):
     ref = _by_run_train(name)
     for other in (_by_stepping, _by_session_train, _by_worker):
         _params_equal(ref, other(name))
 
 
 @pytest.mark.parametrize("name", CAPTION)
-def test_a_captioning_iteration_is_one_adam_step_on_its_minibatch(qapp, name):
+def test_a_captioning_iteration_is_one_adam_step_on_its_minibatch(name):
     """Independent of CaptionRun: cs231n's adam written out on the minibatch's gradient."""
     s = Session(name)
     run = s.run

@@ -40,7 +40,7 @@ def _same_run(a: Session, b: Session, history_exact=True):
 
 @pytest.mark.parametrize("name", ["min-char-rnn", "lstm-gates", "dinosaurs", "long-range",
                                   "notebook-one-step", "cs231n-captioning-lstm"])
-def test_v2_round_trip_is_exact(qapp, tmp_path, name):
+def test_v2_round_trip_is_exact(tmp_path, name):
     s = Session(name)
     s.train(4)
     s.step(3)
@@ -60,7 +60,7 @@ def test_v2_round_trip_is_exact(qapp, tmp_path, name):
         np.testing.assert_array_equal(s.params[k], o.params[k])
 
 
-def test_v1_file_still_opens(qapp, tmp_path):
+def test_v1_file_still_opens(tmp_path):
     s = Session("min-char-rnn")
     s.train(3)
     s.edit("clip", clip="norm", clip_value=2.5)
@@ -94,7 +94,7 @@ def _long_session(n=100_000):
     return s
 
 
-def test_a_100000_iteration_session_is_small_and_opens_fast(qapp, tmp_path):
+def test_a_100000_iteration_session_is_small_and_opens_fast(tmp_path):
     s = _long_session()
     p = tmp_path / "long.npz"
     s.save(p)
@@ -110,7 +110,7 @@ def test_a_100000_iteration_session_is_small_and_opens_fast(qapp, tmp_path):
     _same_run(s, o, history_exact=False)
 
 
-def test_history_beyond_float32_range_round_trips(qapp, tmp_path):
+def test_history_beyond_float32_range_round_trips(tmp_path):
     """An exploding gradient norm (finite in float64, inf in float32) must not make the
     saved file unreadable: such a series is stored as float64."""
     s = Session("exploding")
@@ -128,7 +128,7 @@ def test_history_beyond_float32_range_round_trips(qapp, tmp_path):
         o.open(p)
 
 
-def test_unknown_members_are_ignored_without_reading(qapp, tmp_path):
+def test_unknown_members_are_ignored_without_reading(tmp_path):
     s = Session("min-char-rnn")
     s.train(2)
     p = tmp_path / "s.npz"
@@ -149,7 +149,7 @@ def test_unknown_members_are_ignored_without_reading(qapp, tmp_path):
     assert time.perf_counter() - t < 1.0
 
 
-def test_write_session_is_atomic_and_readable_without_a_session(tmp_path, qapp):
+def test_write_session_is_atomic_and_readable_without_a_session(tmp_path):
     s = Session("dinosaurs")
     s.train(2)
     p = tmp_path / "d.npz"
@@ -178,7 +178,7 @@ def test_clean_stale_temp_files(tmp_path):
     assert clean_stale_temp_files(tmp_path / "missing") == []
 
 
-def test_own_bugs_are_not_reported_as_a_damaged_file(qapp, tmp_path, monkeypatch):
+def test_own_bugs_are_not_reported_as_a_damaged_file(tmp_path, monkeypatch):
     s = Session("min-char-rnn")
     p = tmp_path / "s.npz"
     s.save(p)
@@ -202,7 +202,7 @@ def test_errors_are_session_file_errors_naming_the_file(tmp_path):
         read_session(tmp_path / "nope.npz")
 
 
-def test_session_open_error_is_a_session_error(qapp, tmp_path):
+def test_session_open_error_is_a_session_error(tmp_path):
     p = tmp_path / "x.npz"
     p.write_bytes(zip_bytes({"session.json": b'{"format": "bpttviz-session", "version": 2}'}))
     with pytest.raises(SessionError, match="x.npz"):
