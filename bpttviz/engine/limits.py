@@ -145,8 +145,9 @@ LR = Limit(
     "any finite rate is safe: an update that overflows is detected, undone and reported",
     integer=False, low_inclusive=False, offer_range=(1e-6, 100.0))
 CLIP_VALUE = Limit(
-    "clip_value", 0, 1e6,
-    "the clipping threshold is compared with gradient entries and norms; the clipping view "
+    "clip_value", 0, 1e308,
+    "the clipping threshold is only compared with gradient entries and norms (a huge one never "
+    "clips); it must be finite and > 0 even while clipping is off, since the clipping view "
     "uses it whatever the clip mode",
     integer=False, low_inclusive=False, offer_range=(1e-4, 1e6))
 TRUNCATION = Limit(
