@@ -42,8 +42,9 @@ class TrainingWorker(QObject):
     """The training loop; lives in a QThread while it runs (see the module docstring).
 
     sigProgress(iteration, smooth_loss, new_entries): ``new_entries`` maps each history field
-    to the list of values appended since the previous signal (only new entries are sent), and
-    "start" to the history index of the first of them (so a receiver can ignore stale ones).
+    to a float64 array (a copy) of the values appended since the previous signal (only new
+    entries are sent), and "start" to the history index of the first of them (so a receiver
+    can ignore stale ones).
     sigSample(iteration, temperature, text): text sampled from the model (seeded by the
     iteration, so the run's own random state is not consumed).
     sigFinished(reason): "paused", "limit" (stop-after-N reached), "diverged" or "error".
