@@ -244,8 +244,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.preset is not None and args.preset not in names:
         return _fail(f"unknown preset {args.preset!r}; choose one of: {', '.join(names)}")
     if args.corpus is not None and not os.path.isfile(args.corpus):
-        what = "is a folder, not a text file" if os.path.isdir(args.corpus) else "not found"
-        return _fail(f"corpus file {what}: {args.corpus}")
+        from .engine.data import CorpusError, read_corpus
+        try:  # names what it is (missing, a folder, a FIFO, a device) without opening it
+            read_corpus(args.corpus)
+        except CorpusError as e:
+            return _fail(e)
 
     if args.screenshot is not None:
         folder = os.path.dirname(os.path.abspath(args.screenshot))

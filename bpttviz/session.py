@@ -27,13 +27,10 @@ the command line use the same object without a display.
 from __future__ import annotations
 
 import copy
-import io
-import threading
 import json
 import math
 import os
-import tempfile
-import zipfile
+import threading
 from dataclasses import asdict, fields
 from typing import Dict, FrozenSet, Optional
 
@@ -42,12 +39,14 @@ from PyQt5.QtCore import QObject, pyqtSignal
 
 from . import __version__
 from .engine import analysis
-from .engine.clipping import check_clip
+from .engine import limits
 from .engine.data import CorpusError, read_corpus
 from .engine.gradcheck import gradient_check
 from .engine.model import check_params
 from .engine.presets import list_presets, load_preset
 from .engine.train import CharRun, DivergenceError, RunConfig, make_run
+from .session_file import (SESSION_FORMAT, SESSION_VERSION, SessionFileError,  # noqa: F401
+                           atomic_write, read_session, write_session)
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
 from .undo import Command, UndoStack
@@ -56,11 +55,9 @@ from .undo import Command, UndoStack
 #: every preset, including min-char-rnn's ~1e-4 starting gradients where (f(x+e)-f(x-e))/2e
 #: at 1e-5 is dominated by the rounding of a summed loss (measured: 5e-7 for Whh).
 GRADCHECK_STENCIL = {"eps": 1e-3, "order": 4}
-SESSION_FORMAT = "bpttviz-session"
-SESSION_VERSION = 1
 DEFAULT_PRESET = "min-char-rnn"
-#: Largest init scale an edit accepts (the controls offer up to 100).
-MAX_INIT_SCALE = 1000.0
+#: Largest init scale an edit accepts (see bpttviz.engine.limits.INIT_SCALE).
+MAX_INIT_SCALE = limits.INIT_SCALE.high
 #: Config fields whose change needs new parameters (their shapes or their draw change).
 REINIT_FIELDS = {"task", "text", "cell", "hidden_size", "seed", "init_scale", "whh_radius",
                  "symbols", "vocab", "dataset", "wordvec_dim"}
@@ -290,7 +287,8 @@ class Session(QObject):
         if self._update_preview is None:
             params = {k: v.copy() for k, v in self.run.params.items()}
             opt = copy.deepcopy(self.run.optimizer)  # (raises while lent: cached at the loan)
-            self._update_preview = opt.step(params, self.trace.grads)
+            # what update() applies: the window's gradient (captioning: its minibatch's)
+            self._update_preview = opt.step(params, self.run.update_gradient(self.trace))
         return self._update_preview
 
     # Teaching analyses, computed once per trace and cached (the GUI never recomputes maths).
@@ -383,11 +381,17 @@ class Session(QObject):
             raise SessionError(str(e)) from None
         self._new_trace(0)
 
-    def train(self, n: int, should_stop=None, progress=None) -> int:
-        """Train n iterations at full speed (no drawing); the cursor returns to the start."""
+    def train(self, n: int, should_stop=None, progress=None, on_batch_end=None) -> int:
+        """Train n iterations at full speed (no drawing) through ``run.train`` (the one
+        training loop: the same updates as stepping and live training); the cursor returns
+        to the start.  ``progress(done)`` and ``on_batch_end(run)`` are called after every
+        iteration, ``should_stop()`` is polled before every one."""
         self._check_free()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise SessionError(f"the number of iterations must be a whole number >= 0; got {n!r}")
+        after = _AfterBatch(progress, on_batch_end) if (progress or on_batch_end) else None
         try:
-            done = self._run.train(n, should_stop=should_stop, progress=progress)
+            done = self._run.train(int(n), should_stop=should_stop, on_batch_end=after)
         except DivergenceError as e:
             self._new_trace(0)
             raise SessionError(str(e)) from None
@@ -457,29 +461,14 @@ class Session(QObject):
         old_run, old_event = self._run, self.current_event
         config = RunConfig(**values)
         try:
-            # The threshold must be valid even while clipping is off: the clipping view
-            # compares clipping at it whatever the mode (a negative one raised in its slot).
-            check_clip("value", config.clip_value)
-            # init_scale too, even while a preset's own weights are used (nothing is drawn
-            # with it then): otherwise a bad value surfaces at an unrelated later edit. The
-            # bound keeps randn * scale finite (1e308 gave inf weights and NaN everywhere).
-            if not isinstance(config.carry_state, (bool, np.bool_)):
-                raise ValueError(f"carry_state must be True or False; got {config.carry_state!r}")
-            k = config.truncation
-            if k is not None and (isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))
-                                  or k < 1):
-                raise ValueError(f"truncation must be None or a whole number of steps >= 1; "
-                                 f"got {k!r}")
-            if config.task != "captioning":
-                scale = float(config.init_scale)
-                if not (math.isfinite(scale) and 0 <= scale <= MAX_INIT_SCALE):
-                    raise ValueError(f"init_scale must be a number from 0 to {MAX_INIT_SCALE:g}; "
-                                     f"got {config.init_scale!r}")
-        except (ValueError, TypeError) as e:
+            # Every field against the one set of limits (bpttviz.engine.limits), including
+            # the ones not in use (the clip threshold while clipping is off, init_scale while
+            # a preset's own weights are used): a bad value must not surface later.
+            config.validate()
+        except ValueError as e:
             raise SessionError(str(e)) from None
         reinit = any(getattr(old_run.config, f) != getattr(config, f) for f in REINIT_FIELDS)
         try:
-            check_seed(config.seed)
             if reinit:
                 weights = self.preset.weights if self.preset is not None else None
                 if weights is not None:
@@ -541,117 +530,49 @@ class Session(QObject):
 
     # --- files -------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        """Write the session (config, params, optimizer state, carried state, cursor) to a
-        versioned ``.npz``, atomically: a crash mid-write leaves the old file intact."""
+        """Write the session (config, params, optimizer state, carried state, history,
+        cursor) as a compact version 2 file (bpttviz.session_file), atomically: a crash
+        mid-write leaves the old file intact."""
         self._check_free()
-        meta = {"format": SESSION_FORMAT, "version": SESSION_VERSION, "app_version": __version__,
-                "preset": self.preset.name if self.preset else None, "cursor": self._cursor,
-                "iteration": self.run.iteration, "pointer": self.run.pointer,
-                "smooth_loss": self.run.smooth_loss, "history": asdict(self.run.history),
-                "config": asdict(self.config)}
-        arrays = {"meta_json": np.array(json.dumps(meta)), "state_h": self.run.h, "state_c": self.run.c}
-        arrays.update({f"param_{k}": v for k, v in self.run.params.items()})
-        arrays.update({f"opt_{k}": v for k, v in self.run.optimizer.state.items()})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write(path, buf.getvalue())
+        write_session(path, self.config, self.run.state_dict(),
+                      preset=self.preset.name if self.preset else None, cursor=self._cursor,
+                      app_version=__version__)
 
     def open(self, path: str) -> None:
-        """Load a session file. SessionError for a missing, truncated, corrupt, foreign,
-        wrong-version or inconsistent file; the current session is untouched then."""
+        """Load a session file (version 1 or 2), checked as untrusted input by
+        bpttviz.session_file. SessionError naming the file and the problem for a missing,
+        non-regular, truncated, corrupt, foreign, wrong-version, oversized or inconsistent
+        file; the current session is untouched then."""
         self._check_free()
-        name = os.path.basename(os.fspath(path))
         try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except FileNotFoundError:
-            raise SessionError(f"session file not found: {path}") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-            raise SessionError(f"{name} is not a readable bpttviz session (corrupt or truncated): "
-                               f"{type(e).__name__}") from None
-        try:
-            meta = json.loads(str(data["meta_json"]))
-            if not isinstance(meta, dict) or meta.get("format") != SESSION_FORMAT:
-                raise SessionError(f"{name} is not a bpttviz session file")
-            if meta.get("version") != SESSION_VERSION:
-                raise SessionError(f"{name} has session format version {meta.get('version')!r}; this "
-                                   f"bpttviz reads version {SESSION_VERSION}")
-            known = {f.name for f in fields(RunConfig)}
-            cfg = {k: v for k, v in dict(meta["config"]).items() if k in known}
-            for k in ("inputs", "targets", "vocab"):
-                if k in cfg:
-                    cfg[k] = tuple(cfg[k])
-            config = RunConfig(**cfg)
-            check_seed(config.seed)
-            check_clip("value", config.clip_value)  # see _apply_config
-            params = {k[len("param_"):]: np.asarray(v, dtype=float) for k, v in data.items()
-                      if k.startswith("param_")}
-            run = make_run(config, params)
-            if config.task != "captioning":
-                check_params(run.params, config.cell)
-                if run.params["Why"].shape[0] != len(run.vocab):
-                    raise SessionError(f"{name}: the parameters do not fit the saved corpus's vocabulary")
-            if not all(np.all(np.isfinite(v)) for v in run.params.values()):
-                raise SessionError(f"{name} holds non-finite parameters")
-            run.optimizer.load_state_arrays({k[len("opt_"):]: v for k, v in data.items()
-                                             if k.startswith("opt_")})
-            H = config.hidden_size
-            run.h = np.asarray(data["state_h"], dtype=float).reshape(H)
-            run.c = np.asarray(data["state_c"], dtype=float).reshape(H)
-            run.iteration = int(meta["iteration"])
-            run.pointer = int(meta["pointer"])
-            if run._data is not None and not 0 <= run.pointer <= len(run._data) - config.seq_length - 1:
-                raise SessionError(f"{name}: saved data position is outside the corpus")
-            run.smooth_loss = float(meta["smooth_loss"])
-            hist = meta.get("history", {})
-            for k in ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip"):
-                getattr(run.history, k).extend(float(x) for x in hist.get(k, []))
-            trace = run.trace()
-            cursor = int(meta.get("cursor", 0))
-            preset = None
-            if meta.get("preset") in list_presets():
-                preset = load_preset(meta["preset"])
-        except SessionError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, CorpusError, ArithmeticError) as e:
-            raise SessionError(f"{name} is damaged or inconsistent ({type(e).__name__}: "
-                               f"{str(e)[:120]})") from None
+            loaded = read_session(path)
+            run = loaded.make_run()
+        except SessionFileError as e:
+            raise SessionError(str(e)) from None
+        trace = run.trace()
+        preset = load_preset(loaded.preset) if loaded.preset in list_presets() else None
         self.run, self.preset, self.corpus_path = run, preset, None
         self.undo_stack.clear()
-        self._new_trace(min(max(cursor, 0), 2 * trace.T + 1), CONFIG_FIELDS)
+        self._new_trace(min(loaded.cursor, 2 * trace.T + 1), CONFIG_FIELDS)
 
 
-MAX_SEED = 2 ** 31 - 1
+class _AfterBatch:
+    """``on_batch_end`` for :meth:`Session.train`: counts and forwards to the callbacks."""
+
+    def __init__(self, progress, on_batch_end):
+        self.progress, self.on_batch_end, self.done = progress, on_batch_end, 0
+
+    def __call__(self, run):
+        self.done += 1
+        if self.on_batch_end is not None:
+            self.on_batch_end(run)
+        if self.progress is not None:
+            self.progress(self.done)
+
+
+MAX_SEED = limits.SEED.high
 
 
 def check_seed(seed) -> int:
-    """Seeds are whole numbers from 0 to 2**31 - 1 (what a spin box can show)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
-    return int(seed)
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file in the same folder and a rename, so the
-    target is either the old file or the complete new one. OSError with the reason if the
-    folder cannot be written."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".bpttviz-", suffix=".tmp", dir=folder)
-    try:
-        # mkstemp makes the file private (0600); a saved session or slide should get the
-        # permissions any other new file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Seeds are whole numbers from 0 to 2**31 - 1 (see bpttviz.engine.limits.SEED)."""
+    return limits.SEED.check(seed, "seed")

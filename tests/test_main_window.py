@@ -461,7 +461,7 @@ def test_controls_show_true_values_outside_their_typing_range(qtbot):
     s = Session("long-range")
     c = ControlsPanel(s)
     qtbot.addWidget(c)
-    s.edit("big", hidden_size=2000)
-    assert c.hidden_size.value() == 2000
+    # (hidden_size 2000 used to be shown here; it is now outside the one limit, H <= 512,
+    # that the session enforces: see bpttviz/engine/limits.py)
     s.edit("lr", lr=1e3)
     assert c.lr.value() == pytest.approx(1e3)

@@ -106,7 +106,8 @@ class Monkey:
     def _make_corrupt_files(self):
         tmp = self.tmp
         good = tmp / "good-for-corruption.npz"
-        self.s.save(str(good))
+        from hostile_files import write_v1_session  # version 1: the edits below use meta_json
+        write_v1_session(self.s, good)
         data = good.read_bytes()
         files = {}
         files["truncated"] = tmp / "truncated.npz"

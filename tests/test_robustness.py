@@ -63,7 +63,9 @@ def make_bad_sessions(folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     s = Session("notebook-one-step")
     good = folder / "good.npz"
-    s.save(str(good))
+    # version 1 (the corruptions edit its meta_json); version 2: test_hostile_files.py
+    from hostile_files import write_v1_session
+    write_v1_session(s, good)
     data = good.read_bytes()
     out = {}
     p = folder / "truncated.npz"

@@ -165,8 +165,9 @@ def test_save_open_roundtrip(session, tmp_path, qapp):
     a, b = session.update_preview(), other.update_preview()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    with np.load(path, allow_pickle=False) as z:
-        assert json.loads(str(z["meta_json"]))["version"] == 1
+    import zipfile
+    with zipfile.ZipFile(path) as z:  # saved as version 2 (bpttviz.session_file)
+        assert json.loads(z.read("session.json"))["version"] == 2
 
 
 def test_save_is_atomic(session, tmp_path, monkeypatch):
@@ -189,9 +190,10 @@ def test_save_to_unwritable_folder_says_so(session, tmp_path):
 
 
 def _valid_bytes(session, tmp_path):
-    p = tmp_path / "ok.npz"
-    session.save(p)
-    return p.read_bytes()
+    """A valid version 1 file (the corruptions below edit its meta_json; version 2 files get
+    the same treatment in test_hostile_files.py)."""
+    from hostile_files import v1_bytes
+    return v1_bytes(session)
 
 
 def _npz(**arrays):

@@ -1,26 +1,34 @@
-"""cs231n's CaptioningRNN as a steppable run: the same interface as :class:`CharRun`, so the
-window, the exports and the teaching views step through a caption exactly as through text.
+"""cs231n's CaptioningRNN as a steppable run: the :class:`~bpttviz.engine.run.Run` protocol,
+so the window, the exports and the teaching views step through a caption exactly as through
+text.
 
-The timeline steps through **one caption** per iteration (its image features set h0; the
-loss is that caption's masked cross-entropy, N = 1).  ``train(n)`` uses minibatches of
-``batch_size`` captions, as the assignment does.
+**One iteration is one minibatch update**, as in cs231n: iteration i draws a minibatch of
+``batch_size`` distinct captions (a pure function of ``seed`` and ``i``, so saving and
+reopening a session, stepping, ``train(n)`` and the GUI worker all see the same batches) and
+applies the optimizer to the minibatch's (clipped) mean gradient.  The timeline steps through
+the **first caption of that minibatch** (its image features set h0; the trace's loss and
+gradients are that caption's, N = 1); the update event then applies the whole minibatch's
+gradient (``trace.batch_grads``, ``update_gradient(trace)``).  Stepping past the update and
+``train(1)`` therefore give identical parameters.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+import os
+import stat
 from typing import Dict, Optional
 
 import numpy as np
 
-from .captioning import (_check_size, caption_forward_backward, caption_sample, decode_captions,
+from .captioning import (caption_forward_backward, caption_sample, decode_captions,
                          init_caption_params, check_caption_params, load_caption_dataset)
 from .cells import step_forward
 from .clipping import clip_gradients
 from .data import Vocabulary
 from .model import Trace
 from .optim import make_optimizer
-from .train import DivergenceError, History
+from .run import History, RunBase
 
 
 @dataclass
@@ -37,6 +45,12 @@ class CaptionStepTrace(Trace):
     features: np.ndarray = None
     mask: np.ndarray = None
     dx: np.ndarray = None
+    #: The iteration's minibatch: (N,) dataset indices (the stepped caption is batch[0]),
+    #: its mean loss, its clipped gradients (what the update applies) and its ClipReport.
+    batch: np.ndarray = None
+    batch_loss: float = float("nan")
+    batch_grads: Dict[str, np.ndarray] = None
+    batch_clip: object = None
 
     @property
     def recurrent_weights(self) -> np.ndarray:
@@ -115,25 +129,38 @@ def caption_step_trace(params, features, caption, cell: str, null: int, clip, cl
     )
 
 
-class CaptionRun:
+class CaptionRun(RunBase):
     """Stepping and training CaptioningRNN on a caption dataset (see the module docstring)."""
+
+    SMOOTHING = 0.99
 
     def __init__(self, config, params: Optional[Dict[str, np.ndarray]] = None):
         from ..resources_path import resources_dir
+        config.validate()
         self.config = config
         path = config.dataset or "captioning/shapes.npz"
-        full = path if path.startswith("/") else str(resources_dir() / path)
+        full = str(resources_dir() / path)
+        try:
+            mode = os.stat(full).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):  # a FIFO would block the read
+            raise ValueError(f"caption dataset {path} is not a regular file")
         self.dataset = load_caption_dataset(full)
         if config.cell not in ("rnn", "lstm", "gru"):
             raise ValueError(f"cell must be one of rnn, lstm, gru; got {config.cell!r}")
-        # a batch of 0 or fewer captions would fail inside train(), not here
-        _check_size("batch_size", config.batch_size, 1, 100_000)
         self.vocab = Vocabulary(list(self.dataset.vocab))
         if params is None:
             params = init_caption_params(config.cell, len(self.dataset.vocab), self.dataset.input_dim,
                                          config.wordvec_dim, config.hidden_size, seed=config.seed)
         self.params = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
         check_caption_params(self.params, config.cell)
+        expected = init_caption_params(config.cell, len(self.dataset.vocab), self.dataset.input_dim,
+                                       config.wordvec_dim, config.hidden_size, seed=0)
+        for k, v in expected.items():
+            if self.params[k].shape != v.shape:
+                raise ValueError(f"parameter {k} has shape {self.params[k].shape}; this model "
+                                 f"needs {v.shape}")
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.rng = np.random.default_rng(config.seed)
         self._order = np.random.default_rng(config.seed).permutation(self.dataset.num_examples)
@@ -146,65 +173,62 @@ class CaptionRun:
         self.history = History()
         self._trace = None
 
+    def batch(self, iteration: Optional[int] = None) -> np.ndarray:
+        """(N,) distinct dataset indices of an iteration's minibatch (default: the current
+        one), N = min(batch_size, dataset size); a function of (seed, iteration) only."""
+        it = self.iteration if iteration is None else int(iteration)
+        rng = np.random.default_rng([int(self.config.seed), it])
+        n = self.dataset.num_examples
+        return rng.choice(n, size=min(self.config.batch_size, n), replace=False)
+
     @property
     def example(self) -> int:
-        """Index (into the dataset) of the caption the timeline steps through."""
-        return int(self._order[self.iteration % len(self._order)])
+        """Index (into the dataset) of the caption the timeline steps through: the first of
+        the iteration's minibatch."""
+        return int(self.batch()[0])
 
     def window(self):
         cap = self.dataset.captions[self.example]
         return cap[:-1].astype(np.intp), cap[1:].astype(np.intp)
 
+    def _batch_gradient(self, batch: np.ndarray):
+        """``(loss, clipped grads, ClipReport)`` of a minibatch with the current parameters."""
+        ds = self.dataset
+        ct = caption_forward_backward(self.params, ds.features[batch], ds.captions[batch],
+                                      cell=self.config.cell, null=ds.null)
+        grads, report = clip_gradients(ct.grads, self.config.clip, self.config.clip_value)
+        return ct.loss, grads, report
+
     def trace(self) -> CaptionStepTrace:
         if self._trace is None:
-            i = self.example
-            self._trace = caption_step_trace(self.params, self.dataset.features[i],
-                                             self.dataset.captions[i], self.config.cell,
-                                             self.dataset.null, self.config.clip, self.config.clip_value)
+            batch = self.batch()
+            i = int(batch[0])
+            tr = caption_step_trace(self.params, self.dataset.features[i],
+                                    self.dataset.captions[i], self.config.cell,
+                                    self.dataset.null, self.config.clip, self.config.clip_value)
+            tr.batch = batch
+            tr.batch_loss, tr.batch_grads, tr.batch_clip = self._batch_gradient(batch)
+            self._trace = tr
         return self._trace
 
-    def _apply(self, loss: float, grads, report):
-        if not math.isfinite(loss) or not math.isfinite(report.grad_norm_before_clip):
-            raise DivergenceError(self.iteration, "the loss or gradient")
-        backup = {k: v.copy() for k, v in self.params.items()}
-        opt_backup = {k: v.copy() for k, v in self.optimizer.state.items()}
-        with np.errstate(over="ignore", invalid="ignore"):
-            updates = self.optimizer.step(self.params, grads)
-        if not all(np.all(np.isfinite(v)) for v in self.params.values()):
-            self.params.update(backup)
-            self.optimizer.state = opt_backup
-            raise DivergenceError(self.iteration, "a parameter")
-        self.smooth_loss = self.smooth_loss * 0.99 + loss * 0.01
-        for name, value in (("loss", loss), ("smooth_loss", self.smooth_loss),
-                            ("grad_norm_before_clip", report.grad_norm_before_clip),
-                            ("grad_norm_after_clip", report.grad_norm_after_clip)):
-            getattr(self.history, name).append(value)
+    def update_gradient(self, trace) -> Dict[str, np.ndarray]:
+        """The gradients ``update(trace)`` applies: the minibatch's clipped mean gradient."""
+        return trace.batch_grads
+
+    def update(self, trace=None):
+        """One iteration: one update with the minibatch's (clipped) gradient.  Without a
+        cached trace, the minibatch gradient is computed directly (no step trace is built)."""
+        if trace is None:
+            trace = self._trace
+        if trace is not None:
+            loss, grads, report = trace.batch_loss, trace.batch_grads, trace.batch_clip
+        else:
+            loss, grads, report = self._batch_gradient(self.batch())
+        updates = self._apply(loss, grads, report.grad_norm_before_clip,
+                              report.grad_norm_after_clip)
         self.iteration += 1
         self._trace = None
         return updates
-
-    def update(self, trace=None):
-        """One update from the stepped caption's gradient (N = 1)."""
-        trace = trace if trace is not None else self.trace()
-        return self._apply(trace.loss, trace.grads, trace.clip)
-
-    def train(self, n: int, should_stop=None, progress=None) -> int:
-        """n minibatch updates of ``batch_size`` random captions each."""
-        done = 0
-        ds = self.dataset
-        for _ in range(int(n)):
-            if should_stop is not None and should_stop():
-                break
-            batch = self.rng.choice(ds.num_examples, size=min(self.config.batch_size, ds.num_examples),
-                                    replace=False)
-            ct = caption_forward_backward(self.params, ds.features[batch], ds.captions[batch],
-                                          cell=self.config.cell, null=ds.null)
-            grads, report = clip_gradients(ct.grads, self.config.clip, self.config.clip_value)
-            self._apply(ct.loss, grads, report)
-            done += 1
-            if progress is not None:
-                progress(done)
-        return done
 
     def sample_text(self, n: int = 200, temperature: float = 1.0, seed=None) -> str:
         """Greedy captions of a few images next to their true captions."""

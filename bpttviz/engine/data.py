@@ -7,12 +7,17 @@ from typing import List, Optional
 
 import numpy as np
 
-#: A corpus larger than this is refused with the limit named: a character model of this size
-#: learns nothing more from 10 MB than from 1 MB (min-char-rnn's own example is 1 MB).
-MAX_CORPUS_BYTES = 10 * 1024 * 1024
+from . import limits as _limits
+
+#: A corpus larger than this is refused with the limit named (see limits.CORPUS_BYTES).
+MAX_CORPUS_BYTES = int(_limits.CORPUS_BYTES.high)
 #: More distinct characters than this makes one-hot inputs and the output layer meaningless
-#: for a teaching-size model (and the V x T heatmaps unreadable).
-MAX_VOCAB = 256
+#: for a teaching-size model (and the V x T heatmaps unreadable); see limits.VOCAB_SIZE.
+MAX_VOCAB = int(_limits.VOCAB_SIZE.high)
+
+#: Byte order marks, longest first (UTF-32 LE starts with UTF-16 LE's).
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
 
 
 class CorpusError(ValueError):
@@ -60,37 +65,73 @@ class Vocabulary:
 
 
 def read_corpus(path: str, max_bytes: int = MAX_CORPUS_BYTES) -> str:
-    """Read a UTF-8 text corpus with clear errors: missing, a folder, unreadable, empty,
-    too large (limit named), binary or not UTF-8, fewer than two distinct characters, or more
+    """Read a text corpus with clear errors: missing, a folder, not a regular file (a FIFO,
+    device or socket is refused by type before it is opened, so nothing blocks), unreadable,
+    empty, too large (limit named; the read itself is bounded, so /dev/zero-like files whose
+    size says 0 cannot exhaust memory), binary (a NUL byte anywhere), not UTF-8 (UTF-16 and
+    UTF-32 with a byte order mark are decoded), fewer than two distinct characters, or more
     distinct characters than MAX_VOCAB."""
+    import stat as _stat
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CorpusError(f"corpus file not found: {path}")
-    if os.path.isdir(path):
-        raise CorpusError(f"corpus must be a text file, but {path} is a folder")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise CorpusError(f"corpus {os.path.basename(path)} is {size / 1e6:.1f} MB; the limit is "
-                          f"{max_bytes / 1e6:.0f} MB (a small model learns as much from a 1 MB excerpt)")
+    name = os.path.basename(path) or path
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise CorpusError(f"corpus file not found: {path}") from None
     except OSError as e:
         raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
-    return decode_corpus(raw, os.path.basename(path))
+    if _stat.S_ISDIR(st.st_mode):
+        raise CorpusError(f"corpus must be a text file, but {path} is a folder")
+    if not _stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if _stat.S_ISFIFO(st.st_mode) else
+                "a device" if _stat.S_ISCHR(st.st_mode) or _stat.S_ISBLK(st.st_mode) else
+                "a socket" if _stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise CorpusError(f"corpus must be a regular text file, but {path} is {kind}")
+    too_large = (f"corpus {name} is larger than the limit of {max_bytes / 1e6:.0f} MB "
+                 f"({_limits.CORPUS_BYTES.reason})")
+    if st.st_size > max_bytes:
+        raise CorpusError(f"corpus {name} is {st.st_size / 1e6:.1f} MB; the limit is "
+                          f"{max_bytes / 1e6:.0f} MB (a small model learns as much from a 1 MB excerpt)")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the stat
+                raise CorpusError(f"corpus must be a regular text file, but {path} is not")
+            raw = f.read(max_bytes + 1)  # bounded: the size on disk may lie
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
+    if len(raw) > max_bytes:
+        raise CorpusError(too_large)
+    return decode_corpus(raw, name)
 
 
 def decode_corpus(raw: bytes, name: str = "corpus") -> str:
     """Validate and decode corpus bytes (see :func:`read_corpus` for the rules)."""
-    if not raw.strip():
-        raise CorpusError(f"{name} is empty: it needs some text to learn from")
-    if b"\x00" in raw[:65536]:
-        raise CorpusError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
+    encoding = "utf-8"
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            encoding = enc
+            raw = raw[len(bom):]
+            break
+    if encoding == "utf-8":
+        if not raw.strip():
+            raise CorpusError(f"{name} is empty: it needs some text to learn from")
+        nul = raw.find(b"\x00")  # anywhere, not only near the start
+        if nul >= 0:
+            raise CorpusError(f"{name} looks like a binary file, not text (it contains a NUL byte "
+                              f"at offset {nul})")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as e:
+        if encoding != "utf-8":
+            raise CorpusError(f"{name} starts with a {encoding.upper()} byte order mark but is not "
+                              f"valid {encoding.upper()} (undecodable at offset {e.start})") from None
         raise CorpusError(f"{name} is not UTF-8 text (undecodable byte at offset {e.start}); "
                           "save it as UTF-8 and try again") from None
+    if "\x00" in text:
+        raise CorpusError(f"{name} looks like a binary file, not text (it contains NUL characters)")
+    if not text.strip():
+        raise CorpusError(f"{name} is empty: it needs some text to learn from")
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n")

@@ -40,6 +40,32 @@ class Optimizer:
     def load_state_arrays(self, arrays: Dict[str, np.ndarray]) -> None:
         self.state = {k: np.array(v, dtype=float) for k, v in arrays.items()}
 
+    def state_shapes(self, params: Dict[str, np.ndarray]) -> Dict[str, tuple]:
+        """Name -> shape of every state entry this optimizer keeps for ``params`` (entries
+        are created on the first step, so a fresh optimizer holds none of them)."""
+        return {}
+
+    #: State entries that must be >= 0 (sums of squares).
+    _nonnegative = ()
+
+    def check_state(self, arrays: Dict[str, np.ndarray], params: Dict[str, np.ndarray]) -> None:
+        """ValueError unless ``arrays`` is a valid state for ``params``: known names only,
+        each entry's shape matching its parameter, finite, sums of squares >= 0."""
+        shapes = self.state_shapes(params)
+        unknown = sorted(set(arrays) - set(shapes))
+        if unknown:
+            raise ValueError(f"optimizer state {unknown[0]!r} does not belong to {self.name} "
+                             f"with these parameters")
+        for k, v in arrays.items():
+            v = np.asarray(v)
+            if v.shape != shapes[k]:
+                raise ValueError(f"optimizer state {k} has shape {v.shape}; its parameter needs "
+                                 f"{shapes[k]}")
+            if v.dtype.kind not in "fiu" or not np.all(np.isfinite(v)):
+                raise ValueError(f"optimizer state {k} holds non-finite values (inf or NaN) or non-numbers")
+            if k.startswith(self._nonnegative) and np.any(v < 0):
+                raise ValueError(f"optimizer state {k} holds negative values (it is a sum of squares)")
+
 
 class SGD(Optimizer):
     name = "sgd"
@@ -54,6 +80,10 @@ class SGD(Optimizer):
 
 class Adagrad(Optimizer):
     name = "adagrad"
+    _nonnegative = ("mem_",)
+
+    def state_shapes(self, params):
+        return {"mem_" + k: v.shape for k, v in params.items()}
 
     def __init__(self, lr: float = 0.1, eps: float = 1e-8):
         super().__init__(lr)
@@ -71,6 +101,14 @@ class Adagrad(Optimizer):
 
 class Adam(Optimizer):
     name = "adam"
+    _nonnegative = ("v_", "t")
+
+    def state_shapes(self, params):
+        out = {"t": (1,)}
+        for k, v in params.items():
+            out["m_" + k] = v.shape
+            out["v_" + k] = v.shape
+        return out
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)

@@ -2,105 +2,61 @@
 hidden state, the optimizer, the smoothed loss and the histories the GUI plots.
 
 The GUI steps one window at a time (``trace()`` then ``update()``); live training and the
-command line call ``train(n)``.  Both go through the same two methods, so what the timeline
-shows is exactly what training does.
+command line call ``train(n)``, which is ``update()`` n times (:class:`RunBase.train`, the one
+training loop), so what the timeline shows is exactly what training does.  The shared
+interface (:class:`Run`), :class:`RunConfig` and its ``validate()`` live in
+:mod:`bpttviz.engine.run` and are re-exported here.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
 from .data import (CorpusError, Vocabulary, check_seq_length, delay_task, name_example,
                    split_names, text_window)
-from .model import init_params, run_bptt, sample
+from .model import init_params, param_shapes, run_bptt, sample
 from .optim import make_optimizer
+from .run import (HISTORY_FIELDS, TASKS, DivergenceError, History, Run, RunBase, RunConfig,
+                  Series, config_from_dict)
 
-TASKS = ("text", "names", "delay", "fixed", "captioning")
-
-
-class DivergenceError(ArithmeticError):
-    """Training produced inf/NaN. ``iteration`` names the update that failed; the run's
-    parameters are left at the last good values."""
-
-    def __init__(self, iteration: int, what: str):
-        super().__init__(f"training diverged at iteration {iteration}: {what} became inf/NaN "
-                         "(the learning rate is probably too high); the last good parameters "
-                         "were kept")
-        self.iteration = iteration
+__all__ = ["CharRun", "DivergenceError", "History", "HISTORY_FIELDS", "Run", "RunBase",
+           "RunConfig", "Series", "TASKS", "config_from_dict", "make_run"]
 
 
-@dataclass
-class RunConfig:
-    """Everything that defines a run. ``task`` is one of TASKS:
-
-    text: min-char-rnn windows of ``seq_length`` over ``text``.
-    names: one line of ``text`` per window, zero vector first, newline last (dinosaurs).
-    delay: a fresh random copy task per window: target[t] = input[t - delay].
-    fixed: the same ``inputs``/``targets`` every window (the one-step notebook).
-    """
-
-    task: str = "text"
-    text: str = ""
-    cell: str = "rnn"
-    hidden_size: int = 100
-    seq_length: int = 25
-    seed: int = 0
-    init_scale: float = 0.01
-    whh_radius: Optional[float] = None
-    clip: Optional[str] = "value"
-    clip_value: float = 5.0
-    optimizer: str = "adagrad"
-    lr: float = 0.1
-    delay: int = 8
-    symbols: int = 4
-    inputs: tuple = ()
-    targets: tuple = ()
-    vocab: tuple = ()  # fixed/delay tasks name their symbols here
-    carry_state: bool = True
-    backprop_bug: Optional[str] = None
-    truncation: Optional[int] = None  # teaching: the window the truncation view compares
-    # captioning (cs231n CaptioningRNN) only:
-    dataset: str = ""
-    wordvec_dim: int = 16
-    batch_size: int = 25
-
-    def with_changes(self, **changes) -> "RunConfig":
-        return replace(self, **changes)
-
-
-@dataclass
-class History:
-    """Per-iteration records (lists of floats, one entry per update)."""
-
-    loss: List[float] = field(default_factory=list)
-    smooth_loss: List[float] = field(default_factory=list)
-    grad_norm_before_clip: List[float] = field(default_factory=list)
-    grad_norm_after_clip: List[float] = field(default_factory=list)
-
-
-def make_run(config: RunConfig, params: Optional[Dict[str, np.ndarray]] = None):
-    """A CharRun, or a CaptionRun for ``task="captioning"`` (same interface)."""
+def make_run(config: RunConfig, params: Optional[Dict[str, np.ndarray]] = None) -> Run:
+    """A CharRun, or a CaptionRun for ``task="captioning"`` (both follow :class:`Run`).
+    The config is validated first (ValueError naming the field and limit)."""
     if config.task == "captioning":
         from .caption_run import CaptionRun
         return CaptionRun(config, params)
     return CharRun(config, params)
 
 
-class CharRun:
-    """One run of the character model.  ``params`` are updated in place by ``update``."""
+class CharRun(RunBase):
+    """One run of the character model (the :class:`Run` protocol).  ``params`` are updated
+    in place by ``update``; given ``params`` must have this config's names and shapes."""
 
     def __init__(self, config: RunConfig, params: Optional[Dict[str, np.ndarray]] = None):
         if config.task not in TASKS or config.task == "captioning":
             raise ValueError(f"task must be one of {', '.join(TASKS)}; got {config.task!r}")
+        config.validate()
         self.config = config
         self.vocab, self._data, self._names = self._build_data(config)
         V = len(self.vocab)
         if params is None:
             params = init_params(config.cell, V, config.hidden_size, seed=config.seed,
                                  scale=config.init_scale, whh_radius=config.whh_radius)
+        else:
+            shapes = param_shapes(config.cell, V, config.hidden_size)
+            if set(params) != set(shapes):
+                raise ValueError(f"the parameters are {', '.join(sorted(params))}; a {config.cell} "
+                                 f"model has {', '.join(sorted(shapes))}")
+            for k, shape in shapes.items():
+                if np.shape(params[k]) != shape:
+                    raise ValueError(f"parameter {k} has shape {np.shape(params[k])}; this model "
+                                     f"(V={V}, H={config.hidden_size}) needs {shape}")
         self.params = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.rng = np.random.default_rng(config.seed)
@@ -179,27 +135,18 @@ class CharRun:
                                    backprop_bug=self.config.backprop_bug)
         return self._trace
 
+    def update_gradient(self, trace) -> Dict[str, np.ndarray]:
+        """The gradients ``update(trace)`` applies: the window's clipped gradients."""
+        return trace.grads
+
     def update(self, trace=None) -> Dict[str, np.ndarray]:
-        """Apply the optimizer with the (clipped) gradients of ``trace`` (default: the current
-        one), carry the hidden state, advance the data.  Returns the update applied per
-        parameter.  Raises DivergenceError, leaving params untouched, on inf/NaN."""
+        """One iteration: apply the optimizer with the (clipped) gradients of ``trace``
+        (default: the current one), carry the hidden state, advance the data.  Returns the
+        update applied per parameter.  Raises DivergenceError, leaving params untouched, on
+        inf/NaN."""
         trace = trace if trace is not None else self.trace()
-        if not math.isfinite(trace.loss) or not math.isfinite(trace.grad_norm_before_clip):
-            raise DivergenceError(self.iteration, "the loss or gradient")
-        backup = {k: v.copy() for k, v in self.params.items()}
-        opt_backup = {k: v.copy() for k, v in self.optimizer.state.items()}
-        with np.errstate(over="ignore", invalid="ignore"):  # detected just below
-            updates = self.optimizer.step(self.params, trace.grads)
-        if not all(np.all(np.isfinite(v)) for v in self.params.values()):
-            self.params.update(backup)
-            self.optimizer.state = opt_backup
-            raise DivergenceError(self.iteration, "a parameter")
-        self.smooth_loss = self.smooth_loss * 0.999 + trace.loss * 0.001
-        hist = self.history
-        hist.loss.append(trace.loss)
-        hist.smooth_loss.append(self.smooth_loss)
-        hist.grad_norm_before_clip.append(trace.grad_norm_before_clip)
-        hist.grad_norm_after_clip.append(trace.grad_norm_after_clip)
+        updates = self._apply(trace.loss, trace.grads, trace.grad_norm_before_clip,
+                              trace.grad_norm_after_clip)
         self.h = trace.h_last.copy()
         if trace.c_last is not None:
             self.c = trace.c_last.copy()
@@ -214,21 +161,14 @@ class CharRun:
         self._trace = None
         return updates
 
-    def train(self, n: int, should_stop: Optional[Callable[[], bool]] = None,
-              progress: Optional[Callable[[int], None]] = None) -> int:
-        """Run ``n`` iterations (or until ``should_stop()``). Returns how many ran."""
-        done = 0
-        for _ in range(int(n)):
-            if should_stop is not None and should_stop():
-                break
-            self.update()
-            done += 1
-            if progress is not None:
-                progress(done)
-        return done
+    def _max_pointer(self) -> int:
+        if self.config.task != "text":
+            return 0
+        return max(0, self._data.size - self.config.seq_length - 1)
 
     def sample_text(self, n: int = 200, temperature: float = 1.0, seed: Optional[int] = None) -> str:
-        """Text sampled from the model (a name per line for the names task)."""
+        """Text sampled from the model (a name per line for the names task); ``seed`` None
+        uses (and advances) the run's own generator."""
         rng = np.random.default_rng(seed) if seed is not None else self.rng
         V = len(self.vocab)
         if self.config.task == "names":

@@ -1,7 +1,8 @@
 """Live training in a worker thread, without copying the run and without races.
 
 Ownership rule: the controller borrows the run through ``session.lend_run()``; while the loan
-lasts the worker thread is the only code that touches the run, the session refuses every change
+lasts the worker thread is the only code that touches the run (it calls ``run.train(...)``,
+the engine's one training loop, so live training makes exactly the updates stepping makes), the session refuses every change
 (SessionError) and its readers see the trace published when training began.  The GUI thread
 only receives what the worker sends in its signals (plain numbers and the *new* history
 entries).  When training stops (pause, stop-after-N, divergence) the controller joins the
@@ -18,7 +19,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
@@ -26,8 +27,9 @@ from ..engine.train import DivergenceError
 
 #: Seconds between progress signals (about 30 per second: the panel redraws no faster).
 EMIT_INTERVAL = 1.0 / 30.0
-#: At most this many iterations between two checks of the clock / progress signals.
-MAX_CHUNK = 50
+#: Iterations per ``run.train`` call when training until paused (the clock is checked and
+#: the stop flag polled after every iteration; this only bounds the loop's bookkeeping).
+MAX_CHUNK = 100_000
 #: Seconds between two text samples taken by the worker (0 disables).
 SAMPLE_INTERVAL = 1.0
 #: Characters per sample.
@@ -40,8 +42,9 @@ class TrainingWorker(QObject):
     """The training loop; lives in a QThread while it runs (see the module docstring).
 
     sigProgress(iteration, smooth_loss, new_entries): ``new_entries`` maps each history field
-    to the list of values appended since the previous signal (only new entries are sent), and
-    "start" to the history index of the first of them (so a receiver can ignore stale ones).
+    to a float64 array (a copy) of the values appended since the previous signal (only new
+    entries are sent), and "start" to the history index of the first of them (so a receiver
+    can ignore stale ones).
     sigSample(iteration, temperature, text): text sampled from the model (seeded by the
     iteration, so the run's own random state is not consumed).
     sigFinished(reason): "paused", "limit" (stop-after-N reached), "diverged" or "error".
@@ -64,13 +67,14 @@ class TrainingWorker(QObject):
         self.reason = None            # why the loop ended (set before sigFinished)
         self.divergence = None        # (iteration, message) if it diverged
         self._sent = len(run.history.loss)
+        self._last_emit = self._last_sample = 0.0
 
     def request_stop(self):
         self.stop_event.set()
 
-    def _new_entries(self) -> Dict[str, List[float]]:
+    def _new_entries(self) -> Dict[str, object]:
         h, n = self.run.history, self._sent
-        out = {k: getattr(h, k)[n:] for k in HISTORY_FIELDS}
+        out = {k: getattr(h, k)[n:] for k in HISTORY_FIELDS}  # float64 array copies
         out["start"] = n
         self._sent = len(h.loss)
         return out
@@ -84,33 +88,29 @@ class TrainingWorker(QObject):
         text = self.run.sample_text(SAMPLE_LENGTH, self.temperature, seed=self.run.iteration)
         self.sigSample.emit(self.run.iteration, self.temperature, text)
 
+    def on_batch_end(self, run):
+        """Called by ``run.train`` after every iteration (in the worker thread): count it,
+        and send progress every EMIT_INTERVAL and a sample every sample_interval."""
+        self.done += 1
+        now = time.perf_counter()
+        if now - self._last_emit >= EMIT_INTERVAL:
+            self._last_emit = now
+            self._emit_progress()
+        if self.sample_interval and now - self._last_sample >= self.sample_interval:
+            self._last_sample = now
+            self._sample()
+
     @pyqtSlot()
     def work(self):
         run, stop = self.run, self.stop_event
-        clock = time.perf_counter
-        last_emit = last_sample = clock()
+        self._last_emit = self._last_sample = time.perf_counter()
         reason = "paused"
         try:
             while not stop.is_set():
                 if self.limit is not None and self.done >= self.limit:
-                    reason = "limit"
                     break
-                chunk = MAX_CHUNK if self.limit is None else min(MAX_CHUNK, self.limit - self.done)
-                for _ in range(chunk):
-                    run.update()
-                    self.done += 1
-                    if stop.is_set():
-                        break
-                    now = clock()
-                    if now - last_emit >= EMIT_INTERVAL:
-                        break
-                now = clock()
-                if now - last_emit >= EMIT_INTERVAL:
-                    last_emit = now
-                    self._emit_progress()
-                if self.sample_interval and now - last_sample >= self.sample_interval:
-                    last_sample = now
-                    self._sample()
+                chunk = MAX_CHUNK if self.limit is None else self.limit - self.done
+                run.train(chunk, should_stop=stop.is_set, on_batch_end=self.on_batch_end)
             if self.limit is not None and self.done >= self.limit:
                 reason = "limit"
         except DivergenceError as e:
