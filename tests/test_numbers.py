@@ -1,0 +1,170 @@
+"""Numbers that never contradict each other (issue 12): every number a panel prints or draws
+is checked against an independent computation (seed formulas, numpy), not the panel's code."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bpttviz.gui import style
+from bpttviz.gui.panels.gradcheck import COLORS, GradCheckPanel, help_text
+from bpttviz.session import GRADCHECK_STENCIL, Session
+
+EPS64 = 2.220446049250313e-16
+
+
+@pytest.fixture
+def build(qtbot):
+    """A shown panel of ``cls`` on ``session`` (light theme, 960x540 unless told)."""
+    style.set_theme(style.LIGHT)
+
+    def make(cls, session, size=(960, 540)):
+        p = cls(session)
+        qtbot.addWidget(p)
+        p.resize(*size)
+        p.show()
+        qtbot.waitExposed(p)
+        p.refresh()
+        return p
+
+    yield make
+    style.set_theme(style.LIGHT)
+
+
+# --- gradient check -----------------------------------------------------------------------
+def _independent_errors(session, entry):
+    """The criterion the help states, computed here from the engine's raw numbers: per
+    entry |a-n| / max(|a|+|n|, F), F = 10 * noise / 1e-7, noise = 1.5 * eps64 * |L| / eps
+    (1.5 = the five-point stencil's |1/12| + |8/12| + |-8/12| + |-1/12|)."""
+    assert GRADCHECK_STENCIL == {"eps": 1e-3, "order": 4}
+    noise = 1.5 * EPS64 * max(abs(session.trace.loss), 1.0) / 1e-3
+    floor = 10 * noise / 1e-7
+    ix = tuple(np.asarray(entry.checked).T)
+    a, n = entry.analytic[ix], entry.numeric[ix]
+    return a, n, np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor), floor
+
+
+def _word(err):
+    return "correct" if err < 1e-7 else "suspicious" if err < 1e-4 else "WRONG"
+
+
+def _rows(panel):
+    return {panel.table.item(r, 0).text(): [panel.table.item(r, c).text() for c in range(1, 4)]
+            for r in range(panel.table.rowCount())}
+
+
+def test_trained_min_char_rnn_is_called_correct_and_worst_entry_agrees(build):
+    s = Session("min-char-rnn")
+    s.train(200)
+    p = build(GradCheckPanel, s)
+    res = s.gradient_check(20)
+    rows = _rows(p)
+    zero_entries = 0
+    for name, e in res.items():
+        a, n, err, floor = _independent_errors(s, e)
+        # A zero analytic entry against a numerical 1e-12 is not "100 % wrong".
+        zero = (a == 0) & (n != 0)
+        zero_entries += int(zero.sum())
+        worst = float(err.max())
+        shown_err, _where, word = rows[name]
+        assert float(shown_err) == pytest.approx(worst, rel=5e-3)
+        assert word == _word(worst) == "correct", (name, worst)
+        if np.any(zero):
+            # Today's "worst entry" was 1.00e+00 on such an entry, next to "correct".
+            assert float(shown_err) < 1e-7
+    assert zero_entries > 0   # the window really has such entries (the case in point)
+    assert p.status.text().startswith("\u2714") and "suspicious" not in p.status.text()
+    assert f"{floor:.1e}" in p.status.text()
+
+
+def test_zero_gradient_parameter_is_not_wrong(build):
+    # notebook-one-step: one step from h = 0, so dWhh is exactly 0 and the numerical one is
+    # rounding noise; the old norm-based ratio called that 1.0 = WRONG.
+    s = Session("notebook-one-step")
+    p = build(GradCheckPanel, s)
+    e = s.gradient_check(20)["Whh"]
+    a, n, err, _ = _independent_errors(s, e)
+    assert np.all(a == 0) and float(err.max()) < 1e-7
+    assert _rows(p)["Whh"][2] == "correct"
+    assert p.status.text().startswith("\u2714")
+
+
+def test_forget_dhnext_dots_are_drawn_where_they_are(build, qtbot):
+    s = Session("min-char-rnn")
+    s.edit("bug", backprop_bug="forget-dhnext")
+    p = build(GradCheckPanel, s)
+    p.param_combo.setCurrentIndex(p.param_combo.findText("Whh"))
+    e = s.gradient_check(20)["Whh"]
+    a, n, err, _ = _independent_errors(s, e)
+    wrong = err >= 1e-4
+    assert wrong.sum() >= 5
+    x, y = p.scatter.getData()
+    np.testing.assert_array_equal(x, a)
+    np.testing.assert_array_equal(y, n)     # not moved onto the diagonal
+    # Each dot coloured by its own error: the wrong ones red.
+    brushes = [b.color().name() for b in p.scatter.data["brush"]]
+    for i in range(len(a)):
+        want = COLORS["wrong"] if wrong[i] else COLORS["good"] if err[i] < 1e-7 else None
+        if want is not None:
+            assert brushes[i] == want, (i, err[i])
+    # Every dot inside the view (none hidden by the range).
+    (x0, x1), (y0, y1) = p.scatter_plot.vb.viewRange()
+    assert np.all((x0 < a) & (a < x1) & (y0 < n) & (n < y1))
+    # A line joins each wrong dot to the diagonal: from (a, a) to (a, n).
+    sx, sy = p.sticks.getData()
+    assert len(sx) == 2 * wrong.sum()
+    np.testing.assert_array_equal(sx[0::2], a[wrong])
+    np.testing.assert_array_equal(sy[0::2], a[wrong])
+    np.testing.assert_array_equal(sy[1::2], n[wrong])
+    # "show n - a": the worst miss is far from the zero line on screen.
+    p.diff_box.setChecked(True)
+    x, y = p.scatter.getData()
+    np.testing.assert_allclose(y, n - a, rtol=0, atol=0)
+    vb = p.scatter_plot.vb
+    (y0, y1) = vb.viewRange()[1]
+    assert y0 < float(np.min(n - a)) and float(np.max(n - a)) < y1
+    i = int(np.argmax(np.abs(n - a)))
+    from PyQt5.QtCore import QPointF
+    on_line = vb.mapViewToScene(QPointF(a[i], 0.0))
+    dot = vb.mapViewToScene(QPointF(a[i], (n - a)[i]))
+    assert abs(dot.y() - on_line.y()) > 30
+
+
+def test_correct_dots_stay_on_the_zero_line_in_difference_mode(build):
+    s = Session("min-char-rnn")
+    p = build(GradCheckPanel, s)
+    p.diff_box.setChecked(True)
+    e = s.gradient_check(20)["Whh"]
+    a, n, _, _ = _independent_errors(s, e)
+    vb = p.scatter_plot.vb
+    from PyQt5.QtCore import QPointF
+    px = [abs(vb.mapViewToScene(QPointF(x, d)).y() - vb.mapViewToScene(QPointF(x, 0)).y())
+          for x, d in zip(a, n - a)]
+    assert max(px) < 1.0     # rounding noise is not drawn as a miss
+
+
+def test_help_states_the_stencil_really_used():
+    eps, order = GRADCHECK_STENCIL["eps"], GRADCHECK_STENCIL["order"]
+    assert (eps, order) == (1e-3, 4)
+    text = GradCheckPanel.help_html
+    assert text == help_text(GRADCHECK_STENCIL)
+    assert "5-point" in text and "\u03b5 = 0.001" in text
+    assert "8f(x+\u03b5)" in text and "12\u03b5" in text
+    assert "0.00001" not in text and "0.00002" not in text
+    # Read from the constant: another stencil gives other words.
+    other = help_text({"eps": 1e-4, "order": 2})
+    assert "3-point" in other and "\u03b5 = 0.0001" in other
+    assert "(f(x+\u03b5) \u2212 f(x\u2212\u03b5)) / 2\u03b5" in other
+
+
+def test_help_formula_is_the_engines_stencil():
+    # Evaluate the printed five-point formula on sin at 0.3 and compare with cos(0.3).
+    f, x, h = math.sin, 0.3, 1e-3
+    printed = (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h)
+    assert "(\u2212f(x+2\u03b5) + 8f(x+\u03b5) \u2212 8f(x\u2212\u03b5) + f(x\u22122\u03b5)) / 12\u03b5" \
+        in GradCheckPanel.help_html
+    from bpttviz.engine.gradcheck import numerical_gradient
+    arr = np.array([x])
+    got = numerical_gradient(lambda: math.sin(arr[0]), arr, [(0,)], eps=h, order=4)[0]
+    assert got == pytest.approx(printed, rel=1e-12) and got == pytest.approx(math.cos(x), abs=1e-12)
