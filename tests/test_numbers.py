@@ -168,3 +168,105 @@ def test_help_formula_is_the_engines_stencil():
     arr = np.array([x])
     got = numerical_gradient(lambda: math.sin(arr[0]), arr, [(0,)], eps=h, order=4)[0]
     assert got == pytest.approx(printed, rel=1e-12) and got == pytest.approx(math.cos(x), abs=1e-12)
+
+
+# --- clipping: what the rule did, bars readable at 40:1 --------------------------------------
+def _raw_grads(trace):
+    return {k: np.asarray(v, dtype=float) for k, v in trace.grads_raw.items()}
+
+
+def test_norm_clipping_says_rescaled_by_the_factor(build):
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    s = Session("exploding")
+    assert s.config.clip == "norm"
+    p = build(GradNormsPanel, s)
+    s.set_event("clip")
+    g = _raw_grads(s.trace)
+    total = math.sqrt(sum(float(np.sum(v * v)) for v in g.values()))
+    c = s.config.clip_value
+    assert total / c > 30      # the 40:1 case
+    text = p.info.text()
+    assert f"rescaled by c / norm = {c / total:.3g}" in text
+    assert "entries" not in text and "%" not in text
+
+
+def test_value_clipping_says_entries_clipped(build):
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    s = Session("exploding")
+    s.edit("value", clip="value")
+    p = build(GradNormsPanel, s)
+    s.set_event("clip")
+    g = _raw_grads(s.trace)
+    c = s.config.clip_value
+    cut = sum(int(np.sum(np.abs(v) > c)) for v in g.values())
+    size = sum(v.size for v in g.values())
+    assert cut > 0
+    text = p.info.text()
+    assert f"{100 * cut / size:.2f}% of the entries clipped" in text
+    assert "rescaled" not in text
+    for k, v in g.items():
+        assert f"{k} {100 * np.mean(np.abs(v) > c):.1f}%" in text
+
+
+def test_param_norm_clipping_names_the_rescaled_parameters(build):
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    s = Session("exploding")
+    s.edit("param", clip="param-norm", clip_value=20.0)
+    p = build(GradNormsPanel, s)
+    s.set_event("clip")
+    g = _raw_grads(s.trace)
+    c = 20.0
+    norms = {k: float(np.linalg.norm(v)) for k, v in g.items()}
+    over = [k for k, n in norms.items() if n > c]
+    under = [k for k, n in norms.items() if n <= c]
+    assert over and under
+    text = p.info.text()
+    assert "entries" not in text
+    head, _, tail = text.partition("unchanged:")
+    for k in over:
+        assert f"{k} by {c / norms[k]:.3g}" in head
+    for k in under:
+        assert k in tail and f"{k} by" not in text
+
+
+def _bar_px(plot, x, y0, y1):
+    from PyQt5.QtCore import QPointF
+    vb = plot.vb
+    return abs(vb.mapViewToScene(QPointF(x, y0)).y() - vb.mapViewToScene(QPointF(x, y1)).y())
+
+
+@pytest.mark.parametrize("size", [(700, 420), (1366, 768)])
+def test_clip_bars_stay_readable_at_40_to_1(build, qtbot, size):
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    s = Session("exploding")
+    p = build(GradNormsPanel, s, size=size)
+    s.set_event("clip")
+    qtbot.wait(10)
+    g = _raw_grads(s.trace)
+    c = s.config.clip_value
+    total = math.sqrt(sum(float(np.sum(v * v)) for v in g.values()))
+    after = {k: float(np.linalg.norm(v)) * min(1.0, c / total) for k, v in g.items()}
+    after["global"] = min(total, c)
+    opts = p.clip_bars.opts
+    y0 = np.broadcast_to(np.asarray(opts["y0"], dtype=float), (len(p.groups),))
+    h = np.asarray(opts["height"], dtype=float)
+    plot_h = p.plot.vb.boundingRect().height()
+    for i, name in enumerate(p.groups):
+        # Every clipped bar is at least 20 px tall (on a linear axis the smallest, 0.31 of
+        # 195, would be under 1 % of the plot: 2 px).
+        assert _bar_px(p.plot, i, y0[i], y0[i] + h[i]) > max(20.0, 0.06 * plot_h), name
+        # and its value is printed on it, inside the view.
+        ti = p.value_texts[i][1]
+        assert ti.isVisible() and ti.toPlainText() == f"{after[name]:.3g}"
+        view = p.plot.vb.sceneBoundingRect()
+        assert view.contains(ti.sceneBoundingRect()), name
+    # No two printed values overlap.
+    rects = [ti.sceneBoundingRect() for pair in p.value_texts for ti in pair if ti.isVisible()]
+    for a in range(len(rects)):
+        for b in range(a + 1, len(rects)):
+            assert not rects[a].intersects(rects[b]), (a, b)
+    # A chosen linear axis is linear, still with every value printed.
+    p.scale_combo.setCurrentIndex(p.scale_combo.findData("linear"))
+    assert not p.log_scale
+    np.testing.assert_allclose(p.clip_bars.opts["height"], [after[k] for k in p.groups])
+    assert [ti.toPlainText() for _, ti in p.value_texts] == [f"{after[k]:.3g}" for k in p.groups]

@@ -236,6 +236,7 @@ def test_grad_norms_before_and_after_clip(qtbot, session):
 
 def test_grad_norms_combo_changes_session_live(qtbot, session):
     p = show(qtbot, GradNormsPanel, session)
+    p.scale_combo.setCurrentIndex(p.scale_combo.findData("linear"))  # threshold in data units
     session.edit(clip_value=0.5)
     cursor_at(session, "clip")
     assert p.combo.currentData() == "value"
