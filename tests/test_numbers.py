@@ -270,3 +270,79 @@ def test_clip_bars_stay_readable_at_40_to_1(build, qtbot, size):
     assert not p.log_scale
     np.testing.assert_allclose(p.clip_bars.opts["height"], [after[k] for k in p.groups])
     assert [ti.toPlainText() for _, ti in p.value_texts] == [f"{after[k]:.3g}" for k in p.groups]
+
+
+# --- "from the future" at the last step --------------------------------------------------
+def _all_text(panel):
+    from PyQt5.QtWidgets import QLabel
+    import pyqtgraph as pg
+    texts = [w.text() for w in panel.findChildren(QLabel) if w.isVisible()]
+    for plot in (getattr(panel, n) for n in ("norm_plot", "split_plot", "heat_plot", "plot",
+                                             "loss_plot") if hasattr(panel, n)):
+        texts += [it.toPlainText() for it in plot.items if isinstance(it, pg.TextItem)
+                  and it.isVisible()]
+    return texts
+
+
+def test_nothing_is_said_to_come_from_the_future_at_the_last_step(build):
+    from bpttviz.gui.panels.dhnext import DhnextPanel
+    from bpttviz.gui.panels.outputs import OutputsPanel
+    s = Session("min-char-rnn")
+    T = s.trace.T
+    panels = [build(DhnextPanel, s), build(OutputsPanel, s)]
+    s.set_event(f"backward:{T - 1}")
+    # independently: at t = T-1 the gradient from later steps is exactly zero
+    assert np.all(s.trace.dh_from_future[T - 1] == 0)
+    for p in panels:
+        p.refresh()
+        for text in _all_text(p):
+            low = text.replace("&nbsp;", " ").lower()
+            low = low.replace("nothing comes from the future at the last step", "")
+            assert "future" not in low, (p.key, text)
+    key = panels[0].key_label.text().replace("&nbsp;", " ")
+    assert "nothing comes from the future at the last step" in key
+    # one step earlier the future is real again, and named
+    s.set_event(f"backward:{T - 2}")
+    panels[0].refresh()
+    assert np.linalg.norm(s.trace.dh_from_future[T - 2]) > 0
+    assert "from&nbsp;future" in panels[0].key_label.text()
+
+
+# --- the loss plot's words at a short size ----------------------------------------------
+def test_loss_texts_do_not_cover_the_bars_and_are_not_cut(build, qtbot):
+    from bpttviz.gui.panels.outputs import OutputsPanel
+    s = Session("min-char-rnn")
+    p = build(OutputsPanel, s, size=(700, 300))
+    s.set_event("forward:-1")
+    p.refresh()
+    qtbot.wait(10)
+    tr = s.trace
+    total = float(np.sum(tr.losses))
+    V = tr.vocab_size
+    # The sum, read by a student: the bars' sum, on a line outside the plots.
+    lab = p.loss_sum
+    assert lab.isVisible() and f"sum so far = {total:.3f}" in lab.text()
+    assert f"ln V = {math.log(V):.3f}" in lab.text()
+    assert not lab.geometry().intersects(p.view.geometry())
+    assert lab.geometry().bottom() <= p.rect().bottom()
+    assert lab.heightForWidth(lab.width()) <= lab.height() + 1      # not cut
+    # "ln V" is a tick on the loss plot's right axis: beside the bars, inside the panel.
+    ax = p.loss_plot.getAxis("right")
+    assert ax.isVisible()
+    ticks = ax._tickLevels[0] if hasattr(ax, "_tickLevels") else None
+    assert ticks is not None and ticks[0][0] == pytest.approx(math.log(V))
+    assert ticks[0][1] == "ln V"
+    vb = p.loss_plot.vb.sceneBoundingRect()
+    from PyQt5.QtCore import QRectF
+    ar = ax.mapRectToScene(QRectF(0, 0, ax.geometry().width(), ax.geometry().height()))
+    assert ar.left() >= vb.right() - 1                      # never over the bars
+    y0, y1 = p.loss_plot.vb.viewRange()[1]
+    assert y0 < math.log(V) < y1                            # the tick is drawn ...
+    from PyQt5.QtGui import QFontMetrics
+    fm = QFontMetrics(ax.style.get("tickFont") or ax.font())
+    assert ar.width() >= fm.horizontalAdvance("ln V") + 4   # ... whole
+    view = p.view.rect()
+    assert view.contains(p.view.mapFromScene(ar.topRight()).x(), view.center().y())
+    # The sum is no longer a text on top of the bars.
+    import pyqtgraph as pg
+    assert not [it for it in p.loss_plot.items if isinstance(it, pg.TextItem) and it.isVisible()]

@@ -11,6 +11,8 @@ from .. import style
 from .base import Panel
 
 _TINY = 1e-30
+#: What the panel says at t = T-1, where no later step sends a gradient back.
+NO_FUTURE = "nothing comes from the future at the last step"
 
 
 class DhnextPanel(Panel):
@@ -23,7 +25,8 @@ class DhnextPanel(Panel):
         "towards the left the gradient <i>vanishes</i> (early inputs barely learn); if it grows "
         "it <i>explodes</i>. Tick <b>log scale</b> to see many orders of magnitude.</p>"
         "<p><b>Top right</b>: ||dh_t||, the total gradient at h_t, and its two sources: from step "
-        "t's own loss (Whyᵀ·dy_t, orange) and from the future (the dhnext of step t+1, purple).</p>"
+        "t's own loss (Whyᵀ·dy_t, orange) and from the future (the dhnext of step t+1, purple). "
+        "At the last step t = T−1 nothing comes from the future: dh = Whyᵀ·dy.</p>"
         "<p><b>Bottom</b>: every entry of dhnext_t (rows: hidden unit, columns: t); blue "
         "negative, red positive, on a symmetric range fixed for this window. Hover a cell for "
         "its value and formula.</p>")
@@ -85,15 +88,27 @@ class DhnextPanel(Panel):
         lay.setSpacing(2)
         # The ||dh|| plot's key, outside it: in the small top-right plot a legend covered the
         # tops of the curves.
-        self.key_label = style.key_label([
-            (t.foreground, "╌╌", "total ||dh_t||"), (t.raw, "●", "from own loss"),
-            (t.clipped, "▼", "from future")], t, prefix="right plot: ")
+        self.key_label = style.key_label(self._key_entries(False), t, prefix="right plot: ")
+        self._key_last = False
         lay.addLayout(top)
         lay.addWidget(self.key_label)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
         self._trace_serial = None
         self.data = np.zeros((0, 0))
+
+    def _key_entries(self, last: bool):
+        """The ||dh|| plot's key; at the last step nothing comes from the future, and the key
+        says so instead of naming a source that is not there."""
+        t = self._theme
+        fut = (NO_FUTURE if last else "from future")
+        return [(t.foreground, "╌╌", "total ||dh_t||"), (t.raw, "●", "from own loss"),
+                (t.clipped, "▼", fut)]
+
+    def _set_key(self, last: bool):
+        if last != self._key_last:
+            self._key_last = last
+            self.key_label.setText(style.key_html(self._key_entries(last), "right plot: "))
 
     # --- ranges fixed per trace (no flicker while stepping) --------------------------------
     def _new_trace(self, tr):
@@ -165,8 +180,13 @@ class DhnextPanel(Panel):
             line.setVisible(cur is not None)
             if cur is not None:
                 line.setPos(cur)
+        last = st.in_backward and cur == tr.T - 1
+        self._set_key(last)
         if b >= tr.T:
             self.norm_text.setText("appears during the backward pass")
+        elif last:
+            self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}  (dh_{b} = Whyᵀ·dy_{b}: "
+                                   "the last step)")
         else:
             self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}")
 
