@@ -346,3 +346,26 @@ def test_loss_texts_do_not_cover_the_bars_and_are_not_cut(build, qtbot):
     # The sum is no longer a text on top of the bars.
     import pyqtgraph as pg
     assert not [it for it in p.loss_plot.items if isinstance(it, pg.TextItem) and it.isVisible()]
+
+
+def test_clip_comparison_norms_readable_at_40_to_1(build, qtbot):
+    from PyQt5.QtCore import QPointF
+    from bpttviz.gui.panels.clipcompare import MODES, ClipComparePanel
+    s = Session("exploding")
+    p = build(ClipComparePanel, s, size=(1366, 768))
+    s.set_event("clip")
+    p.refresh()
+    g = _raw_grads(s.trace)
+    c = s.config.clip_value
+    total = math.sqrt(sum(float(np.sum(v * v)) for v in g.values()))
+    assert total / c > 30
+    # the norm-clipped global bar (c) is at least 20 px tall, not 1/40 of the raw one's
+    j = MODES.index("norm")
+    opts = p.mode_bars["norm"].opts
+    gi = len(g)                                   # the "global" group is last
+    y0 = float(np.broadcast_to(np.asarray(opts["y0"], dtype=float), (gi + 1,))[gi])
+    h = float(np.asarray(opts["height"], dtype=float)[gi])
+    vb = p.norm_plot.vb
+    px = abs(vb.mapViewToScene(QPointF(gi, y0)).y() - vb.mapViewToScene(QPointF(gi, y0 + h)).y())
+    assert px > 20 and p.log_scale
+    assert h + y0 == pytest.approx(math.log10(c), abs=1e-9) and j == 2
