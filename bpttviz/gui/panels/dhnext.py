@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from .. import style
@@ -55,6 +56,12 @@ class DhnextPanel(Panel):
         style.style_plot(self.split_plot, "timestep t", "||dh||")
         self.heat_plot = self.view.addPlot(row=1, col=0, colspan=2)
         style.style_plot(self.heat_plot, "timestep t", "hidden unit")
+        # Left axes wide enough for "0.0005" beside the axis title (they touched at 18 pt).
+        fm = QFontMetrics(t.font(t.tick_pt))
+        lab_h = QFontMetrics(t.font(t.label_pt)).height()
+        for plot in (self.norm_plot, self.split_plot):
+            plot.getAxis("left").setWidth(int(fm.horizontalAdvance("0.0005") + lab_h
+                                              + 12 * t.scale))
         self.view.ci.layout.setRowStretchFactor(0, 1)
         self.view.ci.layout.setRowStretchFactor(1, 1)
         sym = dict(symbol="o", symbolSize=8 * t.scale)
@@ -184,9 +191,6 @@ class DhnextPanel(Panel):
         self._set_key(last)
         if b >= tr.T:
             self.norm_text.setText("appears during the backward pass")
-        elif last:
-            self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}  (dh_{b} = Whyᵀ·dy_{b}: "
-                                   "the last step)")
         else:
             self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}")
 
