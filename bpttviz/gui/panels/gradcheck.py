@@ -460,8 +460,8 @@ class GradCheckPanel(Panel):
             self.diagonal.setData([-mx, mx], [0.0, 0.0])
             self.scatter_plot.setXRange(-mx, mx, padding=0)
             self.scatter_plot.setYRange(-my, my, padding=0)
-            self.scatter_plot.setLabel("left", "numerical \u2212 analytic", **css)
-            what = "on the line y = 0 = correct"
+            self.scatter_plot.setLabel("left", "n \u2212 a", **css)
+            what = "n \u2212 a, "
         else:
             both = np.concatenate([a, n])
             both = both[np.isfinite(both)]
@@ -471,9 +471,10 @@ class GradCheckPanel(Panel):
             self.scatter_plot.setXRange(-m, m, padding=0)
             self.scatter_plot.setYRange(-m, m, padding=0)
             self.scatter_plot.setLabel("left", "numerical", **css)
-            what = "on the diagonal = correct"
-        count = f"{wrong} of {a.size} entries not correct" if wrong else f"{a.size} entries"
-        self.scatter_plot.setTitle(f"{name}: {count} ({what})",
+            what = ""
+        # A short title: a long one widened this plot's column and squeezed the bars.
+        count = f"{wrong} of {a.size} not correct" if wrong else f"{a.size} entries, all correct"
+        self.scatter_plot.setTitle(f"{name}: {what}{count}",
                                    size=f"{t.pt(t.tick_pt):.0f}pt", color=t.foreground)
 
     @staticmethod
