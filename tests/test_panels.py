@@ -236,6 +236,7 @@ def test_grad_norms_before_and_after_clip(qtbot, session):
 
 def test_grad_norms_combo_changes_session_live(qtbot, session):
     p = show(qtbot, GradNormsPanel, session)
+    p.scale_combo.setCurrentIndex(p.scale_combo.findData("linear"))  # threshold in data units
     session.edit(clip_value=0.5)
     cursor_at(session, "clip")
     assert p.combo.currentData() == "value"
@@ -339,8 +340,8 @@ def test_unrolled_word_labels_never_overlap(qtbot, width):
         shown = [lab for lab in labels if lab.isVisible()]
         assert len(shown) >= len(labels) // 2
         rects = [lab.sceneBoundingRect() for lab in shown]
-        for a, b in zip(rects, rects[1:]):
-            assert a.right() <= b.left(), "neighbouring labels overlap"
+        for a, b in zip(rects, rects[1:]):   # (neighbours may sit on staggered rows)
+            assert not a.intersects(b), "neighbouring labels overlap"
     for lab, word in zip(p.in_labels, words):
         text = lab.toPlainText()
         assert text == word or (text.endswith("…") and word.startswith(text[:-1]))
@@ -361,7 +362,7 @@ def test_all_panels_big_window(qtbot):
     up = panels[0]
     s.set_cursor(50)
     visible = sum(lab.isVisible() for lab in up.in_labels)
-    assert 0 < visible < 100  # compressed: labels thinned
+    assert visible == 100  # every step labelled (tests/test_unrolled_labels.py: no overlap)
     code = panels[-1]
     s.set_event("forward:3")
     assert "(256 values)" in code.values.toPlainText()

@@ -401,3 +401,17 @@ def legend_brush(t: Optional[Theme] = None, alpha: int = 210):
     c = QColor(t.background)
     c.setAlpha(int(alpha))
     return pg.mkBrush(c)
+
+
+def tight_text(text: str = "", color=None, anchor=(0.5, 0.5), font: Optional[QFont] = None,
+               t: Optional[Theme] = None) -> pg.TextItem:
+    """A ``pg.TextItem`` whose bounding rect is the text itself (no document margin), so
+    labels placed side by side can be packed by their measured widths and checked for overlap
+    with their scene rects."""
+    t = t or theme()
+    item = pg.TextItem(text, color=color or t.foreground, anchor=anchor)
+    if font is not None:
+        item.setFont(font)
+    item.textItem.document().setDocumentMargin(0)
+    item.updateTextPos()
+    return item

@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from ...engine.analysis import compare_clipping
@@ -35,13 +36,15 @@ class ClipComparePanel(Panel):
     title = "Clipping compared"
     question = 'What does clipping do to the direction of the gradient?'
     aliases = ('clip',)
-    view_widgets = ("combo",)
+    view_widgets = ("combo", "scale_combo")
     help_html = (
         "<p><b>Top left</b>: for each parameter (and all together, <i>global</i>) the L2 norm "
         "of the gradient under each clip mode: <span style='color:#e08214'>none</span>, "
         "<span style='color:#0072b2'>value</span>, <span style='color:#542788'>norm</span>, "
         "<span style='color:#009e73'>param-norm</span>. The dashed red line is the threshold "
-        "c (a norm limit for norm / param-norm).</p>"
+        "c (a norm limit for norm / param-norm). <b>norms</b>: <i>log</i> keeps a 40:1 ratio "
+        "(195 before, 5 after norm clipping) readable; <i>auto</i> switches to log when a rule "
+        "shrinks a bar ten times or more.</p>"
         "<p><b>Bottom left</b>: the cosine between each clipped gradient and the raw one, over "
         "all parameters as one vector (1 = same direction).</p>"
         "<p><b>Top right</b>: the raw gradient of one parameter (blue negative, red positive, "
@@ -76,6 +79,18 @@ class ClipComparePanel(Panel):
         lab.setToolTip(self.combo.toolTip())
         top.addWidget(lab)
         top.addWidget(self.combo)
+        self.scale_combo = QComboBox()
+        self.scale_combo.setFont(t.font(t.tick_pt))
+        for name in ("auto", "linear", "log"):
+            self.scale_combo.addItem(name, name)
+        self.scale_combo.setToolTip("The norms' axis: linear, log, or auto (log when a clip rule "
+                                    "shrinks a bar 10\u00d7 or more, e.g. 195 \u2192 5)")
+        self.scale_combo.currentIndexChanged.connect(self._on_view_option_change)
+        ylab = QLabel("norms:")
+        ylab.setFont(t.font(t.tick_pt))
+        top.addSpacing(6)
+        top.addWidget(ylab)
+        top.addWidget(self.scale_combo)
         top.addSpacing(10)
         top.addWidget(self.key_label)
         top.addStretch(1)
@@ -95,12 +110,22 @@ class ClipComparePanel(Panel):
         style.style_plot(self.frac_plot, "", "entries cut (%)")
         self.frac_plot.getAxis("left").setWidth(int(78 * t.scale))
         lay_ = self.view.ci.layout
-        lay_.setColumnStretchFactor(0, 6)
+        lay_.setColumnStretchFactor(0, 7)   # six groups of four bars and their names
         lay_.setColumnStretchFactor(1, 4)
         lay_.setRowStretchFactor(0, 3)
         lay_.setRowStretchFactor(1, 3)
+        # Left axes as wide as "param-norm" (the cosine rows) plus the norm axis's label, so
+        # the two left plots line up without wasting the width the group names need.
+        fm = QFontMetrics(t.font(t.tick_pt))
+        left_w = int(max(fm.horizontalAdvance("param-norm") + 14 * t.scale,
+                         fm.horizontalAdvance("1e+03") + 40 * t.scale))
         for p in (self.norm_plot, self.cos_plot):
-            p.getAxis("left").setWidth(int(122 * t.scale))
+            p.getAxis("left").setWidth(left_w)
+        # Bottom axes without a title are sized by pyqtgraph for the digits: room for the
+        # descenders of "Why" and "by" at big fonts.
+        for p in (self.norm_plot, self.frac_plot):
+            p.getAxis("bottom").setHeight(int(fm.height() + 10 * t.scale))
+        self.log_scale = False
 
         self.mode_bars = {}
         for m in MODES:
@@ -227,6 +252,8 @@ class ClipComparePanel(Panel):
             self.frac_plot.setTitle("value clipping: no gradient yet", color=t.foreground,
                                     size=f"{t.pt(t.tick_pt):.0f}pt")
             self.marks.setData([], [])
+            self.norm_plot.setLogMode(x=False, y=False)
+            self.log_scale = False
             self.norm_plot.setYRange(0, 1, padding=0)
             self.empty_text.setText("No gradient yet:\nstep to the backward pass")
             self.empty_text.setPos((G - 1) / 2, 0.5)
@@ -239,14 +266,37 @@ class ClipComparePanel(Panel):
         norms = self.norm_table(comp, names)
         finite = norms[np.isfinite(norms)]
         top = float(finite.max()) if finite.size else 1.0
-        ceiling = max(top, c) * 1.35
-        # An inf norm (a diverging step) is drawn up to the ceiling instead of breaking the axis.
-        heights = np.minimum(np.nan_to_num(norms, nan=0.0, posinf=ceiling), ceiling)
+        raw_row = norms[0]
+        choice = self.scale_combo.currentData() or "auto"
+        if choice == "auto":
+            ok = np.isfinite(norms) & (norms > 0) & np.isfinite(raw_row)[None, :]
+            ratio = np.where(ok, raw_row[None, :] / np.where(ok, norms, 1.0), 1.0)
+            log = bool(np.any(ratio >= 10.0))
+        else:
+            log = choice == "log"
+        self.log_scale = log
+        self.norm_plot.setLogMode(x=False, y=log)
         x = np.arange(G, dtype=float)
-        for j, m in enumerate(MODES):
-            self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, height=heights[j], width=0.2)
+        if log:
+            pos = finite[finite > 0]
+            lo = float(np.floor(np.log10(pos.min()))) if pos.size else -1.0
+            hi = np.log10(max(top, c)) + 0.3
+            vals = np.nan_to_num(norms, nan=0.0, posinf=10 ** hi)
+            tops = np.where(vals > 0, np.log10(np.maximum(vals, 1e-300)), lo)
+            for j, m in enumerate(MODES):
+                self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, y0=lo,
+                                          height=np.maximum(tops[j] - lo, 0), width=0.2)
+            self.norm_plot.setYRange(lo, hi, padding=0)
+        else:
+            ceiling = max(top, c) * 1.35
+            # An inf norm (a diverging step) is drawn up to the ceiling instead of breaking
+            # the axis.
+            heights = np.minimum(np.nan_to_num(norms, nan=0.0, posinf=ceiling), ceiling)
+            for j, m in enumerate(MODES):
+                self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, y0=0.0, height=heights[j],
+                                          width=0.2)
+            self.norm_plot.setYRange(0, ceiling, padding=0)
         self.threshold.setData([-0.5, G - 0.5], [c, c])
-        self.norm_plot.setYRange(0, ceiling, padding=0)
         cos = np.array([comp.results[m][1].cosine for m in MODES])
         # A gradient with inf/NaN has no direction (cosine NaN): no bar, and say so.
         width = np.where(np.isfinite(cos), cos, 0.0)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from .. import style
 from .base import Panel
 
 _TINY = 1e-30
+#: What the panel says at t = T-1, where no later step sends a gradient back.
+NO_FUTURE = "nothing comes from the future at the last step"
 
 
 class DhnextPanel(Panel):
@@ -25,7 +28,8 @@ class DhnextPanel(Panel):
         "towards the left the gradient <i>vanishes</i> (early inputs barely learn); if it grows "
         "it <i>explodes</i>. Tick <b>log scale</b> to see many orders of magnitude.</p>"
         "<p><b>Top right</b>: ||dh_t||, the total gradient at h_t, and its two sources: from step "
-        "t's own loss (Whyᵀ·dy_t, orange) and from the future (the dhnext of step t+1, purple).</p>"
+        "t's own loss (Whyᵀ·dy_t, orange) and from the future (the dhnext of step t+1, purple). "
+        "At the last step t = T−1 nothing comes from the future: dh = Whyᵀ·dy.</p>"
         "<p><b>Bottom</b>: every entry of dhnext_t (rows: hidden unit, columns: t); blue "
         "negative, red positive, on a symmetric range fixed for this window. Hover a cell for "
         "its value and formula.</p>")
@@ -54,6 +58,12 @@ class DhnextPanel(Panel):
         style.style_plot(self.split_plot, "timestep t", "||dh||")
         self.heat_plot = self.view.addPlot(row=1, col=0, colspan=2)
         style.style_plot(self.heat_plot, "timestep t", "hidden unit")
+        # Left axes wide enough for "0.0005" beside the axis title (they touched at 18 pt).
+        fm = QFontMetrics(t.font(t.tick_pt))
+        lab_h = QFontMetrics(t.font(t.label_pt)).height()
+        for plot in (self.norm_plot, self.split_plot):
+            plot.getAxis("left").setWidth(int(fm.horizontalAdvance("0.0005") + lab_h
+                                              + 12 * t.scale))
         self.view.ci.layout.setRowStretchFactor(0, 1)
         self.view.ci.layout.setRowStretchFactor(1, 1)
         sym = dict(symbol="o", symbolSize=8 * t.scale)
@@ -87,15 +97,27 @@ class DhnextPanel(Panel):
         lay.setSpacing(2)
         # The ||dh|| plot's key, outside it: in the small top-right plot a legend covered the
         # tops of the curves.
-        self.key_label = style.key_label([
-            (t.foreground, "╌╌", "total ||dh_t||"), (t.raw, "●", "from own loss"),
-            (t.clipped, "▼", "from future")], t, prefix="right plot: ")
+        self.key_label = style.key_label(self._key_entries(False), t, prefix="right plot: ")
+        self._key_last = False
         lay.addLayout(top)
         lay.addWidget(self.key_label)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
         self._trace_serial = None
         self.data = np.zeros((0, 0))
+
+    def _key_entries(self, last: bool):
+        """The ||dh|| plot's key; at the last step nothing comes from the future, and the key
+        says so instead of naming a source that is not there."""
+        t = self._theme
+        fut = (NO_FUTURE if last else "from future")
+        return [(t.foreground, "╌╌", "total ||dh_t||"), (t.raw, "●", "from own loss"),
+                (t.clipped, "▼", fut)]
+
+    def _set_key(self, last: bool):
+        if last != self._key_last:
+            self._key_last = last
+            self.key_label.setText(style.key_html(self._key_entries(last), "right plot: "))
 
     # --- ranges fixed per trace (no flicker while stepping) --------------------------------
     def _new_trace(self, tr):
@@ -167,6 +189,8 @@ class DhnextPanel(Panel):
             line.setVisible(cur is not None)
             if cur is not None:
                 line.setPos(cur)
+        last = st.in_backward and cur == tr.T - 1
+        self._set_key(last)
         if b >= tr.T:
             self.norm_text.setText("appears during the backward pass")
         else:

@@ -6,6 +6,9 @@ bug on through an undoable ``session.edit``, so the check visibly fails and trai
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Dict, Optional
 
 import numpy as np
@@ -16,48 +19,165 @@ from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboB
                              QHeaderView, QLabel, QMessageBox, QPushButton, QTableWidget,
                              QTableWidgetItem, QVBoxLayout)
 
+from ...engine.gradcheck import _STENCILS
+from ...session import GRADCHECK_STENCIL
 from .. import style
 from .base import Panel
 
-#: Relative-error thresholds (cs231n's rule of thumb) and their colours (with a word, so the
-#: verdict never depends on colour alone).
+#: Error thresholds (cs231n's rule of thumb) and their colours (with a word, so the verdict
+#: never depends on colour alone).
 GOOD, SUSPICIOUS = 1e-7, 1e-4
 COLORS = {"good": "#1a9850", "suspicious": "#e69f00", "wrong": "#d73027"}
 TINTS = {"good": "#d9f0d3", "suspicious": "#fdebc8", "wrong": "#f8d0cc"}
 WORDS = {"good": "correct", "suspicious": "suspicious", "wrong": "WRONG"}
 MAX_ENTRIES = 20
 _FLOOR = 1e-16
+#: Double precision's machine epsilon: the rounding of one evaluation of the loss is about
+#: this times |loss|.
+MACHINE_EPS = float(np.finfo(float).eps)
+#: How many times the finite-difference rounding noise an entry's |a - n| may be and still
+#: be judged "correct" when |a| + |n| is below the floor (the floor is NOISE_FACTOR x noise
+#: / GOOD, so such an entry is "correct" exactly when |a - n| < NOISE_FACTOR x noise).
+NOISE_FACTOR = 10.0
 
 
-def verdict(rel_error: float) -> str:
+def verdict(error: float) -> str:
     """"good" (< 1e-7), "suspicious" (< 1e-4) or "wrong"."""
-    if not np.isfinite(rel_error):
+    if not np.isfinite(error):
         return "wrong"
-    return "good" if rel_error < GOOD else "suspicious" if rel_error < SUSPICIOUS else "wrong"
+    return "good" if error < GOOD else "suspicious" if error < SUSPICIOUS else "wrong"
+
+
+def _stencil_weights(order: int):
+    return _STENCILS[int(order)]
+
+
+def fd_noise(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
+             order: int = GRADCHECK_STENCIL["order"]) -> float:
+    """The rounding noise of one numerical derivative: sum|w| x MACHINE_EPS x |loss| / eps
+    (each of the stencil's loss evaluations is rounded by about MACHINE_EPS x |loss|)."""
+    w = sum(abs(weight) for _, weight in _stencil_weights(order))
+    return w * MACHINE_EPS * max(abs(float(loss)), 1.0) / float(eps)
+
+
+def error_floor(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
+                order: int = GRADCHECK_STENCIL["order"]) -> float:
+    """The floor F of the entry error: NOISE_FACTOR x fd_noise / GOOD."""
+    return NOISE_FACTOR * fd_noise(loss, eps, order) / GOOD
+
+
+def entry_errors(analytic, numeric, floor: float) -> np.ndarray:
+    """Per entry |a - n| / max(|a| + |n|, floor): relative for real gradients, absolute (in
+    units of the floor) for entries that are ~0, so a 0 against 1e-12 is not "100 % wrong"."""
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numeric, dtype=float)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), float(floor))
+    return np.where(np.isnan(err), np.inf, err)
+
+
+@dataclass
+class ParamCheck:
+    """What the panel shows for one parameter: its worst checked entry under
+    :func:`entry_errors`, and the verdict of that same number.
+
+    errors (K,): entry errors in the engine's ``checked`` order; worst: their index of the
+    largest; index: that entry's index in the parameter; analytic, numeric: its two values.
+    """
+
+    errors: np.ndarray
+    worst: int
+    index: tuple
+    analytic: float
+    numeric: float
+
+    @property
+    def error(self) -> float:
+        return float(self.errors[self.worst]) if self.errors.size else 0.0
+
+    @property
+    def kind(self) -> str:
+        return verdict(self.error)
+
+
+def summarize(entry, floor: float) -> ParamCheck:
+    """The panel's numbers for one engine GradCheckEntry."""
+    ix = tuple(np.asarray(entry.checked).T)
+    a = np.asarray(entry.analytic)[ix].ravel()
+    n = np.asarray(entry.numeric)[ix].ravel()
+    err = entry_errors(a, n, floor)
+    if not err.size:
+        return ParamCheck(err, 0, (), 0.0, 0.0)
+    w = int(np.argmax(err))
+    return ParamCheck(err, w, tuple(int(i) for i in np.asarray(entry.checked)[w]),
+                      float(a[w]), float(n[w]))
+
+
+def _fraction(x: float) -> str:
+    f = Fraction(x).limit_denominator(1000)
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def stencil_formula(order: int = GRADCHECK_STENCIL["order"]) -> str:
+    """The engine's stencil as a formula, e.g. "(f(x+ε) − f(x−ε)) / 2ε", built from its
+    weights (so the help states what really runs)."""
+    stencil = sorted(_stencil_weights(order), key=lambda ow: -ow[0])
+    coefs = [Fraction(w).limit_denominator(1000) for _, w in stencil]
+    den = math.lcm(*(c.denominator for c in coefs))
+    terms = []
+    for k, ((off, _), c) in enumerate(zip(stencil, coefs)):
+        mag = abs(c * den)
+        coef = "" if mag == 1 else _fraction(float(mag))
+        shift = f"x{'+' if off > 0 else chr(0x2212)}{'' if abs(off) == 1 else abs(off)}\u03b5"
+        term = f"{coef}f({shift})"
+        if k == 0:
+            terms.append(("\u2212" if c < 0 else "") + term)
+        else:
+            terms.append(f" {chr(0x2212) if c < 0 else '+'} {term}")
+    return f"({''.join(terms)}) / {'' if den == 1 else den}ε"
+
+
+def help_text(stencil=None) -> str:
+    """The panel's help for ``stencil`` (default: the session's GRADCHECK_STENCIL, the one
+    the window's check really uses)."""
+    stencil = GRADCHECK_STENCIL if stencil is None else stencil
+    eps, order = float(stencil["eps"]), int(stencil["order"])
+    points = len(_stencil_weights(order)) + 1
+    return (
+        "<p>Is backpropagation right? For up to 20 randomly chosen entries of every parameter "
+        "the <b>analytic</b> gradient a (what backprop through time computed) is compared with "
+        f"a <b>numerical</b> one n: a {points}-point centred difference with step "
+        f"ε = {eps:g}, n = {stencil_formula(order)} (f is the window's loss, each "
+        "f(…) a forward pass with that one entry nudged).</p>"
+        "<p><b>Left</b>: each dot is one checked entry of the chosen parameter, analytic on x, "
+        "numerical on y, coloured by its own error. If backprop is right every dot lies on the "
+        "dashed diagonal y = x; a thin line joins a wrong dot to the diagonal. Tick <b>show "
+        "n \u2212 a</b> to plot the difference instead: a right dot sits on the line y = 0, a "
+        "wrong one as far from it as it is wrong.</p>"
+        "<p><b>Right</b> and <b>table</b>: per parameter the error of its worst checked entry, "
+        "|a − n| / max(|a| + |n|, F), on a log scale, and the verdict of that same number. "
+        "F is the floor below which a gradient is too small for finite differences: "
+        f"F = {NOISE_FACTOR:g} × noise / 1e-7, where noise = "
+        f"{sum(abs(w) for _, w in _stencil_weights(order)):g} (the sum of |weights|) · "
+        f"{MACHINE_EPS:.1e} · |loss| / ε is the rounding of the loss divided by the "
+        "step (this window's F is printed above the plots). So an entry that is ~0 is judged by its "
+        f"difference alone: it is correct when |a − n| is below {NOISE_FACTOR:g}× the "
+        "noise. "
+        "<span style='color:#1a9850'><b>green</b></span> below 1e-7: correct; "
+        "<span style='color:#e69f00'><b>amber</b></span> below 1e-4: suspicious; "
+        "<span style='color:#d73027'><b>red</b></span>: the gradient is wrong.</p>"
+        "<p>Tick <b>Forget dhnext</b> to make the classic mistake: the gradient arriving from "
+        "later steps (dhnext) is not added to dh. Wxh, Whh and bh turn red, Why and by (which "
+        "do not go back through time) stay green, and training learns far worse. Untick (or "
+        "undo) to fix it.</p>")
 
 
 class GradCheckPanel(Panel):
     key = "gradcheck"
     title = "Gradient check"
     question = 'Is the backward pass right? Analytic against numerical gradients'
-    view_widgets = ("auto_box", "param_combo")
-    help_html = (
-        "<p>Is backpropagation right? For up to 20 randomly chosen entries of every parameter "
-        "the <b>analytic</b> gradient (what backprop through time computed) is compared with a "
-        "<b>numerical</b> one: nudge the entry by \u00b10.00001, rerun the forward pass, and "
-        "divide the change of the loss by 0.00002.</p>"
-        "<p><b>Left</b>: each dot is one checked entry of the chosen parameter, analytic on x, "
-        "numerical on y. If backprop is right every dot lies on the dashed diagonal y = x.</p>"
-        "<p><b>Right</b> and <b>table</b>: the relative error ||a \u2212 n|| / (||a|| + ||n||) "
-        "per parameter on a log scale (bars), and the worst single entry (black diamond). "
-        "<span style='color:#1a9850'><b>green</b></span> below 1e-7: correct; "
-        "<span style='color:#e69f00'><b>amber</b></span> below 1e-4: suspicious (or tiny "
-        "gradients at the start of training, where finite differences are noisy); "
-        "<span style='color:#d73027'><b>red</b></span>: the gradient is wrong.</p>"
-        "<p>Tick <b>Forget dhnext</b> to make the classic mistake: the gradient arriving from "
-        "the future (dhnext) is not added to dh. Wxh, Whh and bh turn red, Why and by (which "
-        "do not go back through time) stay green, and training learns far worse. Untick (or "
-        "undo) to fix it.</p>")
+    view_widgets = ("auto_box", "param_combo", "diff_box")
+    help_html = help_text()
 
     def __init__(self, session, parent=None, controller=None):
         super().__init__(session, parent, controller)
@@ -80,9 +200,14 @@ class GradCheckPanel(Panel):
         self.param_combo = QComboBox()
         self.param_combo.setToolTip("Which parameter's checked entries the scatter plot shows")
         self.param_combo.currentIndexChanged.connect(self._param_chosen)
+        self.diff_box = QCheckBox("show n \u2212 a")
+        self.diff_box.setToolTip("Plot the difference numerical \u2212 analytic on y (0 = correct), "
+                                 "so a small miss is as visible as a large one")
+        self.diff_box.toggled.connect(self._param_chosen)
         lab = QLabel("scatter:")
         lab.setToolTip(self.param_combo.toolTip())
-        for w in (self.run_button, self.bug_box, self.auto_box, self.param_combo, lab):
+        for w in (self.run_button, self.bug_box, self.auto_box, self.param_combo, lab,
+                  self.diff_box):
             w.setFont(font)
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
@@ -92,6 +217,7 @@ class GradCheckPanel(Panel):
         top.addStretch(1)
         top.addWidget(lab)
         top.addWidget(self.param_combo)
+        top.addWidget(self.diff_box)
 
         self.status = QLabel("")
         self.status.setFont(t.font(t.label_pt, bold=True))
@@ -102,22 +228,21 @@ class GradCheckPanel(Panel):
         self.scatter_plot = self.view.addPlot(row=0, col=0)
         style.style_plot(self.scatter_plot, "analytic (backprop)", "numerical")
         self.bar_plot = self.view.addPlot(row=0, col=1)
-        style.style_plot(self.bar_plot, "parameter", "relative error")
+        style.style_plot(self.bar_plot, "parameter", "worst entry error")
         self.bar_plot.setLogMode(x=False, y=True)
         self.view.ci.layout.setColumnStretchFactor(0, 1)
         self.view.ci.layout.setColumnStretchFactor(1, 1)
         self.view.setToolTip("Left: analytic vs numerical gradient entries (on the diagonal = "
-                             "correct). Right: relative error per parameter, log scale")
+                             "correct). Right: each parameter's worst entry error, log scale")
         self.diagonal = pg.PlotDataItem([], [], pen=t.pen(t.muted, 2, Qt.DashLine))
-        self.scatter = pg.ScatterPlotItem(size=11 * t.scale, pen=pg.mkPen(t.foreground, width=1))
+        self.scatter = pg.ScatterPlotItem(size=9 * t.scale, pen=pg.mkPen(t.foreground, width=1))
+        # A thin line from each wrong dot to the diagonal, so a small miss is seen too.
+        self.sticks = pg.PlotDataItem([], [], connect="pairs", pen=t.pen(COLORS["wrong"], 1.5))
         self.scatter_plot.addItem(self.diagonal)
+        self.scatter_plot.addItem(self.sticks)
         self.scatter_plot.addItem(self.scatter)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, y0=0)
         self.bar_plot.addItem(self.bars)
-        self.max_marks = pg.ScatterPlotItem(symbol="d", size=13 * t.scale,
-                                            pen=pg.mkPen(t.foreground, width=1.5),
-                                            brush=pg.mkBrush(t.foreground))
-        self.bar_plot.addItem(self.max_marks)
         for value, kind, text in ((GOOD, "good", "1e-7"), (SUSPICIOUS, "suspicious", "1e-4")):
             line = pg.InfiniteLine(pos=np.log10(value), angle=0,
                                    pen=pg.mkPen(COLORS[kind], width=2, style=Qt.DashLine),
@@ -127,16 +252,17 @@ class GradCheckPanel(Panel):
             self.bar_plot.addItem(line)
 
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["parameter", "relative error", "worst entry",
+        self.table.setHorizontalHeaderLabels(["parameter", "worst entry error", "at entry: a vs n",
                                               "verdict"])
         self.table.setFont(font)
         self.table.horizontalHeader().setFont(font)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
-        self.table.setToolTip("Relative error ||a−n||/(||a||+||n||) over the checked entries, and "
-                              "the largest entry-wise |a−n|/(|a|+|n|)")
+        self.table.setToolTip("Per parameter: the largest |a−n| / max(|a|+|n|, F) over the checked "
+                              "entries, the entry where it is, and the verdict of that number")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -147,6 +273,9 @@ class GradCheckPanel(Panel):
         lay.addWidget(self.table, 2)
 
         self.results: Optional[Dict] = None
+        #: What is drawn: per parameter the worst entry and its verdict (None before a check).
+        self.checks: Optional[Dict[str, ParamCheck]] = None
+        self.floor: float = float("nan")
         self._trace_serial = None
         self._result_trace_serial = None
         self.on_busy(session.busy)
@@ -230,57 +359,61 @@ class GradCheckPanel(Panel):
     def _draw_results(self):
         res = self.results
         if res is None:
+            self.checks = None
             self.status.setText("Press Run check to compare backprop with finite differences.")
             self.status.setStyleSheet("")
             self.bars.setOpts(x=[], height=[], y0=0)
-            self.max_marks.setData([], [])
             self.scatter.setData([], [])
+            self.sticks.setData([], [])
             self.diagonal.setData([], [])
             self.table.setRowCount(0)
             return
         names = list(res)
         self._sync_params(names)
-        rel = np.array([res[n].rel_error for n in names], dtype=float)
-        worst = np.array([res[n].max_rel_error for n in names], dtype=float)
-        kinds = [verdict(r) for r in rel]
+        self.floor = error_floor(self.session.trace.loss)
+        self.checks = {n: summarize(res[n], self.floor) for n in names}
+        err = np.array([self.checks[n].error for n in names], dtype=float)
+        kinds = [self.checks[n].kind for n in names]
         # Bars on the log axis: drawn in log10 units from the bottom of the view.
-        logs = np.log10(np.maximum(np.nan_to_num(rel, nan=1.0, posinf=1.0), _FLOOR))
-        wlogs = np.log10(np.maximum(np.nan_to_num(worst, nan=1.0, posinf=1.0), _FLOOR))
-        bottom = min(-11.0, float(np.floor(min(logs.min(), wlogs.min()))) - 1.0)
+        logs = np.log10(np.maximum(np.nan_to_num(err, nan=1.0, posinf=1.0), _FLOOR))
+        bottom = min(-11.0, float(np.floor(logs.min())) - 1.0)
         x = np.arange(len(names), dtype=float)
         self.bars.setOpts(x=x, height=logs - bottom, y0=bottom, width=0.6,
                           brushes=[pg.mkBrush(COLORS[k]) for k in kinds],
                           pens=[pg.mkPen(self._theme.foreground, width=1)] * len(names))
-        self.max_marks.setData(x, wlogs)
         self.bar_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         self.bar_plot.setYRange(bottom, 0.6, padding=0)
         self.bar_plot.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(names)]])
         # Table.
         self.table.setRowCount(len(names))
-        for r, (n, a, w, k) in enumerate(zip(names, rel, worst, kinds)):
-            cells = [n, f"{a:.2e}", f"{w:.2e}", WORDS[k]]
-            for c, text in enumerate(cells):
+        for r, (n, k) in enumerate(zip(names, kinds)):
+            c = self.checks[n]
+            where = f"{list(c.index)}: {c.analytic:.3g} vs {c.numeric:.3g}"
+            cells = [n, f"{c.error:.2e}", where, WORDS[k]]
+            for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignCenter)
                 item.setBackground(QBrush(QColor(TINTS[k])))
-                if c == 3:
-                    item.setForeground(QBrush(QColor(COLORS[k])))
-                    f = self._theme.font(self._theme.tick_pt, bold=True)
-                    item.setFont(f)
-                self.table.setItem(r, c, item)
+                item.setForeground(QBrush(QColor(COLORS[k] if col == 3 else "#000000")))
+                if col == 3:
+                    item.setFont(self._theme.font(self._theme.tick_pt, bold=True))
+                self.table.setItem(r, col, item)
         self.table.resizeRowsToContents()
-        # Verdict.
-        worst_i = int(np.nanargmax(np.nan_to_num(rel, nan=np.inf)))
-        overall = verdict(rel[worst_i])
+        # Verdict: the same numbers as the bars and the table.
+        worst_i = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
+        overall = kinds[worst_i]
         bug = self.session.config.backprop_bug == "forget-dhnext"
+        floor = f"(F = {self.floor:.1e})"
         if overall == "good":
-            msg = "\u2714 every relative error is below 1e-7: backprop is right."
+            msg = (f"\u2714 every checked entry's error is below 1e-7 {floor}: backprop is "
+                   "right.")
         elif overall == "suspicious":
-            msg = (f"\u2248 largest relative error {rel[worst_i]:.1e} ({names[worst_i]}): suspicious, "
-                   "or finite-difference noise on very small gradients.")
+            msg = (f"\u2248 worst entry error {err[worst_i]:.1e} ({names[worst_i]}): "
+                   f"suspicious {floor}.")
         else:
             bad = ", ".join(n for n, k in zip(names, kinds) if k == "wrong")
-            msg = f"\u2718 {bad}: relative error up to {np.nanmax(rel):.1e}: the gradient is WRONG"
+            msg = (f"\u2718 {bad}: worst entry error {err[worst_i]:.1e} ({names[worst_i]}): "
+                   "the gradient is WRONG")
             msg += " (dhnext is forgotten)." if bug else "."
         self.status.setText(msg)
         self.status.setStyleSheet(f"color: {COLORS[overall]}; padding: 2px 6px;")
@@ -289,21 +422,61 @@ class GradCheckPanel(Panel):
     def _draw_scatter(self):
         res = self.results
         name = self.param_combo.currentText()
-        if res is None or name not in res:
+        if res is None or name not in res or self.checks is None:
             self.scatter.setData([], [])
+            self.sticks.setData([], [])
             self.diagonal.setData([], [])
             return
         a, n = self._entries(res[name])
-        color = COLORS[verdict(res[name].rel_error)]
-        self.scatter.setData(a, n, brush=pg.mkBrush(color))
-        m = float(np.max(np.abs(np.concatenate([a, n])))) if a.size else 0.0
-        m = m * 1.1 if np.isfinite(m) and m > 0 else 1.0
-        self.diagonal.setData([-m, m], [-m, m])
-        self.scatter_plot.setXRange(-m, m, padding=0)
-        self.scatter_plot.setYRange(-m, m, padding=0)
-        self.scatter_plot.setTitle(f"{name}: {a.size} entries (on the diagonal = correct)",
-                                   size=f"{self._theme.pt(self._theme.tick_pt):.0f}pt",
-                                   color=self._theme.foreground)
+        kinds = [verdict(e) for e in self.checks[name].errors]
+        # Every dot where it is, coloured by its own error (a right entry of a wrong
+        # parameter stays green on the diagonal; the wrong ones are red, off it).
+        self.scatter.setData(a, n, brush=[pg.mkBrush(COLORS[k]) for k in kinds])
+        off = np.array([k != "good" for k in kinds], dtype=bool)
+        if np.any(off):
+            xs = np.repeat(a[off], 2)
+            ys = np.empty(2 * int(off.sum()))
+            ys[0::2], ys[1::2] = a[off], n[off]
+            self.sticks.setData(xs, ys)
+        else:
+            self.sticks.setData([], [])
+        t = self._theme
+        css = {"color": t.foreground, "font-size": f"{t.pt(t.label_pt):.0f}pt"}
+        finite = a[np.isfinite(a)]
+        mx = float(np.max(np.abs(finite))) if finite.size else 0.0
+        mx = mx * 1.1 if mx > 0 else 1.0
+        wrong = int(off.sum())
+        if self.diff_box.isChecked():
+            # y = n - a: the diagonal becomes the zero line.  The range is at least the
+            # "suspicious" size of a difference, so rounding noise stays on the line.
+            d = n - a
+            self.scatter.setData(a, d, brush=[pg.mkBrush(COLORS[k]) for k in kinds])
+            if np.any(off):
+                xs = np.repeat(a[off], 2)
+                ys = np.zeros(2 * wrong)
+                ys[1::2] = d[off]
+                self.sticks.setData(xs, ys)
+            fd = d[np.isfinite(d)]
+            my = max(float(np.max(np.abs(fd))) if fd.size else 0.0, SUSPICIOUS * mx) * 1.15
+            self.diagonal.setData([-mx, mx], [0.0, 0.0])
+            self.scatter_plot.setXRange(-mx, mx, padding=0)
+            self.scatter_plot.setYRange(-my, my, padding=0)
+            self.scatter_plot.setLabel("left", "n \u2212 a", **css)
+            what = "n \u2212 a, "
+        else:
+            both = np.concatenate([a, n])
+            both = both[np.isfinite(both)]
+            m = float(np.max(np.abs(both))) if both.size else 0.0
+            m = m * 1.1 if m > 0 else 1.0
+            self.diagonal.setData([-m, m], [-m, m])
+            self.scatter_plot.setXRange(-m, m, padding=0)
+            self.scatter_plot.setYRange(-m, m, padding=0)
+            self.scatter_plot.setLabel("left", "numerical", **css)
+            what = ""
+        # A short title: a long one widened this plot's column and squeezed the bars.
+        count = f"{wrong} of {a.size} not correct" if wrong else f"{a.size} entries, all correct"
+        self.scatter_plot.setTitle(f"{name}: {what}{count}",
+                                   size=f"{t.pt(t.tick_pt):.0f}pt", color=t.foreground)
 
     @staticmethod
     def _entries(entry):
@@ -315,16 +488,19 @@ class GradCheckPanel(Panel):
         return self
 
     def csv_tables(self):
-        res = self.results
-        if res is None:
-            return {"": (["parameter", "rel_error", "max_rel_error"], np.zeros((0, 3))),
-                    "entries": (["parameter", "index", "analytic", "numeric"], np.zeros((0, 4)))}
-        rows = [[n, float(e.rel_error), float(e.max_rel_error)] for n, e in res.items()]
+        res, checks = self.results, self.checks
+        cols = ["parameter", "worst_entry_error", "worst_entry_index", "analytic", "numeric",
+                "verdict", "floor"]
+        ecols = ["parameter", "index", "analytic", "numeric", "error"]
+        if res is None or checks is None:
+            return {"": (cols, np.zeros((0, len(cols)))), "entries": (ecols, np.zeros((0, 5)))}
+        rows = [[n, c.error, str(list(c.index)), c.analytic, c.numeric, WORDS[c.kind], self.floor]
+                for n, c in checks.items()]
         entries = []
         for n, e in res.items():
             a, num = self._entries(e)
             flat = np.ravel_multi_index(tuple(np.asarray(e.checked).T), np.shape(e.analytic))
-            entries += [[n, int(i), float(x), float(y)] for i, x, y in zip(flat, a, num)]
-        return {"": (["parameter", "rel_error", "max_rel_error"], np.array(rows, dtype=object)),
-                "entries": (["parameter", "index", "analytic", "numeric"],
-                            np.array(entries, dtype=object).reshape(-1, 4))}
+            entries += [[n, int(i), float(x), float(y), float(r)]
+                        for i, x, y, r in zip(flat, a, num, checks[n].errors)]
+        return {"": (cols, np.array(rows, dtype=object)),
+                "entries": (ecols, np.array(entries, dtype=object).reshape(-1, 5))}

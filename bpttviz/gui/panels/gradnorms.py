@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from ...session import SessionError
@@ -20,6 +21,54 @@ CLIP_CHOICES = (("none", None, "No clipping: the update uses the raw gradient"),
                 ("param-norm", "param-norm", "The same norm rule applied to each parameter "
                                              "separately"))
 BAR_W = 0.38
+#: "auto" switches the y axis to log when clipping shrinks a bar by at least this factor
+#: (at 40:1 the clipped bars are a few pixels on a linear axis).
+AUTO_LOG_RATIO = 10.0
+SCALES = (("auto", "log when clipping shrinks a bar 10× or more, else linear"),
+          ("linear", "bar heights proportional to the norms"),
+          ("log", "logarithmic: a 40:1 ratio is as readable as 2:1"))
+
+
+def fmt_norm(v: float) -> str:
+    """A bar's printed value: three significant digits."""
+    if not np.isfinite(v):
+        return "inf" if v > 0 else "n/a"
+    return f"{v:.3g}"
+
+
+def clip_summary(report, names) -> str:
+    """What the clip rule did, in the words of that rule: value clipping changed entries,
+    norm clipping rescaled everything by one factor, param-norm rescaled some parameters."""
+    mode, c = report.mode, report.threshold
+    before, after = report.grad_norm_before_clip, report.grad_norm_after_clip
+    if mode is None:
+        return f"No clipping: the update uses the raw gradient (global norm {before:.4g})."
+    if mode == "value":
+        if report.fraction_clipped_total == 0:
+            return (f"Value clipping to \u00b1{c:g}: no entry exceeds it, nothing clipped "
+                    f"(global norm {before:.4g}, cos(raw, clipped) = {report.cosine:.4f}).")
+        per = ", ".join(f"{k} {100 * report.fraction_clipped[k]:.1f}%" for k in names)
+        return (f"Value clipping to ±{c:g}: {100 * report.fraction_clipped_total:.2f}% of "
+                f"the entries clipped ({per}); global norm {before:.4g} → {after:.4g}, "
+                f"cos(raw, clipped) = {report.cosine:.4f}.")
+    if mode == "norm":
+        if before > c:
+            return (f"Norm clipping: global norm {before:.4g} > c = {c:g}, so every gradient is "
+                    f"rescaled by c / norm = {c / before:.3g} (norm → {after:.4g}); the "
+                    "direction is kept, cos(raw, clipped) = 1.")
+        return (f"Norm clipping: global norm {before:.4g} ≤ c = {c:g}: nothing rescaled "
+                "(factor 1).")
+    scaled = [k for k in names if report.norms_before[k] > c]
+    if not scaled:
+        return (f"Param-norm clipping: every parameter's norm ≤ c = {c:g}: nothing "
+                "rescaled.")
+    parts = ", ".join(f"{k} by {c / report.norms_before[k]:.3g} "
+                      f"({report.norms_before[k]:.3g} → {report.norms_after[k]:.3g})"
+                      for k in scaled)
+    kept = [k for k in names if k not in scaled]
+    rest = f"; unchanged: {', '.join(kept)}" if kept else ""
+    return (f"Param-norm clipping (c = {c:g} per parameter): rescaled {parts}{rest}; "
+            f"cos(raw, clipped) = {report.cosine:.4f}.")
 
 
 class GradNormsPanel(Panel):
@@ -27,6 +76,7 @@ class GradNormsPanel(Panel):
     title = "Gradient norms and clipping"
     question = 'How big is each gradient, before and after clipping?'
     aliases = ('norms',)
+    view_widgets = ("scale_combo",)
     help_html = (
         "<p>One group of bars per parameter (Wxh, Whh, Why, bh, by) and one for all of them "
         "together (global). <b>Orange</b>: L2 norm of the raw gradient; during the backward "
@@ -34,9 +84,14 @@ class GradNormsPanel(Panel):
         "(shown from the clip event on). The dashed red line is the threshold c: in "
         "<i>norm</i> mode it applies to the global bar, in <i>param-norm</i> mode to each "
         "parameter; in <i>value</i> mode it limits each entry, not the norm.</p>"
+        "<p>Each bar has its value printed on top. <b>y axis</b>: <i>log</i> keeps a 40:1 "
+        "before/after ratio readable; <i>auto</i> (the default) switches to log when clipping "
+        "shrinks a bar ten times or more.</p>"
         "<p>Change the clip mode or the threshold above: the whole window is recomputed. The "
-        "text gives the fraction of entries changed and the cosine between the raw and the "
-        "clipped gradient (1 = same direction).</p>")
+        "text says what the rule did: <i>value</i> clipping changes single entries (the "
+        "fraction clipped), <i>norm</i> clipping rescales every gradient by one factor c / norm, "
+        "<i>param-norm</i> rescales the parameters whose own norm exceeds c; and the cosine "
+        "between the raw and the clipped gradient (1 = same direction).</p>")
 
     def __init__(self, session, parent=None, controller=None):
         super().__init__(session, parent, controller)
@@ -65,9 +120,24 @@ class GradNormsPanel(Panel):
             top.addWidget(w)
         style.shrinkable(self.combo)
         self.spin.setMinimumWidth(60)
+        self.scale_combo = QComboBox()
+        self.scale_combo.setFont(t.font(t.tick_pt))
+        for i, (name, tip) in enumerate(SCALES):
+            self.scale_combo.addItem(name, name)
+            self.scale_combo.setItemData(i, tip, Qt.ToolTipRole)
+        self.scale_combo.setToolTip("The y axis: linear, log, or auto (log when clipping shrinks "
+                                    "a bar 10\u00d7 or more)")
+        self.scale_combo.currentIndexChanged.connect(self._on_view_option_change)
+        style.shrinkable(self.scale_combo)
+        ylab = QLabel("y axis:")
+        ylab.setFont(t.font(t.tick_pt))
+        top.addSpacing(8)
+        top.addWidget(ylab)
+        top.addWidget(self.scale_combo)
         top.addStretch(1)
         self.plot_widget = style.make_plot_widget("parameter", "gradient L2 norm")
         self.plot = self.plot_widget.getPlotItem()
+        self.plot.vb.sigResized.connect(self._on_plot_resized)
         self.plot.getAxis("bottom").setTicks([[(i, g) for i, g in enumerate(self.groups)], []])
         self.plot.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
         x = np.arange(len(self.groups), dtype=float)
@@ -79,10 +149,14 @@ class GradNormsPanel(Panel):
         self.plot.addItem(self.clip_bars)
         self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 3, Qt.DashLine), connect="pairs")
         self.plot.addItem(self.threshold)
-        legend = self.plot.addLegend(offset=(6, 4), colCount=2, labelTextSize=f"{t.pt(t.tick_pt - 1):.0f}pt",
-                                     labelTextColor=t.foreground, brush=style.legend_brush(t, 210))
-        legend.addItem(self.raw_bars, "before clipping")
-        legend.addItem(self.clip_bars, "after clipping")
+        # The key outside the plot: inside, it covered the tall bars.
+        self.key_label = style.key_label([(t.raw, "\u25a0", "before clipping"),
+                                          (t.clipped, "\u25a0", "after clipping"),
+                                          ("#d7191c", "\u2504", "threshold c")], t)
+        self.value_font = t.font(t.tick_pt - 1, bold=True)
+        self._value_fm = QFontMetrics(self.value_font)
+        self.value_texts = []   # (raw, clipped) TextItems per group: the printed values
+        self.log_scale = False
         self.info = QLabel("")
         self.info.setFont(t.font(t.tick_pt))
         self.info.setWordWrap(True)
@@ -92,10 +166,13 @@ class GradNormsPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
+        lay.addWidget(self.key_label)
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.info)
         self._ykey = None
         self._ymax = 1.0
+        self._ymin = 1.0
+        self._bottom = 0.0
         self.raw_heights = np.full(len(self.groups), np.nan)
         self.clip_heights = np.full(len(self.groups), np.nan)
 
@@ -162,9 +239,38 @@ class GradNormsPanel(Panel):
         self.clip_bars.setOpts(x=x + BAR_W / 2, height=np.zeros(len(groups)))
         self.raw_heights = np.full(len(groups), np.nan)
         self.clip_heights = np.full(len(groups), np.nan)
+        self._ykey = None
+
+    def _value_items(self):
+        """One printed value per bar (raw, clipped) per group, made when the groups change."""
+        if len(self.value_texts) == len(self.groups):
+            return
+        for pair in self.value_texts:
+            for ti in pair:
+                self.plot.removeItem(ti)
+        self.value_texts = []
+        for _ in self.groups:
+            pair = []
+            for _k in range(2):
+                ti = pg.TextItem("", color=self._theme.foreground, anchor=(0.5, 1.0))
+                ti.setFont(self.value_font)
+                ti.setZValue(5)
+                self.plot.addItem(ti)
+                pair.append(ti)
+            self.value_texts.append(tuple(pair))
+
+    def use_log(self, raw, clipped) -> bool:
+        """Whether the y axis is logarithmic for these bars (the y-axis choice, 'auto' = log
+        when clipping shrinks a bar by AUTO_LOG_RATIO or more)."""
+        choice = self.scale_combo.currentData() or "auto"
+        if choice != "auto":
+            return choice == "log"
+        ok = np.isfinite(raw) & np.isfinite(clipped) & (clipped > 0)
+        return bool(np.any(raw[ok] >= AUTO_LOG_RATIO * clipped[ok]))
 
     def redraw(self):
         self._sync_groups()
+        self._value_items()
         s = self.session
         tr, st, cfg = s.trace, s.state, s.config
         self._sync_controls()
@@ -173,17 +279,40 @@ class GradNormsPanel(Panel):
         # The y range is fixed per window and setting (grows only if a partial sum overshoots).
         key = (self.session.trace_serial, cfg.clip, cfg.clip_value)
         top = float(np.nanmax(raw)) if np.any(np.isfinite(raw)) else 0.0
-        if key != self._ykey or top > self._ymax:
+        log = self.use_log(raw, clipped)
+        if key != self._ykey or top > self._ymax or log != self.log_scale:
             if key != self._ykey:
                 self._ykey = key
                 self._ymax = max(tr.grad_norm_before_clip, 1e-12)
                 if cfg.clip in ("norm", "param-norm"):
                     self._ymax = max(self._ymax, cfg.clip_value)
+                # The smallest positive norm this window draws (for the log axis's bottom).
+                vals = np.array([tr.grad_norms_raw[k] for k in self.groups[:-1]]
+                                + [tr.grad_norms[k] for k in self.groups[:-1]], dtype=float)
+                vals = vals[np.isfinite(vals) & (vals > 0)]
+                self._ymin = float(vals.min()) if vals.size else self._ymax / 100
             self._ymax = max(self._ymax, top)
-            self.plot.setYRange(0, self._ymax * 1.3, padding=0)
+            self.log_scale = log
+            self.plot.setLogMode(x=False, y=log)
+            if log:
+                lo = math.floor(math.log10(max(min(self._ymin, self._ymax / 10), 1e-300)))
+                self._bottom = float(lo)
+                # Headroom: a fifth of the decades shown, for the printed values.
+                span = math.log10(self._ymax) - lo
+                self.plot.setYRange(lo, math.log10(self._ymax) + 0.25 * span + 0.2, padding=0)
+            else:
+                self._bottom = 0.0
+                self.plot.setYRange(0, self._ymax * 1.3, padding=0)
         x = np.arange(len(self.groups), dtype=float)
-        self.raw_bars.setOpts(x=x - BAR_W / 2, height=np.nan_to_num(raw), width=BAR_W)
-        self.clip_bars.setOpts(x=x + BAR_W / 2, height=np.nan_to_num(clipped), width=BAR_W)
+        for bars, values, dx in ((self.raw_bars, raw, -BAR_W / 2), (self.clip_bars, clipped, BAR_W / 2)):
+            h = np.nan_to_num(values, nan=0.0, posinf=self._ymax * 1.2)
+            if log:
+                top_y = np.where(h > 0, np.log10(np.maximum(h, 1e-300)), self._bottom)
+                bars.setOpts(x=x + dx, y0=self._bottom, height=np.maximum(top_y - self._bottom, 0),
+                             width=BAR_W)
+            else:
+                bars.setOpts(x=x + dx, y0=0.0, height=h, width=BAR_W)
+        self._place_values(raw, clipped, log)
         c = cfg.clip_value
         if cfg.clip == "norm":
             self.threshold.setData([len(self.groups) - 1.5, len(self.groups) - 0.5], [c, c])
@@ -197,23 +326,47 @@ class GradNormsPanel(Panel):
         else:
             self.threshold.setData([], [])
             self._annot("no clipping")
+        if log:
+            self.annot_text += " \u2014 log scale"
         if self.annot_text != getattr(self, "_title_shown", None):
             self._title_shown = self.annot_text
             self.plot.setTitle(self.annot_text, color=self._theme.foreground,
                                size=f"{self._theme.pt(self._theme.tick_pt):.0f}pt")
         if st.clipped:
-            rep = tr.clip
-            per = ", ".join(f"{k} {100 * rep.fraction_clipped[k]:.1f}%" for k in self.groups[:-1])
-            self.info.setText(
-                f"global norm {tr.grad_norm_before_clip:.4g} → {tr.grad_norm_after_clip:.4g}.  "
-                f"Entries clipped: {100 * rep.fraction_clipped_total:.2f}% ({per}).  "
-                f"cos(raw, clipped) = {rep.cosine:.4f}")
+            self.info.setText(clip_summary(tr.clip, self.groups[:-1]))
         elif st.in_backward:
             self.info.setText(f"Raw gradient accumulated over steps {st.backward_from}..{tr.T - 1} "
                               f"so far (global norm {raw[-1]:.4g}); clipping happens at the clip event.")
         else:
             self.info.setText("Gradients appear during the backward pass (forward step "
                               f"{st.current_t} of {tr.T - 1}).")
+
+    def _place_values(self, raw, clipped, log):
+        """Print each drawn bar's value on top of it; upright when it fits the bar's width,
+        turned 90 degrees when it does not (never wider than its bar, so no two overlap)."""
+        vb_w = max(self.plot.vb.boundingRect().width(), 1.0)
+        (x0, x1), _ = self.plot.vb.viewRange()
+        px_bar = BAR_W * vb_w / max(x1 - x0, 1e-9)
+        widest = max([self._value_fm.horizontalAdvance(fmt_norm(v))
+                      for v in np.concatenate([raw, clipped]) if np.isfinite(v)] or [0])
+        turn = widest + 4 > px_bar
+        for g, (traw, tclip) in enumerate(self.value_texts):
+            for ti, v, dx in ((traw, raw[g], -BAR_W / 2), (tclip, clipped[g], BAR_W / 2)):
+                if np.isnan(v):
+                    ti.setVisible(False)
+                    continue
+                y = (math.log10(v) if v > 0 and np.isfinite(v) else self._bottom) if log else \
+                    (min(v, self._ymax * 1.2) if np.isfinite(v) else self._ymax * 1.2)
+                ti.setText(fmt_norm(v))
+                ti.setAngle(90 if turn else 0)
+                ti.setAnchor((0.0, 0.5) if turn else (0.5, 1.0))
+                ti.setPos(g + dx, y)
+                ti.setVisible(True)
+
+    def _on_plot_resized(self, *_):
+        # The printed values turn upright or sideways with the bars' width on screen.
+        if self.value_texts:
+            self._place_values(self.raw_heights, self.clip_heights, self.log_scale)
 
     def _annot(self, text):
         self.annot_text = text

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QVBoxLayout
 
 from .. import style
@@ -23,7 +24,9 @@ class OutputsPanel(Panel):
         "towards yellow. Grey columns are not computed yet.</p>"
         "<p><b>Bottom</b>: the loss of each step, -log p_t[target_t], in nats. The dashed line "
         "is ln V, the loss of a uniform guess. Hover a cell to read p, the logit and the "
-        "formula.</p>")
+        "formula.</p>"
+        "<p>The line under the plots gives the sum of the bars so far (the window's loss once "
+        "every step is computed) and ln V.</p>")
 
     def __init__(self, session, parent=None, controller=None):
         super().__init__(session, parent, controller)
@@ -54,14 +57,29 @@ class OutputsPanel(Panel):
         self.loss_plot.addItem(self.bars)
         self.uniform = pg.InfiniteLine(angle=0, pen=t.pen("#555555", 2, style=pg.QtCore.Qt.DashLine))
         self.loss_plot.addItem(self.uniform)
-        self.uniform_label = pg.TextItem("ln V (uniform)", color=t.foreground, anchor=(1, 1))
-        self.uniform_label.setFont(t.font(t.tick_pt - 1))
-        self.uniform_label.setZValue(4)
-        self.loss_plot.addItem(self.uniform_label)
-        self.loss_text = pg.TextItem("", color=t.foreground, anchor=(0, 0))
-        self.loss_text.setFont(t.font(t.tick_pt - 1))
-        self.loss_text.setZValue(4)
-        self.loss_plot.addItem(self.loss_text)
+        # "ln V" is a tick on the right axis and the sum is a line under the plots: as texts
+        # inside a short loss plot they sat on the bars or were cut off at its top.
+        right = self.loss_plot.getAxis("right")
+        self.loss_plot.showAxis("right")
+        fm = QFontMetrics(t.font(t.tick_pt))
+        self._right_w = int(fm.horizontalAdvance("ln V") + 14 * t.scale)
+        for plot in (self.plot, self.loss_plot):
+            if plot is self.plot:
+                plot.showAxis("right")
+            ax = plot.getAxis("right")
+            ax.setWidth(self._right_w)
+            ax.setTickFont(t.font(t.tick_pt))
+            ax.setTextPen(t.pen(t.foreground, 1))
+            ax.setPen(t.pen(t.foreground, 1.2) if plot is self.loss_plot else
+                      pg.mkPen(None))
+            ax.setStyle(tickTextOffset=int(4 * t.scale))
+            if plot is self.plot:   # an empty twin, so the two plots' x axes line up
+                ax.setStyle(showValues=False, tickLength=0)
+                ax.setTicks([[], []])
+        self.uniform_axis = right
+        self.loss_sum = style.readout_label("", t, mono=False)
+        self.loss_sum.setToolTip("The window's loss is the sum of the bars; the dashed line is "
+                                 "ln V, the loss of a uniform guess over the V characters")
         self.loss_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.loss_plot.addItem(self.loss_cursor)
         self.readout = style.readout_label("Hover a cell to see p, the logit and the formula.")
@@ -69,6 +87,7 @@ class OutputsPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.view, 1)
+        lay.addWidget(self.loss_sum)
         lay.addWidget(self.readout)
         self._trace_serial = None
         self._tick_key = None
@@ -80,12 +99,11 @@ class OutputsPanel(Panel):
     def _new_trace(self, tr):
         T, V = tr.T, tr.vocab_size
         self.heatmap.set_shape(V, T)
-        top = max(float(np.max(tr.losses)), math.log(V)) * 1.45
+        top = max(float(np.max(tr.losses)), math.log(V)) * 1.12
         self.loss_plot.setYRange(0, top, padding=0)
         self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
         self.uniform.setPos(math.log(V))
-        self.uniform_label.setPos(T - 0.5, math.log(V))
-        self.loss_text.setPos(-0.5, top)
+        self.uniform_axis.setTicks([[(math.log(V), "ln V")], []])
         self._tick_key = None
 
     def _update_ticks(self, tr):
@@ -132,7 +150,9 @@ class OutputsPanel(Panel):
             self.loss_cursor.setVisible(True)
             self.loss_cursor.setPos(st.current_t)
         total = float(np.sum(tr.losses[:n]))
-        self.loss_text.setText(f"sum so far = {total:.3f} ({n} of {tr.T} steps)")
+        self.loss_sum.setText(f"Loss (bottom plot): sum so far = {total:.3f} ({n} of {tr.T} "
+                              f"steps); dashed line: ln V = {math.log(tr.vocab_size):.3f}, a "
+                              "uniform guess.")
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)

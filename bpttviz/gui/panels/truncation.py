@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout
 
 from ...session import SessionError
@@ -75,7 +76,7 @@ class TruncationPanel(Panel):
         self.norm_plot = self.view.addPlot(row=0, col=0)
         style.style_plot(self.norm_plot, "", "gradient L2 norm")
         self.lost_plot = self.view.addPlot(row=0, col=1)
-        style.style_plot(self.lost_plot, "distance d (steps back)", "||dWhh parts at d||")
+        style.style_plot(self.lost_plot, "distance d (steps back)", "||dWhh part||")
         self.reach_plot = self.view.addPlot(row=1, col=0, colspan=2)
         style.style_plot(self.reach_plot, "loss step t", "steps back")
         lay_ = self.view.ci.layout
@@ -83,6 +84,10 @@ class TruncationPanel(Panel):
         lay_.setRowStretchFactor(1, 2)
         for p in (self.norm_plot, self.lost_plot, self.reach_plot):
             p.getAxis("left").setWidth(int(80 * t.scale))
+        # The bar plot's axis has no title: pyqtgraph sizes it for digits and cut the
+        # descenders of "Why" and "by" at big fonts.
+        self.norm_plot.getAxis("bottom").setHeight(
+            int(QFontMetrics(t.font(t.tick_pt)).height() + 10 * t.scale))
 
         pen = pg.mkPen(t.foreground, width=0.8)
         self.full_bars = pg.BarGraphItem(x=[], height=[], width=BAR_W, brush=FULL_COLOR, pen=pen)

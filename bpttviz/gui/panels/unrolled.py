@@ -6,8 +6,6 @@ and restyled on every redraw, so stepping stays fast at T = 100.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
@@ -21,6 +19,10 @@ ROW_X, ROW_H, ROW_Y = 0.0, 1.0, 2.0
 R = 0.3            # half the gap an arrow leaves around a node (data units)
 N_BINS = 8         # gradient arrows are grouped into this many widths/colours
 MAX_W = 9.0        # widest gradient arrow (px, times the theme scale)
+LABEL_MIN_PT = 6.0     # smallest label font tried (times the theme scale) ...
+LABEL_FLOOR_PT = 7.5   # ... and never below this many points
+LABEL_GAP = 3.0        # px between neighbouring labels
+MAX_ROWS = 3           # labels are staggered over at most this many rows
 
 
 def _pairs(x0, y0, x1, y1):
@@ -115,6 +117,8 @@ class UnrolledPanel(Panel):
         self._trace_serial = None
         self.in_labels, self.out_labels = [], []
         self._label_step = None
+        self._current_label = None
+        self.label_rows, self.label_font = 1, None
         # Public, for tests and exports: what the gradient arrows show at the cursor.
         self.arrow_steps = np.zeros(0, dtype=int)
         self.arrow_widths = np.zeros(0)
@@ -136,24 +140,20 @@ class UnrolledPanel(Panel):
         for it in self.in_labels + self.out_labels:
             self.plot.removeItem(it)
         t = self._theme
-        font = t.font(t.tick_pt + 1, bold=True, mono=True)
-        self._char_px = max(QFontMetrics(font).horizontalAdvance("M"), 1)  # mono: every char
         self.in_labels, self.out_labels = [], []
         for i in range(T):
-            a = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.0))
-            a.setFont(font)
-            a.setPos(i, ROW_X - 0.25)
-            b = pg.TextItem("", color=t.foreground, anchor=(0.5, 1.0))
-            b.setFont(font)
-            b.setPos(i, ROW_Y + 0.25)
-            self.plot.addItem(a)
-            self.plot.addItem(b)
+            a = style.tight_text("", t.foreground, (0.5, 0.0), t=t)
+            b = style.tight_text("", t.foreground, (0.5, 1.0), t=t)
+            for lab in (a, b):
+                lab.setZValue(7)
+                self.plot.addItem(lab)
             self.in_labels.append(a)
             self.out_labels.append(b)
         self.plot.setXRange(-1.6, T - 0.4, padding=0)
         self.plot.setYRange(-0.85, 2.85, padding=0)
         self._T = T
         self._label_step = None
+        self._current_label = None
 
     def _new_trace(self, tr):
         if tr.T != self._T:
@@ -166,34 +166,104 @@ class UnrolledPanel(Panel):
         self.max_norm = float(self.norms.max()) if self.norms.size and self.norms.max() > 0 else 1.0
         self._label_step = None
 
+    # --- labels: every step's input and target, always ----------------------------------------
+    def _label_sizes(self):
+        """Font sizes tried for the labels (theme points, before the theme's scale), largest
+        first: the theme's size down to LABEL_MIN_PT (never below LABEL_FLOOR_PT on screen)."""
+        t = self._theme
+        # Theme points (t.font multiplies them by the theme's scale).
+        top = t.tick_pt + 1
+        low = max(LABEL_FLOOR_PT / t.scale, LABEL_MIN_PT)
+        sizes, s = [], top
+        while s > low:
+            sizes.append(s)
+            s *= 0.9
+        return sizes + [low]
+
+    def _fits(self, widths, rows, px):
+        """Labels staggered over ``rows`` rows (step i in row i % rows): neighbours in a row,
+        ``rows`` steps apart, leave at least LABEL_GAP px between them."""
+        if len(widths) <= rows:
+            return bool(np.all(widths + LABEL_GAP <= rows * px)) if len(widths) else True
+        need = (widths[:-rows] + widths[rows:]) / 2 + LABEL_GAP
+        return bool(np.all(need <= rows * px)) and bool(widths.max() <= rows * px)
+
+    def _choose_layout(self, T, px, height):
+        """(font, rows, keep): the largest font and fewest rows at which every label fits
+        whole; words (captioning tokens) shortened to ``keep`` characters when even the
+        smallest font on three rows does not fit."""
+        for keep in ([self._longest] + ([4] if self._longest > 4 else [])):
+            texts = [self._short(w, keep) for w in self._in_words + self._out_words]
+            for size in self._label_sizes():
+                font = self._theme.font(size, bold=True, mono=True)
+                fm = QFontMetrics(font)
+                w = np.array([fm.horizontalAdvance(x) for x in texts], dtype=float)
+                w_in, w_out = w[:T], w[T:]
+                for rows in range(1, MAX_ROWS + 1):
+                    # room for the label rows above and below the three node rows
+                    if 2 * rows * fm.height() > 0.55 * height and rows > 1:
+                        break
+                    if self._fits(w_in, rows, px) and self._fits(w_out, rows, px):
+                        return font, rows, keep
+        return self._theme.font(self._label_sizes()[-1], bold=True, mono=True), MAX_ROWS, min(
+            self._longest, 4)
+
+    @staticmethod
+    def _short(word, keep):
+        return word if len(word) <= keep else word[:max(keep - 1, 1)] + "…"
+
     def _layout_labels(self, T):
-        """Fit the labels to the room per step: whole when they fit; words (the captioning
-        presets' tokens) shortened to "yel…" when they do not; and when even that does not
-        fit, every k-th label only (a compressed view).  Neighbours never overlap."""
-        px = max(self.plot.vb.boundingRect().width(), 1.0) / (T + 1.2)
-        gap = 6.0
-        chars = min(self._longest, 4)  # shortest form a label is shown in: "yel…"
-        if self._longest * self._char_px + gap <= px:
-            step, keep = 1, self._longest
-        elif chars * self._char_px + gap <= px:
-            step, keep = 1, int((px - gap) // self._char_px)
-        else:
-            step, keep = max(1, math.ceil((chars * self._char_px + gap) / px)), chars
-        if (step, keep) != self._label_step:
-            self._label_step = (step, keep)
-            shortened = keep < self._longest or step > 1
-            # Shortened or thinned labels: the whole sequence is one hover away.
+        """Every step's input (below the x row) and target (above the y row) is labelled: the
+        largest font at which they fit side by side, staggered over up to three rows when a
+        step is narrower than its label; captioning words shortened ("yel…") only when even
+        that does not fit.  Neighbours never overlap; the current step's pair is coloured."""
+        vb = self.plot.vb.boundingRect()
+        px = max(vb.width(), 1.0) / (T + 1.2)
+        key = (int(vb.width()), int(vb.height()))
+        if key != self._label_step:
+            self._label_step = key
+            font, rows, keep = self._choose_layout(T, px, max(vb.height(), 1.0))
+            fm = QFontMetrics(font)
+            self.label_rows, self.label_font = rows, font
+            # Room on the right for half the last labels (and on the left for h_-1's node).
+            half = max(fm.horizontalAdvance(self._short(w, keep))
+                       for w in (self._in_words[-1], self._out_words[-1])) / 2 + 3
+            node = float(np.clip(0.5 * px, 5, 30)) * self._theme.scale / 2 + 3
+            self.plot.setXRange(-1 - max(0.6, node / px), T - 1 + max(0.6, half / px),
+                                padding=0)
+            line = fm.height() + 1
+            # The y range leaves ``rows`` lines of labels below x and above y; the node rows
+            # (and their arrows, -0.35..2.35) share the rest of the height.
+            room = rows * line + 6
+            dpp = 2.7 / max(vb.height() - 2 * room, 40.0)   # data units per pixel
+            self.plot.setYRange(-0.35 - room * dpp, 2.35 + room * dpp, padding=0)
+            shortened = keep < self._longest
             self.plot_widget.setToolTip(
                 "inputs:  " + " ".join(self._in_words) + "\ntargets: " + " ".join(self._out_words)
                 if shortened else "")
             for i in range(T):
-                vis = i % step == 0
-                for labels, words in ((self.in_labels, self._in_words),
-                                      (self.out_labels, self._out_words)):
-                    w = words[i]
-                    labels[i].setText(w if len(w) <= keep else w[:keep - 1] + "…")
-                    labels[i].setVisible(vis)
+                r = i % rows
+                for labels, words, y0, sign in ((self.in_labels, self._in_words, -0.3, -1),
+                                                (self.out_labels, self._out_words, 2.3, 1)):
+                    lab = labels[i]
+                    lab.setFont(font)
+                    lab.setText(self._short(words[i], keep))
+                    lab.setPos(i, y0 + sign * r * line * dpp)
+                    lab.setColor(self._theme.foreground)
+                    lab.setVisible(True)
+            self._current_label = None
         return px
+
+    def _mark_current_label(self, cur):
+        """The current step's input and target in the highlight colour (bold already)."""
+        if cur == self._current_label:
+            return
+        t = self._theme
+        for i, color in ((self._current_label, t.foreground), (cur, t.backward)):
+            if i is not None and 0 <= i < len(self.in_labels):
+                self.in_labels[i].setColor(color)
+                self.out_labels[i].setColor(color)
+        self._current_label = cur
 
     def _on_plot_resized(self, *_):
         # Refit the labels to the plot's new width, also when no step follows.
@@ -214,6 +284,7 @@ class UnrolledPanel(Panel):
         n = st.forward_count
         b = st.backward_from
         cur = st.current_t
+        self._mark_current_label(cur)
         if cur is None:
             self.band.setVisible(False)
         else:
@@ -269,14 +340,19 @@ class UnrolledPanel(Panel):
         self.arrow_steps = np.arange(b, T)
         self.arrow_widths = np.array([self._grad_width((k + 1) / N_BINS) for k in bins])
         if bt.size:
-            self.legend.setText(
-                f"Red arrows under the h row: dhnext_t sent from h_t back to h_(t-1); width ∝ "
-                f"||dhnext_t|| (here {self.norms[b]:.3g}; largest this window "
-                f"{self.max_norm:.3g}). Above each y_t: its target character.")
+            self.legend.setText(self.arrow_key(b))
         else:
             self.legend.setText(
-                f"Forward pass: {n} of {T} steps computed. Below x_t: the input character; "
-                "above y_t: the target (the next character).")
+                f"Forward pass: {n} of {T} steps computed. Below x_t: its input character; "
+                "above y_t: its target (the next character).")
+
+    def arrow_key(self, b: int) -> str:
+        """The gradient arrows' scale: width ∝ ||dhnext_t||, the widest (MAX_W px) being the
+        window's largest norm; and the norm at the step the backward pass has reached."""
+        px = self._grad_width(1.0)
+        return (f"Red arrows: dhnext_t from h_t to h_(t-1); arrow width \u221d ||dhnext||, "
+                f"widest ({px:.0f} px) = {self.max_norm:.3g} (the window's largest); at step "
+                f"{b}: {self.norms[b]:.3g}.")
 
     def csv_tables(self):
         tr, st = self.session.trace, self.session.state

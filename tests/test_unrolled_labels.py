@@ -1,0 +1,113 @@
+"""The unrolled network never drops a character (issue 12): every step's input and target is
+labelled, visibly, without two labels overlapping, up to T = 100, at panel widths 700-1366 px,
+in the normal and the presentation theme; the current step's labels are visible and marked."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt5.QtGui import QColor
+
+from bpttviz.gui import style
+from bpttviz.gui.panels.unrolled import UnrolledPanel
+from bpttviz.session import Session
+
+TEXT = "From fairest creatures we desire increase, That thereby beauty's rose might never die"
+
+
+def _label(ch):
+    return {"\n": "\\n", "\t": "\\t", " ": "\u2423", "\r": "\\r"}.get(ch, ch)
+
+
+@pytest.fixture(params=["normal", "presentation"])
+def themed(request):
+    t = style.LIGHT if request.param == "normal" else \
+        style.THEMES["high-contrast"][1].presenting(1.5)
+    style.set_theme(t)
+    yield t
+    style.set_theme(style.LIGHT)
+
+
+def _check_labels(panel, session):
+    tr = session.trace
+    T = tr.T
+    vocab = session.vocab
+    view = panel.plot.vb.sceneBoundingRect()
+    for labels, ids in ((panel.in_labels, tr.inputs), (panel.out_labels, tr.targets)):
+        assert len(labels) == T
+        rects = []
+        for t, (lab, ix) in enumerate(zip(labels, ids)):
+            # the character itself (spelled out from the corpus, not from the panel)
+            assert lab.toPlainText() == _label(vocab.chars[int(ix)]), t
+            assert lab.isVisible(), t
+            r = lab.sceneBoundingRect()
+            assert r.width() > 0 and view.contains(r), (t, r, view)
+            rects.append(r)
+        for a in range(T):
+            for b in range(a + 1, min(T, a + 8)):   # farther ones are farther apart in x
+                assert not rects[a].intersects(rects[b]), (a, b)
+    # the input labels (below x) never reach the target labels (above y)
+    top_of_inputs = min(lab.sceneBoundingRect().top() for lab in panel.in_labels)
+    bottom_of_targets = max(lab.sceneBoundingRect().bottom() for lab in panel.out_labels)
+    assert bottom_of_targets < top_of_inputs
+
+
+@pytest.mark.parametrize("T", [25, 40, 100])
+def test_every_step_labelled_without_overlap(qtbot, themed, T):
+    s = Session("min-char-rnn")
+    s.edit("window", seq_length=T)
+    assert s.trace.T == T
+    p = UnrolledPanel(s)
+    qtbot.addWidget(p)
+    p.show()
+    qtbot.waitExposed(p)
+    for width in (700, 1000, 1366):
+        p.resize(width, 360)
+        qtbot.wait(5)
+        for event in ("forward:0", f"backward:{T // 2}", f"forward:{T - 1}"):
+            s.set_event(event)
+            p.refresh()
+            _check_labels(p, s)
+            cur = s.state.current_t
+            for lab in (p.in_labels[cur], p.out_labels[cur]):
+                assert lab.isVisible()
+                assert lab.textItem.defaultTextColor() == QColor(themed.backward)
+            others = [i for i in range(T) if i != cur]
+            assert all(p.in_labels[i].textItem.defaultTextColor() == QColor(themed.foreground)
+                       for i in others)
+
+
+def test_labels_spell_the_corpus_at_t40(qtbot):
+    """The issue's example: at T = 40 and 1366 px the inputs read the text itself."""
+    style.set_theme(style.LIGHT)
+    s = Session("min-char-rnn")
+    s.edit("window", seq_length=40)
+    p = UnrolledPanel(s)
+    qtbot.addWidget(p)
+    p.resize(1366, 360)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    shown = "".join(lab.toPlainText() for lab in p.in_labels).replace("\u2423", " ")
+    want = "".join(s.vocab.chars[int(i)] for i in s.trace.inputs)
+    assert shown == want and shown.startswith(TEXT[:25])
+
+
+def test_arrow_width_states_its_scale(qtbot):
+    style.set_theme(style.LIGHT)
+    s = Session("min-char-rnn")
+    p = UnrolledPanel(s)
+    qtbot.addWidget(p)
+    p.resize(1000, 360)
+    p.show()
+    qtbot.waitExposed(p)
+    s.set_event("backward:12")
+    p.refresh()
+    norms = np.linalg.norm(s.trace.dhnext, axis=1)
+    text = p.legend.text()
+    assert "arrow width \u221d ||dhnext||" in text
+    assert f"widest ({9 * style.LIGHT.scale:.0f} px) = {norms.max():.3g}" in text
+    assert f"at step 12: {norms[12]:.3g}" in text
+    # and the widest arrow drawn is the window's largest norm, once the backward pass is over
+    s.set_event("backward:0")
+    p.refresh()
+    assert p.arrow_widths[int(np.argmax(norms))] == pytest.approx(9 * style.LIGHT.scale)
