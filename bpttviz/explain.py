@@ -30,17 +30,40 @@ UPDATE_EQ = {
 }
 
 
-def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagrad", T: int = 1):
-    """``(words, equation)`` for an event."""
+def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagrad", T: int = 1,
+             task: str = "text", carry_state: bool = True, batch_size: int = 1):
+    """``(words, equation)`` for an event; the words never claim what does not happen (no
+    gradient "from the future" at the last step, the update as this task really does it)."""
+    t = event.t
     if event.phase == "forward":
-        return (f"Forward, step {event.t} of {T - 1}: compute h_{event.t} from x_{event.t} and "
-                f"h_{event.t - 1}, then p_{event.t} and the loss of step {event.t}",
-                forward_eq(cell))
+        start = (f"h_{t - 1}" if t > 0 else "the state the window starts from (h_prev)")
+        return (f"Forward, step {t} of {T - 1}: compute h_{t} from x_{t} and {start}, then "
+                f"p_{t} and the loss of step {t}", forward_eq(cell))
     if event.phase == "backward":
-        return (f"Backward, step {event.t}: the gradient at h_{event.t} (from loss {event.t} and from "
-                f"the future) goes through the cell and sends dhnext back to h_{event.t - 1}",
-                backward_eq(cell))
+        back = f"h_{t - 1}" if t > 0 else "the starting state h_prev (the backward pass ends here)"
+        if t == T - 1:
+            words = (f"Backward, step {t} (the last): the gradient at h_{t} comes from loss {t} "
+                     f"only (nothing comes from the future at the last step), goes through the "
+                     f"cell and sends dhnext back to {back}")
+        else:
+            words = (f"Backward, step {t}: the gradient at h_{t} (from loss {t} and from the "
+                     f"future) goes through the cell and sends dhnext back to {back}")
+        return words, backward_eq(cell)
     if event.phase == "clip":
-        return ("Clip: compare each gradient's norm with the threshold", CLIP_EQ.get(clip, CLIP_EQ[None]))
-    return ("Update: the optimizer changes the parameters; the next window starts from the last h",
-            UPDATE_EQ.get(optimizer, ""))
+        words = {
+            "value": "Clip: cut every gradient entry to [−c, c]",
+            "norm": "Clip: if the global gradient norm exceeds c, rescale every gradient by c / norm",
+            "param-norm": "Clip: rescale each parameter's gradient whose own norm exceeds c by c / its norm",
+        }.get(clip, "Clip: no clipping (the update uses the raw gradient)")
+        return words, CLIP_EQ.get(clip, CLIP_EQ[None])
+    if task == "captioning":
+        words = (f"Update: the optimizer ({optimizer}) applies the gradient of this iteration's "
+                 f"minibatch of {batch_size} captions (the timeline showed its first caption); "
+                 "the next iteration draws a new minibatch, each caption's h0 from its image")
+    elif task in ("text", "names") and carry_state:  # as CharRun._starts_fresh decides
+        words = (f"Update: the optimizer ({optimizer}) changes the parameters; the next window "
+                 "starts from the last h")
+    else:
+        words = (f"Update: the optimizer ({optimizer}) changes the parameters; the next window "
+                 "starts from h = 0")
+    return words, UPDATE_EQ.get(optimizer, "")

@@ -194,7 +194,9 @@ class CodePanel(Panel):
                        f"{np.linalg.norm(tr.dhnext[t]):.4g}")
             out.append(fmt("dh", tr.dh[t]))
             out.append(fmt("  Why.T @ dy", tr.dh_from_output[t]) + "   (own loss)")
-            out.append(fmt("  + dhnext  ", tr.dh_from_future[t]) + "   (future)")
+            out.append(fmt("  + dhnext  ", tr.dh_from_future[t])
+                       + ("   (nothing from the future at the last step)" if t == tr.T - 1
+                          else "   (future)"))
             for label, source in get_cell(tr.cell).backward_values:
                 out.append(fmt(label, _step_values(tr, source, t)))
             out.append(fmt("dhnext", tr.dhnext[t]) + "   (to step t-1)")

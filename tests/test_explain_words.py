@@ -1,0 +1,39 @@
+"""The header's words say what the event really does (issue 12: numbers and words that never
+mislead)."""
+from bpttviz.explain import describe
+from bpttviz.session import Session
+from bpttviz.timeline import Event
+
+
+def test_the_last_backward_step_gets_nothing_from_the_future():
+    words, _ = describe(Event("backward", 9), T=10)
+    assert "from the future)" not in words and "nothing comes from the future" in words
+    words, _ = describe(Event("backward", 4), T=10)
+    assert "from the future" in words and "nothing" not in words
+    words, _ = describe(Event("backward", 0), T=10)
+    assert "h_-1" not in words
+
+
+def test_the_first_forward_step_names_the_starting_state():
+    words, _ = describe(Event("forward", 0), T=10)
+    assert "h_-1" not in words and "starts from" in words
+
+
+def test_clip_words_follow_the_mode():
+    assert "rescale every gradient by c / norm" in describe(Event("clip"), clip="norm")[0]
+    assert "cut every gradient entry" in describe(Event("clip"), clip="value")[0]
+    assert "each parameter" in describe(Event("clip"), clip="param-norm")[0]
+    assert "no clipping" in describe(Event("clip"), clip=None)[0]
+
+
+def test_update_words_follow_the_task():
+    s = Session("cs231n-captioning-rnn")
+    s.set_event("update")
+    words, _ = s.describe_event()
+    assert "minibatch" in words and str(s.config.batch_size) in words
+    s = Session("min-char-rnn")
+    s.set_event("update")
+    assert "last h" in s.describe_event()[0]
+    s = Session("dinosaurs")
+    s.set_event("update")
+    assert "h = 0" in s.describe_event()[0]
