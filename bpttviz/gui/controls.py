@@ -13,6 +13,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                              QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ..engine import limits
 from ..engine.cellspec import CELLS
 from ..engine.presets import list_presets, load_preset
 from ..session import SessionError
@@ -88,14 +89,14 @@ class ControlsPanel(QWidget):
         self.cell = self._combo("cell", list(CELLS), "Cell: " + "; ".join(
             f"{c.name} = {c.blurb or c.title}" for c in CELLS.values()))
         form.addRow("Cell", self.cell)
-        self.hidden_size = self._spin("hidden_size", 1, 1024, "Hidden units H")
+        self.hidden_size = self._spin("hidden_size", *limits.HIDDEN_SIZE.offer, f"Hidden units H ({limits.HIDDEN_SIZE.describe()}: larger ones take too long to draw)")
         form.addRow("Hidden size", self.hidden_size)
-        self.seq_length = self._spin("seq_length", 1, 400, "Timesteps per window (T): the length "
+        self.seq_length = self._spin("seq_length", *limits.SEQ_LENGTH.offer, "Timesteps per window (T): the length "
                                      "backpropagation goes back through")
         form.addRow("Sequence length", self.seq_length)
-        self.seed = self._spin("seed", 0, 2**31 - 1, "Random seed of the initial weights")
+        self.seed = self._spin("seed", *limits.SEED.offer, "Random seed of the initial weights")
         form.addRow("Random seed", self.seed)
-        self.init_scale = self._dspin("init_scale", 1e-5, 100.0, 5, 0.005,
+        self.init_scale = self._dspin("init_scale", *limits.INIT_SCALE.offer, 5, 0.005,
                                       "Initial weights are drawn as randn · init scale")
         form.addRow("Init scale", self.init_scale)
         outer.addWidget(box)
@@ -106,9 +107,9 @@ class ControlsPanel(QWidget):
         self.clip = self._combo("clip", tuple(CLIP_MODES), "Gradient clipping: none, each entry "
                                 "to ±c (value), the global norm (norm) or each parameter's norm")
         form.addRow("Clipping", self.clip)
-        self.clip_value = self._dspin("clip_value", 1e-4, 1e6, 4, 0.5, "Clipping threshold c")
+        self.clip_value = self._dspin("clip_value", *limits.CLIP_VALUE.offer, 4, 0.5, "Clipping threshold c")
         form.addRow("Threshold", self.clip_value)
-        self.lr = self._dspin("lr", 1e-6, 100.0, 6, 0.01, "Learning rate")
+        self.lr = self._dspin("lr", *limits.LR.offer, 6, 0.01, "Learning rate")
         form.addRow("Learning rate", self.lr)
         self.optimizer = self._combo("optimizer", OPTIMIZERS, "Optimizer used at the update event")
         form.addRow("Optimizer", self.optimizer)
@@ -168,7 +169,7 @@ class ControlsPanel(QWidget):
     def _spin(self, field, lo, hi, tip):
         w = QSpinBox()
         w.setObjectName(field)
-        w.setRange(lo, hi)
+        w.setRange(int(lo), int(hi))
         w.setKeyboardTracking(False)  # one edit on Enter / focus out, not one per digit
         w.setToolTip(tip)
         w.valueChanged.connect(self._widget_edited)
