@@ -3,8 +3,9 @@ side when it is wide and short (a projector's 1366x768), so that no plot is sque
 
 ``PlotFlow(view, groups)``: ``view`` is a pyqtgraph GraphicsLayoutWidget, ``groups`` a list of
 plot groups, each a list of items that stay together in one row (a plot and its colour bar).
-:meth:`PlotFlow.fit` re-places them when the shape of the view calls for it; a panel calls it
-from its ``resizeEvent``.
+Tall, group i is row i (or ``rows`` gives the groups of each row, the last item of a shorter
+row spanning the rest); wide, every item is in one row.  :meth:`PlotFlow.fit` re-places them
+when the shape of the view calls for it; a panel calls it from its ``resizeEvent``.
 """
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def best_grid(n: int, width: float, height: float, min_w: float = 300, min_h: fl
 class PlotFlow:
     def __init__(self, view, groups: Sequence[Sequence[object]],
                  stretch: Optional[Sequence[float]] = None,
-                 side_stretch: Optional[Sequence[float]] = None):
+                 side_stretch: Optional[Sequence[float]] = None,
+                 rows: Optional[Sequence[Sequence[int]]] = None):
         self.view = view
         self.groups: List[List[object]] = [list(g) for g in groups]
+        #: tall layout: the group indices of each row (default: one group a row)
+        self.rows = [list(r) for r in rows] if rows is not None else [[i] for i in range(len(self.groups))]
         self.stretch = list(stretch) if stretch is not None else [1.0] * len(self.groups)
         self.side_stretch = list(side_stretch) if side_stretch is not None else [1.0] * len(self.groups)
         self.side_by_side: Optional[bool] = None
@@ -58,17 +62,21 @@ class PlotFlow:
         for i in range(gl.columnCount()):
             gl.setColumnStretchFactor(i, 1)
             gl.setColumnSpacing(i, gl.horizontalSpacing())
-        col = 0
-        for i, g in enumerate(self.groups):
-            for j, item in enumerate(g):
-                if side:
+        if side:
+            col = 0
+            for i, g in enumerate(self.groups):
+                for j, item in enumerate(g):
                     layout.addItem(item, row=0, col=col)
                     gl.setColumnStretchFactor(col, int(round(10 * self.side_stretch[i])) if j == 0 else 0)
                     col += 1
-                else:
-                    layout.addItem(item, row=i, col=j)
-            if side and i < len(self.groups) - 1:
-                gl.setColumnSpacing(col - 1, 36)  # air between one group's labels and the next's
-            if not side:
-                gl.setRowStretchFactor(i, int(round(10 * self.stretch[i])))
+                if i < len(self.groups) - 1:
+                    gl.setColumnSpacing(col - 1, 36)  # air between one group's labels and the next's
+        else:
+            items_per_row = [[item for gi in r for item in self.groups[gi]] for r in self.rows]
+            width = max(len(r) for r in items_per_row)
+            for r, items in enumerate(items_per_row):
+                for c, item in enumerate(items):
+                    span = width - c if c == len(items) - 1 else 1
+                    layout.addItem(item, row=r, col=c, colspan=span)
+                gl.setRowStretchFactor(r, int(round(10 * max(self.stretch[gi] for gi in self.rows[r]))))
         return True

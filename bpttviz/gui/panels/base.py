@@ -156,7 +156,18 @@ class Panel(QWidget):
         if self._shown and self._dirty and self.isVisible():
             self.refresh()
 
+    #: A :class:`bpttviz.gui.reflow.PlotFlow` the panel sets to have its plots placed side by
+    #: side when it is wide and short, in a column when tall (re-fitted on every resize).
+    plot_flow = None
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        if self.plot_flow is not None:
+            self.plot_flow.fit()
+
     def showEvent(self, event):  # noqa: N802
+        if self.plot_flow is not None:
+            self.plot_flow.fit()
         super().showEvent(event)
         if self._dirty:
             self.refresh()

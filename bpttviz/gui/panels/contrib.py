@@ -88,7 +88,7 @@ class ContributionsPanel(Panel):
         # Tall: the heatmap over the bars (x linked); wide and short (presentation on a
         # projector): side by side, so neither is squeezed flat.
         from ..reflow import PlotFlow
-        self.flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
+        self.plot_flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
                              stretch=[3, 2])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
@@ -124,14 +124,6 @@ class ContributionsPanel(Panel):
         self.matrix = np.zeros((0, 0))      # drawn ||part(t, k)|| (NaN = not shown)
         self.step_norms = np.zeros(0)       # drawn bar heights (NaN = not shown)
         self.running_total = np.zeros(0)    # drawn running total (NaN = not shown)
-
-    def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        self.flow.fit()
-
-    def showEvent(self, event):  # noqa: N802
-        self.flow.fit()
-        super().showEvent(event)
 
     # --- numbers ----------------------------------------------------------------------------
     def _running_totals(self, tr) -> np.ndarray:

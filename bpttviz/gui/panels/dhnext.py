@@ -64,8 +64,10 @@ class DhnextPanel(Panel):
         for plot in (self.norm_plot, self.split_plot):
             plot.getAxis("left").setWidth(int(fm.horizontalAdvance("0.0005") + lab_h
                                               + 12 * t.scale))
-        self.view.ci.layout.setRowStretchFactor(0, 1)
-        self.view.ci.layout.setRowStretchFactor(1, 1)
+        from ..reflow import PlotFlow
+        # Tall: the two norm plots over the heatmap; wide and short: all three in a row.
+        self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.split_plot], [self.heat_plot]],
+                                  rows=[[0, 1], [2]], side_stretch=[1, 1, 2])
         sym = dict(symbol="o", symbolSize=8 * t.scale)
         self.norm_curve = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbolBrush=t.backward,
                                           symbolPen=None, **sym)

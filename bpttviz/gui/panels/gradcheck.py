@@ -280,6 +280,15 @@ class GradCheckPanel(Panel):
         self._result_trace_serial = None
         self.on_busy(session.busy)
 
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        # On a short view (a projector) the table keeps a few rows and the plots the rest;
+        # it scrolls for the others.
+        rows = self.table.verticalHeader().defaultSectionSize()
+        head = self.table.horizontalHeader().height()
+        short = self.height() < 620
+        self.table.setMaximumHeight(head + int(3.3 * rows) + 4 if short else 16777215)
+
     # --- controls -----------------------------------------------------------------------
     def on_busy(self, busy: bool):
         # The training worker owns the run (the base class disables the check and the bug).

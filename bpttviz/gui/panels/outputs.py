@@ -50,8 +50,10 @@ class OutputsPanel(Panel):
         self.loss_plot = self.view.addPlot(row=1, col=0)
         style.style_plot(self.loss_plot, "timestep t", "loss (nats)")
         self.loss_plot.setXLink(self.plot)
-        self.view.ci.layout.setRowStretchFactor(0, 3)
-        self.view.ci.layout.setRowStretchFactor(1, 1)
+        from ..reflow import PlotFlow
+        # Tall: the probabilities over the per-step losses; wide and short: side by side.
+        self.plot_flow = PlotFlow(self.view, [[self.plot, self.heatmap.bar], [self.loss_plot]],
+                                  stretch=[3, 1], side_stretch=[2, 1])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=t.forward,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.loss_plot.addItem(self.bars)
@@ -150,7 +152,7 @@ class OutputsPanel(Panel):
             self.loss_cursor.setVisible(True)
             self.loss_cursor.setPos(st.current_t)
         total = float(np.sum(tr.losses[:n]))
-        self.loss_sum.setText(f"Loss (bottom plot): sum so far = {total:.3f} ({n} of {tr.T} "
+        self.loss_sum.setText(f"Loss plot: sum so far = {total:.3f} ({n} of {tr.T} "
                               f"steps); dashed line: ln V = {math.log(tr.vocab_size):.3f}, a "
                               "uniform guess.")
 

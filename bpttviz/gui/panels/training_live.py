@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
+from PyQt5.QtWidgets import (QBoxLayout, QDoubleSpinBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit,
                              QPushButton, QSpinBox, QVBoxLayout)
 
 from .. import style
@@ -188,8 +188,8 @@ class TrainingPanel(Panel):
         self.sample_box.setFont(t.font(t.mono_pt, mono=True))
         self.sample_box.setToolTip("Text sampled from the model (200 characters)")
         # Three lines of sample: enough to read, and the curves keep the room.
-        lines = self.sample_box.fontMetrics().lineSpacing()
-        self.sample_box.setMaximumHeight(int(3.4 * lines) + 8)
+        self._sample_lines_h = int(3.4 * self.sample_box.fontMetrics().lineSpacing()) + 8
+        self.sample_box.setMaximumHeight(self._sample_lines_h)
         self.sample_box.setPlaceholderText("Sampled text appears here.")
 
         lay = QVBoxLayout(self)
@@ -200,8 +200,14 @@ class TrainingPanel(Panel):
         lay.addWidget(self.rate_label)
         lay.addWidget(self.explain)
         lay.addWidget(self.key)
-        lay.addWidget(self.view, 1)
-        lay.addWidget(self.sample_box)
+        # The curves and the sampled text: one over the other in a tall view, side by side
+        # in a short, wide one (a projector), where three lines of text would take the plots'
+        # room.
+        self.body = QBoxLayout(QBoxLayout.TopToBottom)
+        self.body.setSpacing(4)
+        self.body.addWidget(self.view, 1)
+        self.body.addWidget(self.sample_box)
+        lay.addLayout(self.body, 1)
 
         self.hist = {k: _Growing() for k in HISTORY_FIELDS}
         self._ranges = {}
@@ -230,6 +236,16 @@ class TrainingPanel(Panel):
         self._set_live_pens(session.busy)
         if session.busy:
             self.frame_timer.start()
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        side = self.height() < 620 and self.width() > 1000
+        if side != (self.body.direction() == QBoxLayout.LeftToRight):
+            self.body.setDirection(QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom)
+            self.body.setStretch(0, 3 if side else 1)
+            self.body.setStretch(1, 1 if side else 0)
+            self.sample_box.setMaximumHeight(16777215 if side else self._sample_lines_h)
+            self.sample_box.setMaximumWidth(int(self.width() * 0.3) if side else 16777215)
 
     # --- controls -----------------------------------------------------------------------
     @property

@@ -79,9 +79,10 @@ class TruncationPanel(Panel):
         style.style_plot(self.lost_plot, "distance d (steps back)", "||dWhh part||")
         self.reach_plot = self.view.addPlot(row=1, col=0, colspan=2)
         style.style_plot(self.reach_plot, "loss step t", "steps back")
-        lay_ = self.view.ci.layout
-        lay_.setRowStretchFactor(0, 3)
-        lay_.setRowStretchFactor(1, 2)
+        from ..reflow import PlotFlow
+        # Tall: norms and losses over the reach map; wide and short: all three in a row.
+        self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.lost_plot], [self.reach_plot]],
+                                  rows=[[0, 1], [2]], stretch=[3, 3, 2])
         for p in (self.norm_plot, self.lost_plot, self.reach_plot):
             p.getAxis("left").setWidth(int(80 * t.scale))
         # The bar plot's axis has no title: pyqtgraph sizes it for digits and cut the
