@@ -1,0 +1,240 @@
+"""Drawing a panel (or the whole window) for export, at the size it is exported at.
+
+Why not ``QWidget.render`` into a QSvgGenerator, or pyqtgraph's exporters: on a widget,
+pyqtgraph views paint through their on-screen caches (scatter symbols and the unrolled
+network's nodes come out as pixmap fragments, "broken glyphs"), and every curve uses a
+*cosmetic* pen, which Qt's SVG writes as a stroke in data units plus
+``vector-effect="non-scaling-stroke"``: librsvg and others ignore that effect and draw a
+2.5-unit stroke scaled by the data transform, the huge "blobs" on log axes.  So here:
+
+* a **sheet** lays the panel out at the export size (plot only by default: the view's
+  controls and hover hints are hidden, a title and the event's caption are drawn on top);
+* :func:`paint_sheet` walks the widget tree: ordinary widgets are rendered by Qt (text as
+  text), each pyqtgraph view is drawn by rendering its *scene* with every item in pyqtgraph's
+  export mode (symbols as vector paths, no autoscale button);
+* the picture is recorded once as SVG and then made renderer-proof by
+  :mod:`bpttviz.export.svgfix` (cosmetic strokes mapped to real widths in page units, long
+  curves decimated, small heatmaps embedded at a resolution no viewer blurs); PNG and PDF
+  are drawn from that same drawing by Qt's SVG renderer at the target size, so a PNG at
+  3840 px is painted at 3840 px (crisp), and the three formats agree.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import List, Optional, Tuple
+
+DEFAULT_WIDTH = 1920
+#: Logical size panels are laid out at for export (16:9 for slides); PNG width scales from it.
+PANEL_SIZE = (960, 540)
+#: Height of the title + event caption band above a plot-only panel (logical pixels).
+HEADER_HEIGHT = 50
+
+#: Hover/click hints: words an exported slide cannot act on.
+_HINT_STARTS = ("hover", "click", "drag", "press", "right-click", "double-click")
+
+
+def _input_types():
+    from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox,
+                                 QLineEdit)
+    return (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
+
+
+def _layout_row_of(widget):
+    """The horizontal layout that directly holds ``widget`` (its row of controls), or None."""
+    from PyQt5.QtWidgets import QHBoxLayout
+    parent = widget.parentWidget()
+    if parent is None or parent.layout() is None:
+        return None
+
+    def find(layout):
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            if item.widget() is widget:
+                return layout
+            sub = item.layout()
+            if sub is not None:
+                hit = find(sub)
+                if hit is not None:
+                    return hit
+        return None
+    row = find(parent.layout())
+    return row if isinstance(row, QHBoxLayout) else None
+
+
+def _layout_widgets(layout) -> list:
+    out = []
+    for i in range(layout.count()):
+        item = layout.itemAt(i)
+        if item.widget() is not None:
+            out.append(item.widget())
+        elif item.layout() is not None:
+            out.extend(_layout_widgets(item.layout()))
+    return out
+
+
+def control_widgets(root) -> list:
+    """What a plot-only export leaves out of ``root``: every input control (buttons, check
+    boxes, combos, spin boxes, sliders) with the labels of its row, and hover/click hints."""
+    import pyqtgraph as pg
+    from PyQt5.QtWidgets import QLabel, QScrollBar, QWidget
+    inputs = _input_types()
+    hidden: List[QWidget] = []
+
+    def add(w):
+        if not any(w is h for h in hidden):
+            hidden.append(w)
+    for w in root.findChildren(QWidget):
+        if not w.isVisibleTo(root) or isinstance(w, QScrollBar):
+            continue
+        if isinstance(w, pg.GraphicsView) or any(isinstance(a, pg.GraphicsView)
+                                                 for a in _ancestors(w, root)):
+            continue
+        if isinstance(w, inputs) and not isinstance(w.parentWidget(), inputs):
+            row = _layout_row_of(w)
+            for x in (_layout_widgets(row) if row is not None else [w]):
+                add(x)
+        elif isinstance(w, QLabel) and _plain(w.text()).lower().startswith(_HINT_STARTS):
+            add(w)
+    return hidden
+
+
+def _ancestors(w, root):
+    p = w.parentWidget()
+    while p is not None and p is not root:
+        yield p
+        p = p.parentWidget()
+
+
+def _plain(text: str) -> str:
+    import re
+    return re.sub(r"<[^>]+>", "", text or "").strip()
+
+
+class Sheet:
+    """What is drawn for one export: ``widget`` laid out at ``size`` (logical pixels), below
+    an optional header (``title`` and ``caption``).  Use as a context manager: entering hides
+    the controls (unless ``with_controls``) and lays the widget out; leaving restores it."""
+
+    def __init__(self, widget, title: str = "", caption: str = "", with_controls: bool = False,
+                 size: Optional[Tuple[int, int]] = PANEL_SIZE, header: bool = True):
+        self.widget, self.title, self.caption = widget, title, caption
+        self.with_controls = with_controls
+        self.header = HEADER_HEIGHT if header and (title or caption) else 0
+        self.size = size
+        self._hidden: list = []
+        self._old_size = None
+
+    @property
+    def width(self) -> int:
+        return self.widget.width()
+
+    @property
+    def height(self) -> int:
+        return self.widget.height() + self.header
+
+    def __enter__(self):
+        from PyQt5.QtWidgets import QApplication
+        if not self.with_controls:
+            self._hidden = [w for w in control_widgets(self.widget) if w.isVisible()]
+            for w in self._hidden:
+                w.hide()
+        if self.size is not None:
+            self._old_size = self.widget.size()
+            self.widget.resize(int(self.size[0]), max(1, int(self.size[1]) - self.header))
+        settle()
+        return self
+
+    def __exit__(self, *exc):
+        for w in self._hidden:
+            w.show()
+        if self._old_size is not None:
+            self.widget.resize(self._old_size)
+        self._hidden = []
+
+
+def settle() -> None:
+    """Let Qt and pyqtgraph finish laying out (layouts and view ranges update through posted
+    events, in a few rounds)."""
+    from PyQt5.QtWidgets import QApplication
+    for _ in range(3):
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+
+
+def paint_sheet(painter, sheet: Sheet, transparent: bool = False) -> None:
+    """Paint ``sheet`` at the painter's origin in logical pixels (scale the painter first)."""
+    from PyQt5.QtCore import QPoint, QRectF, Qt
+    from PyQt5.QtGui import QColor, QFont, QFontMetrics
+    if not transparent:
+        painter.fillRect(QRectF(0, 0, sheet.width, sheet.height), QColor("white"))
+    if sheet.header:
+        painter.save()
+        fg = sheet.widget.palette().windowText().color()
+        title_font = QFont("DejaVu Sans")
+        title_font.setPixelSize(19)
+        title_font.setBold(True)
+        cap_font = QFont("DejaVu Sans")
+        cap_font.setPixelSize(14)
+        painter.setPen(fg)
+        painter.setFont(title_font)
+        painter.drawText(QRectF(12, 4, sheet.width - 24, 24), int(Qt.AlignLeft | Qt.AlignVCenter),
+                         QFontMetrics(title_font).elidedText(sheet.title, Qt.ElideRight, sheet.width - 24))
+        painter.setFont(cap_font)
+        painter.setPen(QColor(fg.red(), fg.green(), fg.blue(), 200))
+        painter.drawText(QRectF(12, 28, sheet.width - 24, 20), int(Qt.AlignLeft | Qt.AlignVCenter),
+                         QFontMetrics(cap_font).elidedText(sheet.caption, Qt.ElideRight, sheet.width - 24))
+        painter.restore()
+    paint_widget(painter, sheet.widget, QPoint(0, sheet.header), transparent)
+
+
+def paint_widget(painter, widget, offset, transparent: bool = False) -> None:
+    """Paint ``widget`` and its visible children at ``offset``: Qt renders plain widgets
+    (text as text); pyqtgraph views are drawn from their scenes (see the module docstring)."""
+    import pyqtgraph as pg
+    from PyQt5.QtGui import QRegion
+    from PyQt5.QtWidgets import QWidget
+    if isinstance(widget, pg.GraphicsView):
+        _paint_view(painter, widget, offset, transparent)
+        return
+    flags = QWidget.RenderFlags() if transparent else QWidget.RenderFlags(QWidget.DrawWindowBackground)
+    if not widget.findChildren(pg.GraphicsView):
+        QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags | QWidget.DrawChildren)
+        return
+    QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags)
+    for child in widget.children():
+        if isinstance(child, QWidget) and not child.isWindow() and child.isVisible():
+            paint_widget(painter, child, offset + child.pos(), transparent)
+
+
+@contextmanager
+def export_mode(scene, painter):
+    """Every pyqtgraph item of ``scene`` in export mode while drawing (vector symbols, no
+    on-screen caches or buttons)."""
+    items = [it for it in scene.items() if hasattr(it, "setExportMode")]
+    opts = {"antialias": True, "background": None, "painter": painter, "resolutionScale": 1.0}
+    for it in items:
+        it.setExportMode(True, opts)
+    try:
+        yield
+    finally:
+        for it in items:
+            it.setExportMode(False)
+
+
+def _paint_view(painter, view, offset, transparent: bool) -> None:
+    from PyQt5.QtCore import QPointF, QRectF, Qt
+    vp = view.viewport()
+    pos = offset + vp.pos()
+    target = QRectF(QPointF(pos), QPointF(pos.x() + vp.width(), pos.y() + vp.height()))
+    if not transparent:
+        brush = view.backgroundBrush()
+        if brush.style() != Qt.NoBrush:
+            painter.fillRect(target, brush)
+    source = view.mapToScene(vp.rect()).boundingRect()
+    scene = view.scene()
+    painter.save()
+    painter.setRenderHint(painter.Antialiasing, True)
+    painter.setRenderHint(painter.TextAntialiasing, True)
+    with export_mode(scene, painter):
+        scene.render(painter, target, source, Qt.IgnoreAspectRatio)
+    painter.restore()
