@@ -81,7 +81,7 @@ class ProgressPrinter:
 
     def __call__(self, done: int, total: int, what: str = "") -> None:
         if self.due(final=done >= total and self.printed):
-            self.say(f"[{done}/{total} files] {what}")
+            self.say(f"[{done}/{total}] {what}")
 
     def training(self, done: int, total: int) -> None:
         if self.due(final=done >= total and self.printed):

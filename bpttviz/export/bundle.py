@@ -129,7 +129,7 @@ class _Job:
 
 def _frame_progress(job: _Job, name: str):
     def frame(i, n):
-        job.tick(f"{name}: frame {i} of {n}", advance=False)
+        job.tick(f"drawing {name}: frame {i} of {n}", advance=False)
     return frame
 
 
@@ -192,10 +192,10 @@ def export_panels(session, panels, folder, formats: Iterable[str] = ("png", "svg
             panel.refresh()
             for fmt in formats:
                 _export_target(job, panel.key, panel.title, panel, fmt)
-                job.tick(f"{panel.key}.{FORMAT_REGISTRY[fmt].extension}")
+                job.tick(f"wrote {panel.key}.{FORMAT_REGISTRY[fmt].extension}")
         for fmt in window_formats:
             _export_target(job, "window", "Main window", window, fmt)
-            job.tick(f"window.{FORMAT_REGISTRY[fmt].extension}")
+            job.tick(f"wrote window.{FORMAT_REGISTRY[fmt].extension}")
         if job.pages:
             write_bytes(os.path.join(folder, ONE_FILE_PDF),
                         pdf_bytes([(svg, size) for _, _, svg, size in job.pages], "bpttviz panels"))

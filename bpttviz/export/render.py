@@ -133,7 +133,6 @@ class Sheet:
         return self.widget.height() + self.header
 
     def __enter__(self):
-        from PyQt5.QtWidgets import QApplication
         if not self.with_controls:
             self._hidden = [w for w in control_widgets(self.widget) if w.isVisible()]
             for w in self._hidden:
@@ -187,23 +186,26 @@ def paint_sheet(painter, sheet: Sheet, transparent: bool = False) -> None:
     paint_widget(painter, sheet.widget, QPoint(0, sheet.header), transparent)
 
 
-def paint_widget(painter, widget, offset, transparent: bool = False) -> None:
+def paint_widget(painter, widget, offset, transparent: bool = False, root: bool = True) -> None:
     """Paint ``widget`` and its visible children at ``offset``: Qt renders plain widgets
-    (text as text); pyqtgraph views are drawn from their scenes (see the module docstring)."""
+    (text as text); pyqtgraph views are drawn from their scenes (see the module docstring).
+    The root's own background is painted only when it is the whole window (a panel's sheet
+    is on white); children fill theirs as on screen (``autoFillBackground``)."""
     import pyqtgraph as pg
     from PyQt5.QtGui import QRegion
     from PyQt5.QtWidgets import QWidget
     if isinstance(widget, pg.GraphicsView):
         _paint_view(painter, widget, offset, transparent)
         return
-    flags = QWidget.RenderFlags() if transparent else QWidget.RenderFlags(QWidget.DrawWindowBackground)
+    fill = not transparent and (widget.autoFillBackground() or (root and widget.isWindow()))
+    flags = QWidget.RenderFlags(QWidget.DrawWindowBackground) if fill else QWidget.RenderFlags()
     if not widget.findChildren(pg.GraphicsView):
         QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags | QWidget.DrawChildren)
         return
     QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags)
     for child in widget.children():
         if isinstance(child, QWidget) and not child.isWindow() and child.isVisible():
-            paint_widget(painter, child, offset + child.pos(), transparent)
+            paint_widget(painter, child, offset + child.pos(), transparent, root=False)
 
 
 @contextmanager

@@ -34,10 +34,11 @@ ET.register_namespace("xlink", XLINK_NS)
 
 #: A curve with more points than this is decimated (per half page pixel).
 DECIMATE_ABOVE = 1200
-#: Embedded images are enlarged until one source pixel is at most this many page pixels.
-MAX_CELL_PX = 3.0
+#: Embedded images are enlarged (nearest neighbour) to this many pixels per page pixel, so a
+#: viewer scaling them up to a slide smooths only the outermost pixel of each cell.
+IMAGE_PX_PER_PAGE_PX = 2.0
 #: ... but never beyond this many pixels a side.
-MAX_IMAGE_SIDE = 2400
+MAX_IMAGE_SIDE = 3000
 
 _NUM = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(rf"[A-Za-z]|{_NUM}")
@@ -228,8 +229,8 @@ def _enlarge_image(el, m: _Affine) -> None:
     except Exception:  # noqa: BLE001 -- an image we cannot read is left untouched
         return
     shown_w, shown_h = abs(w * m.a) + abs(h * m.c), abs(w * m.b) + abs(h * m.d)
-    kx = int(shown_w / max(1, img.width) / MAX_CELL_PX)
-    ky = int(shown_h / max(1, img.height) / MAX_CELL_PX)
+    kx = int(shown_w * IMAGE_PX_PER_PAGE_PX / max(1, img.width))
+    ky = int(shown_h * IMAGE_PX_PER_PAGE_PX / max(1, img.height))
     kx = max(1, min(kx, MAX_IMAGE_SIDE // max(1, img.width)))
     ky = max(1, min(ky, MAX_IMAGE_SIDE // max(1, img.height)))
     if kx < 2 and ky < 2:
