@@ -177,9 +177,8 @@ def _run(args) -> int:
             except ValueError as e:
                 raise _ArgError(str(e)) from None
         try:
-            panels = build_panels(session, [k for k in keys if k != "window"] if keys else None)
-            if keys and not panels and "window" not in keys:
-                raise ExportError("--panels names no panel")
+            named = [k for k in keys if k != "window"] if keys else None
+            panels = build_panels(session, named) if named is None or named else []
             window = None
             if keys and "window" in keys:
                 window = _window(session, app)

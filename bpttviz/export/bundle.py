@@ -9,11 +9,12 @@ import json
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from .pictures import (ExportError, is_panel, laid_out, pdf_bytes, save_gif, save_png, save_svg,
-                       save_pdf, save_video, svg_bytes, video_unavailable, write_bytes)
+                       save_pdf, save_video, video_unavailable, write_bytes)
 from .render import DEFAULT_WIDTH, PANEL_SIZE
 from .tables import save_csv_tables, save_loss_history_csv
 
@@ -144,8 +145,7 @@ def _export_target(job: _Job, key: str, title: str, target, fmt: str) -> None:
         save_svg(target, base + ".svg", title, job.with_controls)
         add(ExportedFile(name, key, title, fmt, f"{title} as vector graphics (SVG)"))
     elif fmt == "pdf" and job.one_file:
-        with laid_out(target, job.with_controls) as sheet:
-            job.pages.append((key, title, svg_bytes(sheet, title=title), (sheet.width, sheet.height)))
+        job.pages.append((key, title, target))
     elif fmt == "pdf":
         save_pdf(target, base + ".pdf", title, job.with_controls)
         add(ExportedFile(name, key, title, fmt, f"{title} as vector graphics (PDF)"))
@@ -165,6 +165,16 @@ def _export_target(job: _Job, key: str, title: str, target, fmt: str) -> None:
         else:
             n = save_video(session, target, base + "." + fmt, width, progress=frames, fmt=fmt)
         add(ExportedFile(name, key, title, fmt, f"{title}: one frame per event of the iteration ({n})"))
+
+
+def _write_one_pdf(job: _Job) -> None:
+    """Every page of ``--one-file`` in one PDF (each sheet laid out in turn)."""
+    with ExitStack() as stack:
+        sheets = [stack.enter_context(laid_out(t, job.with_controls)) for _, _, t in job.pages]
+        write_bytes(os.path.join(job.folder, ONE_FILE_PDF), pdf_bytes(sheets, "bpttviz panels"))
+    job.files.append(ExportedFile(ONE_FILE_PDF, ",".join(k for k, _, _ in job.pages), "All panels",
+                                  "pdf", "every panel, one page each: "
+                                  + ", ".join(t for _, t, _ in job.pages)))
 
 
 def export_panels(session, panels, folder, formats: Iterable[str] = ("png", "svg", "csv"),
@@ -197,11 +207,7 @@ def export_panels(session, panels, folder, formats: Iterable[str] = ("png", "svg
             _export_target(job, "window", "Main window", window, fmt)
             job.tick(f"wrote window.{FORMAT_REGISTRY[fmt].extension}")
         if job.pages:
-            write_bytes(os.path.join(folder, ONE_FILE_PDF),
-                        pdf_bytes([(svg, size) for _, _, svg, size in job.pages], "bpttviz panels"))
-            job.files.append(ExportedFile(ONE_FILE_PDF, ",".join(k for k, *_ in job.pages),
-                                          "All panels", "pdf", "every panel, one page each: "
-                                          + ", ".join(t for _, t, *_ in job.pages)))
+            _write_one_pdf(job)
         if "csv" in formats and len(session.run.history.loss):
             save_loss_history_csv(session, folder)
             job.files.append(ExportedFile("loss_history.csv", "loss", "Training loss", "csv",

@@ -173,34 +173,40 @@ def save_svg(target, path, title: str = "", with_controls: bool = False) -> None
         write_bytes(path, svg_bytes(sheet, title=title))
 
 
-def pdf_bytes(drawings: Sequence[tuple], title: str = "bpttviz") -> bytes:
-    """A PDF with one page per ``(svg, (width, height))``, each page exactly its drawing
-    (one point per logical pixel), drawn as vectors with text as text."""
-    from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSizeF
+def pdf_bytes(sheets: Sequence[Sheet], title: str = "bpttviz") -> bytes:
+    """A PDF with one page per sheet, each page exactly its sheet's shape, painted straight
+    into Qt's PDF engine: vectors stay vectors, text is text with embedded fonts, images
+    are lossless at their own resolution.  The page's device resolution is the widgets'
+    DPI, so one device unit is one logical pixel: cosmetic pens, symbol sizes and
+    pyqtgraph's font-metric layout come out as on screen (at 72 dpi the axes shrank)."""
+    from PyQt5.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QSizeF
     from PyQt5.QtGui import QPageLayout, QPageSize, QPainter, QPdfWriter
-    if not drawings:
+    if not sheets:
         raise ExportError("nothing to put in the PDF")
     ba = QByteArray()
     buf = QBuffer(ba)
     buf.open(QIODevice.WriteOnly)
     writer = QPdfWriter(buf)
-    writer.setResolution(72)
+    dpi = sheets[0].widget.logicalDpiX()
+    writer.setResolution(dpi)
     writer.setTitle(title)
     writer.setCreator("bpttviz")
 
-    def layout(size):
-        w, h = size
-        # Orientation stays Portrait: a page size already wider than tall must not be turned.
-        return QPageLayout(QPageSize(QSizeF(w, h), QPageSize.Point, "", QPageSize.ExactMatch),
+    def layout(sheet):
+        size = QSizeF(sheet.width * 72.0 / dpi, sheet.height * 72.0 / dpi)
+        # Portrait orientation of an exact size: a page wider than tall must not be turned.
+        return QPageLayout(QPageSize(size, QPageSize.Point, "", QPageSize.ExactMatch),
                            QPageLayout.Portrait, QMarginsF(0, 0, 0, 0))
-    writer.setPageLayout(layout(drawings[0][1]))
+    writer.setPageLayout(layout(sheets[0]))
     painter = QPainter(writer)
     try:
-        for i, (svg, size) in enumerate(drawings):
+        for i, sheet in enumerate(sheets):
             if i:
-                writer.setPageLayout(layout(size))
+                writer.setPageLayout(layout(sheet))
                 writer.newPage()
-            _renderer(svg).render(painter, QRectF(0, 0, size[0], size[1]))
+            painter.setRenderHint(QPainter.LosslessImageRendering)
+            painter.setRenderHint(QPainter.Antialiasing)
+            paint_sheet(painter, sheet)
     finally:
         painter.end()
     buf.close()
@@ -209,8 +215,7 @@ def pdf_bytes(drawings: Sequence[tuple], title: str = "bpttviz") -> bytes:
 
 def save_pdf(target, path, title: str = "", with_controls: bool = False) -> None:
     with laid_out(target, with_controls) as sheet:
-        drawing = (svg_bytes(sheet), (sheet.width, sheet.height))
-        write_bytes(path, pdf_bytes([drawing], title or sheet.title or "bpttviz"))
+        write_bytes(path, pdf_bytes([sheet], title or sheet.title or "bpttviz"))
 
 
 # --- animations ------------------------------------------------------------------------------------

@@ -192,6 +192,7 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
     The root's own background is painted only when it is the whole window (a panel's sheet
     is on white); children fill theirs as on screen (``autoFillBackground``)."""
     import pyqtgraph as pg
+    from PyQt5.QtCore import QPoint
     from PyQt5.QtGui import QRegion
     from PyQt5.QtWidgets import QWidget
     if isinstance(widget, pg.GraphicsView):
@@ -200,7 +201,15 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
     fill = not transparent and (widget.autoFillBackground() or (root and widget.isWindow()))
     flags = QWidget.RenderFlags(QWidget.DrawWindowBackground) if fill else QWidget.RenderFlags()
     if not widget.findChildren(pg.GraphicsView):
-        QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags | QWidget.DrawChildren)
+        # Through a QPicture (a vector recording at the widget's own DPI): Qt's widgets then
+        # paint as on screen on any device (into a PDF directly, text edits lost their
+        # highlighted lines); replayed, text stays text.
+        from PyQt5.QtGui import QPainter, QPicture
+        pic = QPicture()
+        rec = QPainter(pic)
+        QWidget.render(widget, rec, QPoint(0, 0), QRegion(widget.rect()), flags | QWidget.DrawChildren)
+        rec.end()
+        painter.drawPicture(offset, pic)
         return
     QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags)
     for child in widget.children():
@@ -213,7 +222,10 @@ def export_mode(scene, painter):
     """Every pyqtgraph item of ``scene`` in export mode while drawing (vector symbols, no
     on-screen caches or buttons)."""
     items = [it for it in scene.items() if hasattr(it, "setExportMode")]
-    opts = {"antialias": True, "background": None, "painter": painter, "resolutionScale": 1.0}
+    # Symbols in pixel mode are drawn in device units: scale them with the painter.
+    t = painter.worldTransform()
+    scale = max(1e-6, (abs(t.m11() * t.m22() - t.m12() * t.m21())) ** 0.5)
+    opts = {"antialias": True, "background": None, "painter": painter, "resolutionScale": scale}
     for it in items:
         it.setExportMode(True, opts)
     try:
