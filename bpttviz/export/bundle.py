@@ -167,6 +167,18 @@ def _export_target(job: _Job, key: str, title: str, target, fmt: str) -> None:
         add(ExportedFile(name, key, title, fmt, f"{title}: one frame per event of the iteration ({n})"))
 
 
+def _export_step(job: _Job, key: str, title: str, target, fmt: str) -> None:
+    before = len(job.files)
+    _export_target(job, key, title, target, fmt)
+    new = [f.file for f in job.files[before:]]
+    if new:
+        job.tick("wrote " + ", ".join(new))
+    elif fmt == "pdf" and job.one_file:
+        job.tick(f"laid out {key} for {ONE_FILE_PDF}")
+    else:
+        job.tick(f"{key}: nothing to write as {fmt}")
+
+
 def _write_one_pdf(job: _Job) -> None:
     """Every page of ``--one-file`` in one PDF (each sheet laid out in turn)."""
     with ExitStack() as stack:
@@ -201,11 +213,9 @@ def export_panels(session, panels, folder, formats: Iterable[str] = ("png", "svg
         for panel in panels:
             panel.refresh()
             for fmt in formats:
-                _export_target(job, panel.key, panel.title, panel, fmt)
-                job.tick(f"wrote {panel.key}.{FORMAT_REGISTRY[fmt].extension}")
+                _export_step(job, panel.key, panel.title, panel, fmt)
         for fmt in window_formats:
-            _export_target(job, "window", "Main window", window, fmt)
-            job.tick(f"wrote window.{FORMAT_REGISTRY[fmt].extension}")
+            _export_step(job, "window", "Main window", window, fmt)
         if job.pages:
             _write_one_pdf(job)
         if "csv" in formats and len(session.run.history.loss):

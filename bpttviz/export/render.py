@@ -152,12 +152,13 @@ class Sheet:
 
 
 def settle() -> None:
-    """Let Qt and pyqtgraph finish laying out (layouts and view ranges update through posted
-    events, in a few rounds)."""
+    """Let Qt and pyqtgraph finish laying out: layouts (widgets' and pyqtgraph's) update
+    through posted layout requests, in a few rounds.  Nothing is painted on screen here
+    (painting a panel's copy would cost as much as the export itself)."""
+    from PyQt5.QtCore import QEvent
     from PyQt5.QtWidgets import QApplication
     for _ in range(3):
-        QApplication.sendPostedEvents()
-        QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.LayoutRequest)
 
 
 def paint_sheet(painter, sheet: Sheet, transparent: bool = False) -> None:
@@ -201,10 +202,12 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
     fill = not transparent and (widget.autoFillBackground() or (root and widget.isWindow()))
     flags = QWidget.RenderFlags(QWidget.DrawWindowBackground) if fill else QWidget.RenderFlags()
     if not widget.findChildren(pg.GraphicsView):
-        # Through a QPicture (a vector recording at the widget's own DPI): Qt's widgets then
-        # paint as on screen on any device (into a PDF directly, text edits lost their
-        # highlighted lines); replayed, text stays text.
-        from PyQt5.QtGui import QPainter, QPicture
+        from PyQt5.QtGui import QPaintEngine, QPainter, QPicture
+        if painter.paintEngine().type() != QPaintEngine.Pdf:
+            QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags | QWidget.DrawChildren)
+            return
+        # Into a PDF through a QPicture (a vector recording at the widget's own DPI): painted
+        # straight into the PDF engine, text edits lost their highlighted lines.
         pic = QPicture()
         rec = QPainter(pic)
         QWidget.render(widget, rec, QPoint(0, 0), QRegion(widget.rect()), flags | QWidget.DrawChildren)
@@ -213,7 +216,9 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
         return
     QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags)
     for child in widget.children():
-        if isinstance(child, QWidget) and not child.isWindow() and child.isVisible():
+        # (a dock in a tab behind another is parked outside its window: not drawn)
+        if (isinstance(child, QWidget) and not child.isWindow() and child.isVisible()
+                and child.geometry().intersects(widget.rect())):
             paint_widget(painter, child, offset + child.pos(), transparent, root=False)
 
 
@@ -228,11 +233,40 @@ def export_mode(scene, painter):
     opts = {"antialias": True, "background": None, "painter": painter, "resolutionScale": scale}
     for it in items:
         it.setExportMode(True, opts)
+    thinned = _thin_long_curves(scene)
     try:
         yield
     finally:
+        for it, saved in thinned:
+            it.setDownsampling(*saved)
         for it in items:
             it.setExportMode(False)
+
+
+#: A curve is thinned for export when it has more points than this many per pixel column.
+POINTS_PER_PIXEL = 4
+
+
+def _thin_long_curves(scene) -> list:
+    """Curves over many more points than their plot has pixels (the loss after 100,000
+    iterations) are drawn through pyqtgraph's "peak" downsampling: the min and max of each
+    bucket of a pixel or less, the same picture from a bounded number of points (pictures
+    stay small and fast however long the history). Returns what to restore."""
+    import pyqtgraph as pg
+    out = []
+    for it in scene.items():
+        if not isinstance(it, pg.PlotDataItem) or it.xData is None:
+            continue
+        vb = it.getViewBox()
+        px = max(16, int(vb.width())) if vb is not None else 1000
+        n = len(it.xData)
+        if n <= POINTS_PER_PIXEL * px:
+            continue
+        o = it.opts
+        out.append((it, (o.get("downsample", 1), o.get("autoDownsample", False),
+                         o.get("downsampleMethod", "peak"))))
+        it.setDownsampling(ds=max(1, n // (2 * px)), auto=False, method="peak")
+    return out
 
 
 def _paint_view(painter, view, offset, transparent: bool) -> None:
@@ -246,9 +280,23 @@ def _paint_view(painter, view, offset, transparent: bool) -> None:
             painter.fillRect(target, brush)
     source = view.mapToScene(vp.rect()).boundingRect()
     scene = view.scene()
+    from PyQt5.QtGui import QPaintEngine
+    svg = painter.paintEngine().type() == QPaintEngine.SVG
+    if svg:  # Qt's SVG has no clipping: mark the view's rectangle for svgfix to clip to
+        from .svgfix import CLIP_BEGIN_HEX, CLIP_END_HEX, marker_colour
+        painter.fillRect(target, marker_colour(CLIP_BEGIN_HEX))
+    else:
+        painter.save()
+        painter.setClipRect(target, Qt.IntersectClip)
     painter.save()
     painter.setRenderHint(painter.Antialiasing, True)
     painter.setRenderHint(painter.TextAntialiasing, True)
     with export_mode(scene, painter):
+        if hasattr(scene, "prepareForPaint"):
+            scene.prepareForPaint()  # pyqtgraph's views update their ranges here
         scene.render(painter, target, source, Qt.IgnoreAspectRatio)
     painter.restore()
+    if svg:
+        painter.fillRect(QRectF(target.x(), target.y(), 1, 1), marker_colour(CLIP_END_HEX))
+    else:
+        painter.restore()

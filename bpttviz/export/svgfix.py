@@ -40,6 +40,19 @@ IMAGE_PX_PER_PAGE_PX = 2.0
 #: ... but never beyond this many pixels a side.
 MAX_IMAGE_SIDE = 3000
 
+#: Marker fills around each pyqtgraph view (Qt's SVG generator writes no clipping): the
+#: elements between them are clipped to the first marker's rectangle, as on screen.
+CLIP_BEGIN_HEX, CLIP_END_HEX = "#fe01fd", "#fd02fe"
+
+
+def marker_colour(hex_colour: str):
+    """The QColor a marker is painted with (all but invisible if a renderer kept it)."""
+    from PyQt5.QtGui import QColor
+    c = QColor(hex_colour)
+    c.setAlpha(1)
+    return c
+
+
 _NUM = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(rf"[A-Za-z]|{_NUM}")
 _MATRIX = re.compile(r"matrix\(([^)]*)\)")
@@ -250,6 +263,34 @@ def _width(text: Optional[str]) -> Optional[float]:
         return None
 
 
+def _merge_polylines(g) -> None:
+    """pyqtgraph draws a long curve as thousands of two-point segments: consecutive
+    polylines of a group that continue one another become one polyline (decimated)."""
+    kids = list(g)
+    if sum(1 for k in kids if _tag(k) == "polyline") < 8:
+        return
+    run: list = []
+
+    def flush():
+        if len(run) > 1:
+            pts: List[str] = run[0].get("points", "").split()
+            for el in run[1:]:
+                pts.extend(el.get("points", "").split()[1:])
+                g.remove(el)
+            xy = np.array([[float(v) for v in p.split(",")] for p in pts])
+            xy = decimate(xy)
+            run[0].set("points", " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in xy))
+        run.clear()
+    for k in kids:
+        if _tag(k) != "polyline" or k.attrib.keys() - {"points", "fill"}:
+            flush()
+            continue
+        if run and run[-1].get("points", "").split()[-1:] != k.get("points", "").split()[:1]:
+            flush()
+        run.append(k)
+    flush()
+
+
 def _fix_group(g) -> None:
     m = _Affine.parse(g.get("transform"))
     children = list(g)
@@ -277,6 +318,7 @@ def _fix_group(g) -> None:
         elif tag == "text" and not m.identity:
             c.set("transform", m.text())
     g.attrib.pop("transform", None)
+    _merge_polylines(g)
     if width is not None and g.get("stroke", "none") != "none":
         if not cosmetic:
             width *= scale
@@ -284,6 +326,72 @@ def _fix_group(g) -> None:
         dash = g.get("stroke-dasharray")
         if dash and not cosmetic and scale != 1:
             g.set("stroke-dasharray", ",".join(_fmt(float(v) * scale) for v in re.split(r"[ ,]+", dash) if v))
+
+
+def _marker_of(g) -> Optional[str]:
+    fill = (g.get("fill") or "").lower()
+    if fill in (CLIP_BEGIN_HEX, CLIP_END_HEX) and len(g) == 1 and _tag(g[0]) == "rect":
+        return fill
+    return None
+
+
+def _clip_views(root) -> None:
+    """Move what lies between a begin and an end marker into a group clipped to the begin
+    marker's rectangle; drop the markers."""
+    defs = next((c for c in root if _tag(c) == "defs"), None)
+    if defs is None:
+        defs = ET.SubElement(root, f"{{{SVG_NS}}}defs")
+    n = 0
+    for parent in list(root.iter(f"{{{SVG_NS}}}g")):
+        kids = list(parent)
+        if not any(_marker_of(k) for k in kids if _tag(k) == "g"):
+            continue
+        current = None
+        for k in kids:
+            kind = _marker_of(k) if _tag(k) == "g" else None
+            if kind == CLIP_BEGIN_HEX:
+                rect = k[0]
+                n += 1
+                cp = ET.SubElement(defs, f"{{{SVG_NS}}}clipPath", id=f"view{n}")
+                ET.SubElement(cp, f"{{{SVG_NS}}}rect", {a: rect.get(a, "0") for a in
+                                                         ("x", "y", "width", "height")})
+                current = ET.Element(f"{{{SVG_NS}}}g", {"clip-path": f"url(#view{n})"})
+                parent.insert(list(parent).index(k), current)
+                parent.remove(k)
+            elif kind == CLIP_END_HEX:
+                parent.remove(k)
+                current = None
+            elif current is not None:
+                parent.remove(k)
+                current.append(k)
+
+
+_FONT_ATTRS = ("font-family", "font-size", "font-weight", "font-style")
+
+
+def _compact(root) -> None:
+    """Qt writes one group per painter state change: drop the empty ones, the font of
+    groups without text, and merge neighbours that say the same (smaller files, same
+    picture)."""
+    for parent in [root] + list(root.iter(f"{{{SVG_NS}}}g")):
+        kids = list(parent)
+        prev = None
+        for g in kids:
+            if _tag(g) != "g" or "clip-path" in g.attrib:
+                prev = None
+                continue
+            if len(g) == 0:
+                parent.remove(g)
+                continue
+            if not any(_tag(c) == "text" for c in g):
+                for a in _FONT_ATTRS:
+                    g.attrib.pop(a, None)
+            if prev is not None and prev.attrib == g.attrib and all(_tag(c) != "g" for c in g):
+                for c in list(g):
+                    prev.append(c)
+                parent.remove(g)
+                continue
+            prev = g if all(_tag(c) != "g" for c in g) else None
 
 
 def fix_svg(data: bytes, width: int, height: int, title: str = "") -> bytes:
@@ -303,8 +411,6 @@ def fix_svg(data: bytes, width: int, height: int, title: str = "") -> bytes:
     for g in root.iter(f"{{{SVG_NS}}}g"):
         if any(_tag(c) != "g" for c in g):
             _fix_group(g)
-    # Empty state groups (Qt writes one per painter state change) only cost bytes.
-    for parent in root.iter(f"{{{SVG_NS}}}g"):
-        for g in [c for c in parent if _tag(c) == "g" and len(c) == 0]:
-            parent.remove(g)
+    _clip_views(root)
+    _compact(root)
     return b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(root, encoding="utf-8")
