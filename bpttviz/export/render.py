@@ -199,11 +199,14 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
     if isinstance(widget, pg.GraphicsView):
         _paint_view(painter, widget, offset, transparent)
         return
+    from PyQt5.QtGui import QPaintEngine, QPainter, QPicture
     fill = not transparent and (widget.autoFillBackground() or (root and widget.isWindow()))
     flags = QWidget.RenderFlags(QWidget.DrawWindowBackground) if fill else QWidget.RenderFlags()
-    if not widget.findChildren(pg.GraphicsView):
-        from PyQt5.QtGui import QPaintEngine, QPainter, QPicture
-        if painter.paintEngine().type() != QPaintEngine.Pdf:
+    pdf = painter.paintEngine().type() == QPaintEngine.Pdf
+    # Into a PDF, containers are walked down to their content widgets too: a text edit
+    # rendered from its panel lost its highlighted lines there, rendered alone it is right.
+    if not widget.findChildren(pg.GraphicsView) and not (pdf and not _atomic(widget)):
+        if not pdf:
             QWidget.render(widget, painter, offset, QRegion(widget.rect()), flags | QWidget.DrawChildren)
             return
         # Into a PDF through a QPicture (a vector recording at the widget's own DPI): painted
@@ -220,6 +223,16 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
         if (isinstance(child, QWidget) and not child.isWindow() and child.isVisible()
                 and child.geometry().intersects(widget.rect())):
             paint_widget(painter, child, offset + child.pos(), transparent, root=False)
+
+
+def _atomic(widget) -> bool:
+    """A widget drawn as one piece (its children are its own parts)."""
+    from PyQt5.QtWidgets import (QAbstractButton, QAbstractScrollArea, QAbstractSlider,
+                                 QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QMenuBar,
+                                 QTabBar, QWidget)
+    return (isinstance(widget, (QAbstractScrollArea, QLabel, QAbstractButton, QComboBox,
+                                QAbstractSpinBox, QAbstractSlider, QTabBar, QMenuBar, QLineEdit))
+            or not widget.findChildren(QWidget))
 
 
 @contextmanager
