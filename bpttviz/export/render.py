@@ -278,7 +278,7 @@ def _thin_long_curves(scene) -> list:
         o = it.opts
         out.append((it, (o.get("downsample", 1), o.get("autoDownsample", False),
                          o.get("downsampleMethod", "peak"))))
-        it.setDownsampling(ds=max(1, n // (2 * px)), auto=False, method="peak")
+        it.setDownsampling(ds=max(1, n // px), auto=False, method="peak")
     return out
 
 
