@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from typing import List, Sequence
 
@@ -31,9 +32,17 @@ def _cell(v, is_index: bool = False):
 
 def _column_text(values: list, is_index: bool) -> List[str]:
     if is_index:
+        arr = np.asarray(values, dtype=float)
+        if arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            return json.dumps(arr.astype(np.int64).tolist())[1:-1].split(", ")
         return ["" if v != v else (str(int(v)) if float(v).is_integer() else repr(float(v)))
                 for v in values]
-    return ["" if v != v else repr(v) for v in values]
+    # json writes each float with repr (shortest exact round trip), in C: the 100,000-row
+    # loss history formats ~5x faster than a Python loop.
+    text = json.dumps(values, allow_nan=True)[1:-1]
+    cells = text.split(", ") if text else []
+    return ["" if c == "NaN" else ("inf" if c == "Infinity" else ("-inf" if c == "-Infinity" else c))
+            for c in cells]
 
 
 def table_csv(columns: Sequence[str], array) -> str:
