@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from bpttviz.export import (ONE_FILE_PDF, ExportError, build_panels, export_panels, render_image,
-                            save_pdf, save_png, save_svg)
+                            save_png, save_svg)
 from bpttviz.gui.panels import PANELS
 from bpttviz.session import Session
 
