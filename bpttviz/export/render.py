@@ -27,7 +27,8 @@ DEFAULT_WIDTH = 1920
 #: Logical size panels are laid out at for export (16:9 for slides); PNG width scales from it.
 PANEL_SIZE = (960, 540)
 #: Height of the title + event caption band above a plot-only panel (logical pixels).
-HEADER_HEIGHT = 50
+#: (room for the title and two lines of caption: the event's sentence is not cut short).
+HEADER_HEIGHT = 64
 
 #: Hover/click hints: words an exported slide cannot act on.
 _HINT_STARTS = ("hover", "click", "drag", "press", "right-click", "double-click")
@@ -181,10 +182,23 @@ def paint_sheet(painter, sheet: Sheet, transparent: bool = False) -> None:
                          QFontMetrics(title_font).elidedText(sheet.title, Qt.ElideRight, sheet.width - 24))
         painter.setFont(cap_font)
         painter.setPen(QColor(fg.red(), fg.green(), fg.blue(), 200))
-        painter.drawText(QRectF(12, 28, sheet.width - 24, 20), int(Qt.AlignLeft | Qt.AlignVCenter),
-                         QFontMetrics(cap_font).elidedText(sheet.caption, Qt.ElideRight, sheet.width - 24))
+        painter.drawText(QRectF(12, 27, sheet.width - 24, 36),
+                         int(Qt.AlignLeft | Qt.AlignTop | Qt.TextWordWrap), _two_lines(
+                             sheet.caption, QFontMetrics(cap_font), sheet.width - 24))
         painter.restore()
     paint_widget(painter, sheet.widget, QPoint(0, sheet.header), transparent)
+
+
+def _two_lines(text: str, fm, width: int) -> str:
+    """``text`` cut (with an ellipsis) to what fits in two wrapped lines of ``width``."""
+    from PyQt5.QtCore import QRect, Qt
+    if fm.boundingRect(QRect(0, 0, width, 10000), int(Qt.TextWordWrap), text).height() < 2.5 * fm.lineSpacing():
+        return text
+    words = text.split()
+    while words and fm.boundingRect(QRect(0, 0, width, 10000), int(Qt.TextWordWrap),
+                                    " ".join(words) + " …").height() >= 2.5 * fm.lineSpacing():
+        words.pop()
+    return " ".join(words) + " …"
 
 
 def paint_widget(painter, widget, offset, transparent: bool = False, root: bool = True) -> None:
