@@ -111,10 +111,10 @@ def _parse_size(text: str):
 
 def _export(rest: List[str]) -> int:
     try:
-        from . import export
+        from . import export_cli
     except ImportError as e:
         return _fail(f"the export command is not available in this installation ({e})")
-    return int(export.main(rest) or 0)
+    return int(export_cli.main(rest) or 0)
 
 
 def _platform_wanted() -> str:

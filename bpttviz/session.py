@@ -556,6 +556,15 @@ class Session(QObject):
         self.undo_stack.clear()
         self._new_trace(min(loaded.cursor, 2 * trace.T + 1), CONFIG_FIELDS)
 
+    def snapshot(self) -> "Session":
+        """An independent, view-only Session: a deep copy of the run at the same cursor (for
+        drawing frames offscreen without moving this session's cursor)."""
+        snap = Session(preset=None)
+        snap.preset, snap.corpus_path = self.preset, self.corpus_path
+        snap.run = copy.deepcopy(self.run)
+        snap._cursor = self._cursor
+        return snap
+
 
 class _AfterBatch:
     """``on_batch_end`` for :meth:`Session.train`: counts and forwards to the callbacks."""

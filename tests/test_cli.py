@@ -134,11 +134,11 @@ def test_export_subcommand_dispatches(monkeypatch, capsys):
     from bpttviz import cli
 
     seen = []
-    fake = types.ModuleType("bpttviz.export")
+    fake = types.ModuleType("bpttviz.export_cli")
     fake.main = lambda rest: seen.append(rest) or 0
-    monkeypatch.setitem(sys.modules, "bpttviz.export", fake)
+    monkeypatch.setitem(sys.modules, "bpttviz.export_cli", fake)
     import bpttviz
-    monkeypatch.setattr(bpttviz, "export", fake, raising=False)
+    monkeypatch.setattr(bpttviz, "export_cli", fake, raising=False)
     assert cli.main(["export", "--preset", "x"]) == 0
     assert seen == [["--preset", "x"]]
 
@@ -147,8 +147,8 @@ def test_export_subcommand_missing_is_one_line(monkeypatch, capsys):
     import bpttviz
     from bpttviz import cli
 
-    monkeypatch.setitem(sys.modules, "bpttviz.export", None)  # import fails
-    monkeypatch.delattr(bpttviz, "export", raising=False)
+    monkeypatch.setitem(sys.modules, "bpttviz.export_cli", None)  # import fails
+    monkeypatch.delattr(bpttviz, "export_cli", raising=False)
     assert cli.main(["export"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bpttviz: error: ") and len(err.strip().splitlines()) == 1

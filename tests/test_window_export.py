@@ -79,7 +79,7 @@ def no_dialog(*a, **k):
 
 
 def test_right_click_on_a_panel_opens_its_export_menu(qtbot, win, monkeypatch):
-    menu = win.panel_menu("step-test")
+    menu = win.exports.panel_menu("step-test")
     texts = [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
     assert texts[0] == "Step (test)"  # which panel it is about
     assert texts[1:7] == MENU and "Export all panels…" in texts
@@ -90,10 +90,10 @@ def test_right_click_on_a_panel_opens_its_export_menu(qtbot, win, monkeypatch):
     event = QContextMenuEvent(QContextMenuEvent.Mouse, QPoint(5, 5), label.mapToGlobal(QPoint(5, 5)))
     QApplication.sendEvent(label, event)
     assert shown and shown[0][0] == "Other (test)" and MENU[0] in shown[0]
-    assert win.last_panel_key == "other-test"
-    assert win.current_panel_key() == "other-test"
+    assert win.exports.last_panel_key == "other-test"
+    assert win.exports.current_panel_key() == "other-test"
     # the controls are not a panel: their own context menus are left alone
-    assert win.panel_key_of(win.controls.hidden_size) is None
+    assert win.exports.panel_key_of(win.controls.hidden_size) is None
 
 
 def test_file_export_menu_lists_the_same_actions(win):
@@ -104,7 +104,7 @@ def test_file_export_menu_lists_the_same_actions(win):
 
 
 def test_png_with_width_and_transparency(qtbot, win, tmp_path, monkeypatch):
-    win.last_panel_key = "step-test"
+    win.exports.last_panel_key = "step-test"
     save_as(monkeypatch, tmp_path / "slide")  # no extension: .png is added
     monkeypatch.setattr(export_dialog.PngOptionsDialog, "get_options",
                         staticmethod(lambda *a, **k: {"width": 800, "transparent": True}))
@@ -115,7 +115,7 @@ def test_png_with_width_and_transparency(qtbot, win, tmp_path, monkeypatch):
     # given everything, nothing is asked
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(no_dialog))
     monkeypatch.setattr(export_dialog.PngOptionsDialog, "get_options", staticmethod(no_dialog))
-    assert win.export_panel("png", "other-test", str(tmp_path / "b.png"), width=640)
+    assert win.exports.export_panel("png", "other-test", str(tmp_path / "b.png"), width=640)
     img = QImage(str(tmp_path / "b.png"))
     assert img.width() == 640 and img.pixelColor(0, 0).alpha() == 255  # default: opaque
 
@@ -123,12 +123,12 @@ def test_png_with_width_and_transparency(qtbot, win, tmp_path, monkeypatch):
 def test_png_options_dialog_defaults(qtbot):
     dlg = export_dialog.PngOptionsDialog(None, "x")
     qtbot.addWidget(dlg)
-    assert dlg.options() == {"width": 1920, "transparent": False}
+    assert dlg.options() == {"width": 1920, "transparent": False, "with_controls": False}
 
 
 def test_svg_pdf_and_csv(qtbot, win, tmp_path, monkeypatch):
     win.session.set_cursor(7)
-    win.last_panel_key = "step-test"
+    win.exports.last_panel_key = "step-test"
     save_as(monkeypatch, tmp_path / "a.svg")
     win.acts.export_svg.trigger()
     assert (tmp_path / "a.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
@@ -143,12 +143,12 @@ def test_svg_pdf_and_csv(qtbot, win, tmp_path, monkeypatch):
 
 
 def test_csv_of_a_panel_without_numbers_says_so(qtbot, win, tmp_path, messages):
-    assert not win.export_panel("csv", "other-test", str(tmp_path))
+    assert not win.exports.export_panel("csv", "other-test", str(tmp_path))
     assert messages and "no table" in messages[-1][2]
 
 
 def test_a_chooser_asks_which_panel_when_none_was_clicked(qtbot, win, tmp_path, monkeypatch):
-    win.last_panel_key = None
+    win.exports.last_panel_key = None
     asked = []
 
     def get_item(parent, title, label, items, *a, **k):
@@ -164,13 +164,13 @@ def test_a_chooser_asks_which_panel_when_none_was_clicked(qtbot, win, tmp_path, 
     assert QImage(str(tmp_path / "chosen.png")).width() == 300
     # cancelling the chooser does nothing
     monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("", False)))
-    win.last_panel_key = None
-    assert not win.export_png()
+    win.exports.last_panel_key = None
+    assert not win.exports.export_png()
 
 
 def test_copy_image_to_the_clipboard(qtbot, win):
     QApplication.clipboard().clear()
-    assert win.copy_image("step-test")
+    assert win.exports.copy_image("step-test")
     img = QApplication.clipboard().image()
     assert not img.isNull() and img.width() == 1920
 
@@ -179,7 +179,7 @@ def test_gif_of_this_pass_keeps_the_cursor(qtbot, messages, tmp_path, monkeypatc
     win = make_window(qtbot, preset="notebook-one-step")
     s = win.session
     s.set_cursor(2)
-    win.last_panel_key = "step-test"
+    win.exports.last_panel_key = "step-test"
     save_as(monkeypatch, tmp_path / "pass")
     win.acts.export_gif.trigger()
     data = (tmp_path / "pass.gif").read_bytes()
@@ -230,36 +230,36 @@ def test_unwritable_folder_is_a_clear_message_and_changes_nothing(qtbot, win, tm
     s.set_cursor(5)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert not win.export_all(str(blocker / "sub"), ["png", "csv"])
+    assert not win.exports.export_all(str(blocker / "sub"), ["png", "csv"])
     assert messages and messages[-1][1] == "Export failed"
     assert "cannot write" in messages[-1][2] and "Traceback" not in messages[-1][2]
     assert s.cursor == 5
     n = len(messages)
-    assert not win.export_panel("png", "step-test", str(blocker / "x.png"), width=400)
+    assert not win.exports.export_panel("png", "step-test", str(blocker / "x.png"), width=400)
     assert len(messages) == n + 1 and "x.png" in messages[-1][2]
-    assert not win.export_panel("csv", "step-test", str(blocker / "dir"))
+    assert not win.exports.export_panel("csv", "step-test", str(blocker / "dir"))
     assert len(messages) == n + 2
     assert s.cursor == 5 and all(isinstance(p, Panel) for p in win.panels.values())
 
 
 def test_cancelling_export_all_stops_between_files(qtbot, win, tmp_path, messages, monkeypatch):
     monkeypatch.setattr(QProgressDialog, "wasCanceled", lambda self: True)
-    assert not win.export_all(str(tmp_path / "x"), ["png", "svg"])
+    assert not win.exports.export_all(str(tmp_path / "x"), ["png", "svg"])
     assert not messages  # a cancel is not an error
     assert "cancelled" in win.statusBar().currentMessage()
     assert not (tmp_path / "x" / "manifest.json").exists()
 
 
 def test_cancelled_dialogs_export_nothing(qtbot, win, tmp_path, monkeypatch, messages):
-    win.last_panel_key = "step-test"
+    win.exports.last_panel_key = "step-test"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
-    assert not win.export_svg()
-    assert not win.export_gif()
+    assert not win.exports.export_svg()
+    assert not win.exports.export_gif()
     monkeypatch.setattr(export_dialog.ExportAllDialog, "get_options", staticmethod(lambda *a, **k: None))
-    assert not win.export_all()
+    assert not win.exports.export_all()
     save_as(monkeypatch, tmp_path / "p.png")
     monkeypatch.setattr(export_dialog.PngOptionsDialog, "get_options", staticmethod(lambda *a, **k: None))
-    assert not win.export_png()
+    assert not win.exports.export_png()
     assert not (tmp_path / "p.png").exists() and not messages
 
 
@@ -267,8 +267,8 @@ def test_real_panel_exports_from_the_window(qtbot, messages, tmp_path):
     from bpttviz.gui.panels import HiddenStatesPanel
     win = make_window(qtbot, panels=[HiddenStatesPanel])
     win.session.set_event("backward:3")
-    assert win.export_panel("png", "hidden_states", str(tmp_path / "h.png"), width=960)
-    assert win.export_panel("csv", "hidden_states", str(tmp_path / "csv"))
+    assert win.exports.export_panel("png", "hidden_states", str(tmp_path / "h.png"), width=960)
+    assert win.exports.export_panel("csv", "hidden_states", str(tmp_path / "csv"))
     assert QImage(str(tmp_path / "h.png")).width() == 960
     assert any(n.startswith("hidden_states") for n in os.listdir(tmp_path / "csv"))
     assert not messages

@@ -14,12 +14,10 @@ from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, 
                              QHBoxLayout, QLabel, QLineEdit, QProgressDialog, QPushButton,
                              QSpinBox, QVBoxLayout, QWidget)
 
-from ..export import DEFAULT_WIDTH, FORMATS
+from ..export import DEFAULT_WIDTH, FORMAT_REGISTRY, FORMATS
 
-#: What each format check box says.
-FORMAT_TEXT = {"png": "PNG pictures", "svg": "SVG vector graphics", "pdf": "PDF pages",
-               "csv": "CSV numbers (and the loss history)",
-               "gif": "animated GIF of this pass (one frame per event; slow)"}
+#: What each format check box says (from the one format registry).
+FORMAT_TEXT = {name: f.label for name, f in FORMAT_REGISTRY.items()}
 
 
 class ExportCancelled(Exception):
@@ -35,6 +33,14 @@ def _width_spin(value: int = DEFAULT_WIDTH) -> QSpinBox:
     spin.setSuffix(" px")
     spin.setToolTip("Width of the picture in pixels (the height keeps the panel's shape)")
     return spin
+
+
+def _controls_box() -> QCheckBox:
+    box = QCheckBox("Include the view's controls")
+    box.setObjectName("with_controls")
+    box.setToolTip("Draw the buttons, sliders and hints above the plot as on screen "
+                   "(default: the plot only, with its title and the event's caption)")
+    return box
 
 
 def _transparent_box() -> QCheckBox:
@@ -56,17 +62,20 @@ class PngOptionsDialog(QDialog):
         form.addRow("Width", self.width_spin)
         self.transparent = _transparent_box()
         form.addRow(self.transparent)
+        self.with_controls = _controls_box()
+        form.addRow(self.with_controls)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
     def options(self) -> dict:
-        return {"width": self.width_spin.value(), "transparent": self.transparent.isChecked()}
+        return {"width": self.width_spin.value(), "transparent": self.transparent.isChecked(),
+                "with_controls": self.with_controls.isChecked()}
 
     @staticmethod
     def get_options(parent=None, title: str = "panel") -> Optional[dict]:
-        """``{"width": int, "transparent": bool}``, or None if cancelled."""
+        """``{"width": int, "transparent": bool, "with_controls": bool}``, or None."""
         dlg = PngOptionsDialog(parent, title)
         try:
             return dlg.options() if dlg.exec_() == QDialog.Accepted else None
@@ -75,8 +84,8 @@ class PngOptionsDialog(QDialog):
 
 
 class ExportAllDialog(QDialog):
-    """Folder, formats (png/svg/pdf/csv/gif), PNG width and transparency, and whether to make
-    a GIF of the whole window too."""
+    """Folder, formats (the export registry's), PNG width and transparency, the view's
+    controls or not, and whether to animate the whole window too."""
 
     def __init__(self, parent: Optional[QWidget] = None, folder: str = ""):
         super().__init__(parent)
@@ -102,9 +111,13 @@ class ExportAllDialog(QDialog):
             box = QCheckBox(FORMAT_TEXT.get(fmt, fmt))
             box.setObjectName(f"format_{fmt}")
             box.setChecked(fmt in ("png", "svg", "csv"))
+            reason = FORMAT_REGISTRY[fmt].unavailable()
+            if reason:
+                box.setEnabled(False)
+                box.setToolTip(reason)
             self.formats[fmt] = box
             form.addRow("Formats" if fmt == FORMATS[0] else "", box)
-        self.window_gif = QCheckBox("also an animated GIF of the whole window")
+        self.window_gif = QCheckBox("also the animation of the whole window")
         self.window_gif.setObjectName("window_gif")
         self.window_gif.setEnabled(False)
         self.formats["gif"].toggled.connect(self.window_gif.setEnabled)
@@ -113,6 +126,8 @@ class ExportAllDialog(QDialog):
         form.addRow("PNG width", self.width_spin)
         self.transparent = _transparent_box()
         form.addRow(self.transparent)
+        self.with_controls = _controls_box()
+        form.addRow(self.with_controls)
         lay.addLayout(form)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.buttons.button(QDialogButtonBox.Ok).setText("Export")
@@ -133,11 +148,13 @@ class ExportAllDialog(QDialog):
         formats = [f for f, b in self.formats.items() if b.isChecked()]
         return {"folder": self.folder.text().strip(), "formats": formats,
                 "width": self.width_spin.value(), "transparent": self.transparent.isChecked(),
-                "window_gif": "gif" in formats and self.window_gif.isChecked()}
+                "window_gif": "gif" in formats and self.window_gif.isChecked(),
+                "with_controls": self.with_controls.isChecked()}
 
     @staticmethod
     def get_options(parent=None, folder: str = "") -> Optional[dict]:
-        """``{"folder", "formats", "width", "transparent", "window_gif"}``, or None."""
+        """``{"folder", "formats", "width", "transparent", "window_gif", "with_controls"}``,
+        or None."""
         dlg = ExportAllDialog(parent, folder)
         try:
             return dlg.options() if dlg.exec_() == QDialog.Accepted else None

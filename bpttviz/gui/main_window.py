@@ -11,33 +11,27 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-from PyQt5.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer
-from PyQt5.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QInputDialog,
-                             QLabel, QMainWindow, QMenu, QScrollArea, QWidget)
+from PyQt5.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
+from PyQt5.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QWidget)
 
 from ..engine import kernels
-from ..export import (DEFAULT_WIDTH, PANEL_SIZE, ExportError, check_folder, export_panels,
-                      render_image, save_csv_tables, save_gif, save_pdf, save_png, save_svg)
 from ..session import SessionError
 from . import help as help_text
 from .actions import NEEDS_RUN, Actions, TimelineKeyFilter
 from .controls import ControlsPanel, warn
 from .dock_layout import DockLayout, scrollable
-from .export_dialog import ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress, default_export_folder
-from .looks import Looks, collect_garbage
+from .looks import Looks
 from .panels.base import Panel
 from .timeline_bar import TimelineBar
 from .training import TrainingController
+from .window_export import WindowExports
 
 log = logging.getLogger(__name__)
 
 ORG = APP = "bpttviz"
 SESSION_FILTER = "bpttviz sessions (*.npz);;All files (*)"
-#: File filters of the single-panel exports.
-EXPORT_FILTERS = {"png": "PNG pictures (*.png)", "svg": "SVG vector graphics (*.svg)",
-                  "pdf": "PDF documents (*.pdf)", "gif": "Animated GIF (*.gif)"}
 def app_settings() -> QSettings:
     return QSettings(ORG, APP)
 
@@ -55,30 +49,6 @@ def available_panels() -> list:
         log.info("no panels available: %s", e)
         return []
     return list(PANELS)
-
-
-class PanelClickFilter(QObject):
-    """Application event filter: remembers the panel last clicked in ``window`` (the one
-    File ▸ Export acts on) and replaces a right-click on a panel by its export menu."""
-
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)  # the window is parent(): no Python reference cycle
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-        kind = event.type()
-        if kind != QEvent.MouseButtonPress and kind != QEvent.ContextMenu:
-            return False
-        if not isinstance(obj, QWidget):
-            return False
-        window = self.parent()
-        key = window.panel_key_of(obj)
-        if key is None:
-            return False
-        window.last_panel_key = key
-        if kind == QEvent.ContextMenu:
-            window.show_panel_menu(key, event.globalPos())
-            return True
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -100,10 +70,9 @@ class MainWindow(QMainWindow):
 
         self.acts = Actions(self, session.undo_stack)
         self._key_filter = TimelineKeyFilter(self)
-        self._click_filter = PanelClickFilter(self)
-        self.last_panel_key: Optional[str] = None  # the panel File ▸ Export acts on
+        self.exports = WindowExports(self)  # File ▸ Export, panel menus, Export all
+        self._click_filter = self.exports.click_filter
         self.looks = Looks(self)
-        self._export_dir = ""
         self._shown_once = False
         self._painted_once = False
         self._restored_layout = False
@@ -265,7 +234,7 @@ class MainWindow(QMainWindow):
                       a.export_gif])
         e.addSeparator()
         e.addAction(a.export_all)
-        e.aboutToShow.connect(self._export_menu_shown)
+        e.aboutToShow.connect(self.exports.export_menu_shown)
         m.addAction(a.export_all)
         m.addSeparator()
         m.addAction(a.quit)
@@ -306,13 +275,14 @@ class MainWindow(QMainWindow):
         a.redo.triggered.connect(self.redo)
         a.load_corpus.triggered.connect(self.controls.choose_corpus)
         a.reset_layout.triggered.connect(self.reset_layout)
-        a.export_png.triggered.connect(self.export_png)
-        a.export_svg.triggered.connect(self.export_svg)
-        a.export_pdf.triggered.connect(self.export_pdf)
-        a.export_csv.triggered.connect(self.export_csv)
-        a.copy_image.triggered.connect(self._copy_image_triggered)
-        a.export_gif.triggered.connect(self._export_gif_triggered)
-        a.export_all.triggered.connect(self._export_all_triggered)
+        ex = self.exports
+        a.export_png.triggered.connect(ex.export_png)
+        a.export_svg.triggered.connect(ex.export_svg)
+        a.export_pdf.triggered.connect(ex.export_pdf)
+        a.export_csv.triggered.connect(ex.export_csv)
+        a.copy_image.triggered.connect(ex.copy_image_triggered)
+        a.export_gif.triggered.connect(ex.export_gif_triggered)
+        a.export_all.triggered.connect(ex.export_all_triggered)
         a.train.triggered.connect(self.start_training)
         a.pause_training.triggered.connect(self.pause_training)
         a.presentation.toggled.connect(self.set_presentation)
@@ -460,274 +430,6 @@ class MainWindow(QMainWindow):
 
     def _dir(self) -> str:
         return os.path.dirname(self.path) if self.path else ""
-
-    # --- exports --------------------------------------------------------------------------------
-    def panel_key_of(self, widget: Optional[QWidget]) -> Optional[str]:
-        """The key of the panel dock ``widget`` is in (not the controls), or None."""
-        docks = self.docks
-        w = widget
-        while w is not None:
-            if isinstance(w, QDockWidget):
-                key = w.objectName()
-                return key if docks.get(key) is w and key in self.panels else None
-            if w is self:
-                return None
-            w = w.parentWidget()
-        return None
-
-    def current_panel_key(self) -> Optional[str]:
-        """The panel File ▸ Export acts on: the one holding the keyboard focus, else the one
-        last clicked; None if neither (then the user is asked)."""
-        key = self.panel_key_of(QApplication.focusWidget())
-        if key is None and self.last_panel_key in self.panels:
-            key = self.last_panel_key
-        return key
-
-    def _choose_panel(self) -> Optional[str]:
-        classes = [c for c in self.panel_classes if c.key in self.panels]
-        if not classes:
-            return None
-        titles = [c.title for c in classes]
-        title, ok = QInputDialog.getItem(self, "Export which panel?", "Panel:", titles, 0, False)
-        if not ok or title not in titles:
-            return None
-        return classes[titles.index(title)].key
-
-    def _target_key(self, key: Optional[str]) -> Optional[str]:
-        key = key or self.current_panel_key() or self._choose_panel()
-        if key is not None:
-            self.last_panel_key = key
-        return key
-
-    def _title(self, key: str) -> str:
-        return self.docks[key].windowTitle() if key in self.docks else key
-
-    def _export_menu_shown(self) -> None:
-        key = self.current_panel_key()
-        self._export_target_label.setText(f"Panel: {self._title(key)}" if key else
-                                          "Panel: you will be asked which")
-
-    def panel_menu(self, key: str) -> QMenu:
-        """The right-click menu of a panel (its exports)."""
-        a = self.acts
-        menu = QMenu(self)
-        menu.setObjectName("panelMenu")
-        title = menu.addAction(self._title(key))
-        title.setEnabled(False)
-        menu.addSeparator()
-        menu.addActions([a.export_png, a.export_svg, a.export_pdf, a.export_csv, a.copy_image,
-                         a.export_gif])
-        menu.addSeparator()
-        menu.addAction(a.export_all)
-        return menu
-
-    def show_panel_menu(self, key: str, global_pos) -> None:
-        self.last_panel_key = key
-        menu = self.panel_menu(key)
-        menu.exec_(global_pos)
-        menu.deleteLater()
-
-    def _export_panel(self, key: str):
-        """The live panel ``key``, brought to the front and drawn at the cursor (or None and a
-        message if it cannot be exported)."""
-        panel = self.panels.get(key)
-        if panel is None or not hasattr(panel, "export_widget"):
-            warn(self, "Cannot export", f"The panel {self._title(key)} could not be built, so "
-                 "there is nothing to export.")
-            return None
-        dock = self.docks[key]
-        if dock.isHidden():
-            dock.show()
-        dock.raise_()
-        if panel.width() < 200 or panel.height() < 150:  # never laid out: a slide-shaped size
-            panel.resize(*PANEL_SIZE)
-        QApplication.processEvents()
-        panel.refresh()
-        return panel
-
-    def _ask_path(self, key: str, fmt: str) -> Optional[str]:
-        start = os.path.join(self._export_dir or os.path.expanduser("~"), f"{key}.{fmt}")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {self._title(key)} as {fmt.upper()}",
-                                              start, EXPORT_FILTERS[fmt])
-        if not path:
-            return None
-        if os.path.splitext(path)[1].lower() != f".{fmt}":
-            path += f".{fmt}"
-        return path
-
-    def _run_export(self, what: str, fn, *args) -> bool:
-        """Run an export; a failure is a clear message (never a traceback), nothing changes."""
-        try:
-            fn(*args)
-            return True
-        except ExportCancelled:
-            self.statusBar().showMessage(f"{what}: cancelled", 5000)
-        except (ExportError, OSError) as e:
-            warn(self, "Export failed", f"{what} failed: {getattr(e, 'strerror', None) or e}")
-        except Exception as e:  # noqa: BLE001 -- a bug in a panel must not lose the lesson
-            log.exception("%s failed", what)
-            warn(self, "Export failed", f"{what} failed: {type(e).__name__}: {e}")
-        return False
-
-    def export_panel(self, fmt: str, key: Optional[str] = None, path: Optional[str] = None,
-                     width: Optional[int] = None, transparent: bool = False) -> bool:
-        """Export one panel as ``fmt`` (png, svg, pdf, csv). Missing arguments are asked for:
-        the panel (focus, last clicked, else a chooser), the file (for csv: a folder) and,
-        for PNG, the width and transparency."""
-        if fmt not in ("png", "svg", "pdf", "csv"):
-            raise ValueError(f"unknown export format {fmt!r}")
-        key = self._target_key(key)
-        if key is None:
-            return False
-        title = self._title(key)
-        if fmt == "csv":
-            if path is None:
-                path = QFileDialog.getExistingDirectory(self, f"Save the numbers of {title} into",
-                                                        self._export_dir)
-                if not path:
-                    return False
-        else:
-            if path is None:
-                path = self._ask_path(key, fmt)
-                if path is None:
-                    return False
-            if fmt == "png" and width is None:
-                options = PngOptionsDialog.get_options(self, title)
-                if options is None:
-                    return False
-                width, transparent = options["width"], options["transparent"]
-        panel = self._export_panel(key)
-        if panel is None:
-            return False
-        ok = self._run_export(f"Exporting {title} as {fmt.upper()}", self._write_panel, panel,
-                              fmt, path, width or DEFAULT_WIDTH, transparent)
-        if ok:
-            self._export_dir = path if fmt == "csv" else os.path.dirname(path)
-            self.statusBar().showMessage(f"Exported {title} to {path}", 8000)
-        return ok
-
-    def _write_panel(self, panel, fmt, path, width, transparent) -> None:
-        target = panel.export_widget()
-        if fmt == "png":
-            save_png(target, path, width, transparent)
-        elif fmt == "svg":
-            save_svg(target, path, panel.title)
-        elif fmt == "pdf":
-            save_pdf(target, path, panel.title)
-        else:
-            if not save_csv_tables(panel, check_folder(path)):
-                raise ExportError(f"{panel.title} draws no table of numbers to export")
-
-    def export_png(self):
-        return self.export_panel("png")
-
-    def export_svg(self):
-        return self.export_panel("svg")
-
-    def export_pdf(self):
-        return self.export_panel("pdf")
-
-    def export_csv(self):
-        return self.export_panel("csv")
-
-    # Slots without arguments: triggered(bool) must not arrive as a key or a folder.
-    def _copy_image_triggered(self):
-        return self.copy_image()
-
-    def _export_gif_triggered(self):
-        return self.export_gif()
-
-    def _export_all_triggered(self):
-        return self.export_all()
-
-    def copy_image(self, key: Optional[str] = None, width: int = DEFAULT_WIDTH) -> bool:
-        """The panel as a picture on the clipboard (to paste into slides)."""
-        key = self._target_key(key)
-        panel = self._export_panel(key) if key else None
-        if panel is None:
-            return False
-        ok = self._run_export(f"Copying {self._title(key)}", self._copy, panel, width)
-        if ok:
-            self.statusBar().showMessage(f"Copied {self._title(key)} to the clipboard", 5000)
-        return ok
-
-    @staticmethod
-    def _copy(panel, width) -> None:
-        QApplication.clipboard().setImage(render_image(panel.export_widget(), width))
-
-    def export_gif(self, key: Optional[str] = None, path: Optional[str] = None,
-                   width: int = 960) -> bool:
-        """An animated GIF of the panel through this whole iteration (cursor kept)."""
-        key = self._target_key(key)
-        if key is None:
-            return False
-        if path is None:
-            path = self._ask_path(key, "gif")
-            if path is None:
-                return False
-        panel = self._export_panel(key)
-        if panel is None:
-            return False
-        self.acts.play.setChecked(False)
-        progress = Progress(self, "Animated GIF", f"Drawing {self._title(key)}, event by event…")
-        try:
-            ok = self._run_export(f"The GIF of {self._title(key)}", save_gif, self.session,
-                                  panel.export_widget(), path, width, 400, progress)
-        finally:
-            progress.close()
-        if ok:
-            self._export_dir = os.path.dirname(path)
-            self.statusBar().showMessage(f"Saved the animation to {path}", 8000)
-        return ok
-
-    def export_all(self, folder: Optional[str] = None, formats=None, width: int = DEFAULT_WIDTH,
-                   transparent: bool = False, window_gif: bool = False) -> bool:
-        """Every panel into ``folder`` (asked for, with the formats, if not given) with a
-        manifest. Panels are drawn at the slide size of ``bpttviz export``, so a slide from
-        the window and one from the command line are the same."""
-        if folder is None:
-            options = ExportAllDialog.get_options(self, self._export_dir
-                                                  or default_export_folder(self.session))
-            if options is None:
-                return False
-            folder, formats = options["folder"], options["formats"]
-            width, transparent = options["width"], options["transparent"]
-            window_gif = options["window_gif"]
-        formats = list(formats or ("png", "svg", "csv"))
-        self.acts.play.setChecked(False)
-        progress = Progress(self, "Export all panels", f"Exporting into {folder}…")
-        copies: List[QWidget] = []
-        try:
-            def export():
-                check_folder(folder)  # before drawing anything: a clear message, no half work
-                copies.extend(self._export_copies())
-                export_panels(self.session, copies, folder, formats, width, transparent,
-                              progress=progress, window=self if window_gif else None)
-            ok = self._run_export("Export all panels", export)
-        finally:
-            progress.close()
-            for p in copies:
-                p.close()
-                p.deleteLater()
-            QTimer.singleShot(0, collect_garbage)
-        if ok:
-            self._export_dir = folder
-            self.statusBar().showMessage(f"Exported every panel to {folder} (see manifest.txt)", 10000)
-        return ok
-
-    def _export_copies(self) -> List[QWidget]:
-        """A fresh copy of each panel at the slide size, drawn but never put on screen."""
-        copies = []
-        for cls in self.panel_classes:
-            if not hasattr(self.panels.get(cls.key), "export_widget"):
-                continue  # a panel that could not be built
-            p = cls(self.session)
-            p.setAttribute(Qt.WA_DontShowOnScreen, True)
-            p.resize(*PANEL_SIZE)
-            p.show()
-            copies.append(p)
-        QApplication.processEvents()
-        return copies
 
     # --- training -------------------------------------------------------------------------------
     @property

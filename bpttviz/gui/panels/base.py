@@ -26,8 +26,13 @@ keep a connection alive after the panel is destroyed (a theme change rebuilds pa
 next signal then calls into a deleted widget.  Bound methods of a QObject are disconnected by
 Qt when the panel goes.
 
-Exports (PNG/SVG/PDF/CSV) use ``export_widget()`` for pictures and ``csv_tables()`` for
-the numbers drawn, so a new panel exports like the others without extra code.
+Exports (PNG/SVG/PDF/CSV/GIF) use ``export_widget()`` for pictures and ``csv_tables()`` for
+the numbers drawn, so a new panel exports like the others without extra code.  A picture is
+plot-only by default: the export hides every input control of ``export_widget()`` with the
+labels of its row, and labels that start with "Hover"/"Click" (hints), then draws ``title``
+and ``export_caption()`` above it.  An export may build a fresh copy of the panel on
+``session.snapshot()`` (``cls(session)`` then ``restore_view_state``), so everything a
+picture shows must come from the session and the view state.
 """
 from __future__ import annotations
 
@@ -215,6 +220,11 @@ class Panel(QWidget):
     def export_widget(self) -> QWidget:
         """The widget whose picture is exported (default: the whole panel)."""
         return self
+
+    def export_caption(self) -> str:
+        """The line under the title of an exported picture: the event and what happens."""
+        words, _ = self.session.describe_event()
+        return f"{self.session.state.event}  ·  {words}"
 
     def csv_tables(self) -> Dict[str, Table]:
         """Named tables of exactly the numbers drawn at the cursor (suffix -> table)."""
