@@ -8,7 +8,7 @@ numerical core lives in :mod:`bpttviz.engine` (numpy, plus Numba-compiled loops)
 interface in :mod:`bpttviz.gui`.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401
 
 __all__ = ["check", "show", "__version__"]
 

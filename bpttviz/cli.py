@@ -207,7 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as e:
         return _fail(e)
     if args.version:
-        from . import __version__
+        from ._version import __version__
         print(f"bpttviz {__version__}")
         return 0
     if args.list_presets:

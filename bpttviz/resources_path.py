@@ -15,14 +15,14 @@ import os
 import sys
 from pathlib import Path
 
-import bpttviz
-
 ENV_VAR = "BPTTVIZ_RESOURCES"
 
 
 def _candidates() -> list[Path]:
     return [
-        Path(bpttviz.__file__).resolve().parent.parent / "resources",
+        # this file is bpttviz/resources_path.py (no `import bpttviz`: the engine imports
+        # this module and must not reach the package's lazy notebook/check exports)
+        Path(__file__).resolve().parent.parent / "resources",
         Path(sys.prefix) / "share" / "bpttviz" / "resources",
     ]
 

@@ -37,7 +37,7 @@ from typing import Dict, FrozenSet, Optional
 import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
 
-from . import __version__
+from ._version import __version__
 from .engine import analysis
 from .engine import limits
 from .engine.data import CorpusError, read_corpus

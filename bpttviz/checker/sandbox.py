@@ -66,8 +66,8 @@ class Unsupported:
 
 
 def _package_root() -> str:
-    import bpttviz
-    return os.path.dirname(os.path.dirname(os.path.abspath(bpttviz.__file__)))
+    # bpttviz/checker/sandbox.py -> the folder holding the bpttviz package
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_student(style: str, source: str, filename: str, arrays: dict,

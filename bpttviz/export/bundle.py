@@ -249,7 +249,7 @@ def session_summary(session) -> dict:
     corpus = getattr(session, "corpus_path", None)
     if corpus:
         cfg["corpus_file"] = corpus
-    from .. import __version__
+    from .._version import __version__
     words, equation = session.describe_event()
     return {"app": "bpttviz", "version": __version__,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -83,7 +83,7 @@ def _application(argv=None):
         app = QApplication(list(argv or ["bpttviz"]))
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
-    from .. import __version__
+    from .._version import __version__
     app.setApplicationVersion(__version__)
     return app
 

@@ -5,7 +5,7 @@ import html
 
 from PyQt5.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout
 
-from .. import __version__
+from .._version import __version__
 from ..engine import kernels
 from .actions import SPECS, shortcut_text
 from .timeline_bar import PHASE_COLOURS
