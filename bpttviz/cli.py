@@ -173,6 +173,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
         return _export(argv[1:])
+    if argv and argv[0] == "lesson":  # bpttviz lesson --list | NAME --export DIR
+        from . import lesson_cli
+        return int(lesson_cli.main(argv[1:]) or 0)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:

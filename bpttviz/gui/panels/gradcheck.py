@@ -181,6 +181,8 @@ class GradCheckPanel(Panel):
         self.bug_box.blockSignals(True)
         self.bug_box.setChecked(c.backprop_bug == "forget-dhnext")
         self.bug_box.blockSignals(False)
+        # A bug hunt (bpttviz.gui.hunt) hides which bug is on: the box would give it away.
+        self.bug_box.setVisible(not getattr(self.session, "hunting", False))
         if c.task == "captioning":
             self.bug_box.setEnabled(False)
             self.bug_box.setToolTip("The teaching bug is available for the character models")
@@ -271,7 +273,8 @@ class GradCheckPanel(Panel):
         # Verdict.
         worst_i = int(np.nanargmax(np.nan_to_num(rel, nan=np.inf)))
         overall = verdict(rel[worst_i])
-        bug = self.session.config.backprop_bug == "forget-dhnext"
+        bug = (self.session.config.backprop_bug == "forget-dhnext"
+               and not getattr(self.session, "hunting", False))
         if overall == "good":
             msg = "\u2714 every relative error is below 1e-7: backprop is right."
         elif overall == "suspicious":

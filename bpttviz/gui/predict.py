@@ -1,0 +1,585 @@
+"""Predict mode and the classroom vote (issue 14): ask before the view reveals, then show the
+truth beside the prediction.
+
+:class:`PredictController` (one per window) watches the session's cursor.  With predict mode
+on (P) it asks, at events chosen from :func:`bpttviz.teach.questions.kinds_at`, one question
+about what the next events will reveal, in a "Predict" dock.  Answering never blocks:
+stepping goes on, and when the cursor reaches the question's reveal event the truth is drawn
+beside the prediction with a one-line explanation, the score is updated and the answer is
+logged (``answers.csv`` in the data folder).
+
+Classroom vote (Shift+P) shows the question large over the window, options A-D for a show of
+hands.  A presentation clicker drives everything: PageDown reveals the open question (moving
+the cursor to its reveal event), or else goes on (the lesson's next step, or the next
+event); PageUp goes back; B blanks the screen.  The questions come from :mod:`bpttviz.teach`;
+nothing here computes an answer.
+"""
+from __future__ import annotations
+
+import logging
+from typing import List, Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5.QtCore import QEvent, QObject, Qt, pyqtSignal
+from PyQt5.QtWidgets import (QButtonGroup, QDockWidget, QFrame, QHBoxLayout, QLabel,
+                             QPushButton, QScrollArea, QVBoxLayout, QWidget)
+
+from ..session import SessionError
+from ..teach.questions import LETTERS, AnswerLog, Question, kinds_at, make_question
+from ..timeline import parse_event
+
+log = logging.getLogger(__name__)
+RIGHT, WRONG, TRUTH = "#1a9850", "#d73027", "#111111"
+
+
+class SketchPlot(pg.PlotWidget):
+    """A small plot the student draws a curve into with the mouse (log10 of the value against
+    the distance); ``truth`` is drawn over it on reveal.  ``sketch()`` returns the drawn
+    curve at every distance (linear values), or None before two distances are drawn."""
+
+    sketchChanged = pyqtSignal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.x = np.arange(2.0)
+        self._log = np.full(2, np.nan)
+        self._drawing = False
+        self._last_d: Optional[int] = None
+        pi = self.getPlotItem()
+        pi.setMouseEnabled(False, False)
+        pi.hideButtons()
+        pi.setMenuEnabled(False)
+        pi.showGrid(x=True, y=True, alpha=0.25)
+        pi.setLabel("bottom", "distance t − k (steps back)")
+        pi.setLabel("left", "log₁₀ ||dh_t/dh_k||")
+        self.drawn = pg.PlotDataItem([], [], pen=pg.mkPen("#2166ac", width=4),
+                                     symbol="o", symbolSize=6, symbolBrush="#2166ac")
+        self.truth = pg.PlotDataItem([], [], pen=pg.mkPen(TRUTH, width=4))
+        pi.addItem(self.drawn)
+        pi.addItem(self.truth)
+        self.setMinimumHeight(220)
+
+    def setup(self, x: np.ndarray, truth: np.ndarray) -> None:
+        """Distances ``x`` and a y range that holds the true curve with room either way."""
+        self.x = np.asarray(x, dtype=float)
+        self._log = np.full(self.x.size, np.nan)
+        lt = np.log10(np.maximum(np.asarray(truth, dtype=float), 1e-30))
+        lo, hi = min(-4.0, np.floor(lt.min()) - 2), max(1.0, np.ceil(lt.max()) + 2)
+        self.getPlotItem().setRange(xRange=(0, self.x[-1]), yRange=(lo, hi), padding=0.02)
+        self.drawn.setData([], [])
+        self.truth.setData([], [])
+
+    def view_point(self, pos):
+        return self.getPlotItem().vb.mapSceneToView(self.mapToScene(pos))
+
+    def mousePressEvent(self, ev):  # noqa: N802
+        if ev.button() == Qt.LeftButton:
+            self._drawing, self._last_d = True, None
+            self._add(ev.pos())
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):  # noqa: N802
+        if self._drawing:
+            self._add(ev.pos())
+            ev.accept()
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev):  # noqa: N802
+        if self._drawing and ev.button() == Qt.LeftButton:
+            self._add(ev.pos())
+            self._drawing = False
+            self.sketchChanged.emit()
+            ev.accept()
+            return
+        super().mouseReleaseEvent(ev)
+
+    def _add(self, pos) -> None:
+        pt = self.view_point(pos)
+        d = int(round(min(max(pt.x(), 0.0), self.x[-1])))
+        y = float(pt.y())
+        if self._last_d is not None and abs(d - self._last_d) > 1:
+            # a fast drag skips distances: fill them on the straight line between
+            lo, hi = sorted((self._last_d, d))
+            y0 = self._log[self._last_d]
+            for j in range(lo + 1, hi):
+                self._log[j] = y0 + (y - y0) * (j - self._last_d) / (d - self._last_d)
+        self._log[d] = y
+        self._last_d = d
+        ok = np.isfinite(self._log)
+        self.drawn.setData(self.x[ok], self._log[ok])
+
+    def sketch(self) -> Optional[np.ndarray]:
+        ok = np.isfinite(self._log)
+        if ok.sum() < 2:
+            return None
+        return 10.0 ** np.interp(self.x, self.x[ok], self._log[ok])
+
+    def show_truth(self, truth) -> None:
+        self.truth.setData(self.x, np.log10(np.maximum(np.asarray(truth, dtype=float), 1e-30)))
+
+
+class QuestionCard(QFrame):
+    """The question, its options (or the sketch), and after the reveal the truth beside the
+    prediction.  ``scale`` sizes the fonts (2 in the classroom vote)."""
+
+    answered = pyqtSignal()  # the student chose an option or finished a sketch
+    revealRequested = pyqtSignal()
+
+    def __init__(self, scale: float = 1.0, parent=None):
+        super().__init__(parent)
+        self.setObjectName("questionCard")
+        self.scale = scale
+        #: said after the score once the truth is shown (the vote: how to get back)
+        self.after_reveal = ""
+        self.question: Optional[Question] = None
+        self.buttons: List[QPushButton] = []
+        self.group = QButtonGroup(self)
+        self.group.buttonClicked.connect(self._choice_clicked)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(int(12 * scale), int(10 * scale), int(12 * scale), int(10 * scale))
+        self.kind_label = self._label(0.8, bold=True, color="#555555")
+        self.prompt = self._label(1.15, bold=True)
+        lay.addWidget(self.kind_label)
+        lay.addWidget(self.prompt)
+        self.choice_box = QWidget()
+        self.choice_layout = QVBoxLayout(self.choice_box)
+        self.choice_layout.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.choice_box)
+        self.sketch = SketchPlot()
+        self.sketch.sketchChanged.connect(self._sketch_changed)
+        self.sketch.hide()
+        lay.addWidget(self.sketch, 1)
+        self.result = self._label(1.05, bold=True)
+        self.explanation = self._label(0.95)
+        lay.addWidget(self.result)
+        lay.addWidget(self.explanation)
+        row = QHBoxLayout()
+        self.score = self._label(0.9, color="#333333")
+        self.reveal_button = QPushButton("Reveal (PageDown)")
+        self.reveal_button.setFont(self._font(0.9))
+        self.reveal_button.clicked.connect(self.revealRequested)
+        row.addWidget(self.score, 1)
+        row.addWidget(self.reveal_button)
+        lay.addLayout(row)
+        lay.addStretch(0)
+        self.clear("Predict mode: a question appears before the view reveals its answer.")
+
+    def _font(self, rel: float, bold: bool = False):
+        f = self.font()
+        f.setPointSizeF(14.0 * self.scale * rel)
+        f.setBold(bold)
+        return f
+
+    def _label(self, rel: float, bold: bool = False, color: Optional[str] = None) -> QLabel:
+        lab = QLabel("")
+        lab.setWordWrap(True)
+        lab.setFont(self._font(rel, bold))
+        lab.setTextFormat(Qt.PlainText)
+        if color:
+            lab.setStyleSheet(f"color: {color};")
+        return lab
+
+    def clear(self, text: str = "") -> None:
+        self.question = None
+        self.kind_label.setText("")
+        self.prompt.setText(text)
+        self._set_buttons([], False)
+        self.sketch.hide()
+        self.result.setText("")
+        self.explanation.setText("")
+        self.reveal_button.hide()
+
+    def show_question(self, q: Question) -> None:
+        self.question = q
+        self.kind_label.setText(f"PREDICT · {q.kind}")
+        self.prompt.setText(q.prompt)
+        self.result.setText("Tick every option you think is right." if q.multi else "")
+        self.explanation.setText("")
+        self.reveal_button.show()
+        if q.is_sketch:
+            self._set_buttons([], False)
+            self.sketch.setup(q.x, q.answer)
+            self.sketch.show()
+        else:
+            self.sketch.hide()
+            self._set_buttons(q.choices, q.multi)
+
+    def _set_buttons(self, choices, multi: bool) -> None:
+        for b in self.buttons:
+            self.group.removeButton(b)
+            b.setParent(None)
+            b.deleteLater()
+        self.buttons = []
+        self.group.setExclusive(not multi)
+        for i, text in enumerate(choices):
+            b = QPushButton(f"{LETTERS[i]}   {text}")
+            b.setCheckable(True)
+            b.setFont(self._font(1.0))
+            b.setMinimumHeight(int(b.fontMetrics().height() * 1.6))
+            b.setStyleSheet("text-align: left; padding: %dpx;" % int(6 * self.scale))
+            self.group.addButton(b, i)
+            self.choice_layout.addWidget(b)
+            self.buttons.append(b)
+
+    def response(self):
+        q = self.question
+        if q is None:
+            return None
+        if q.is_sketch:
+            return self.sketch.sketch()
+        chosen = [i for i, b in enumerate(self.buttons) if b.isChecked()]
+        if q.multi:
+            return frozenset(chosen)
+        return chosen[0] if chosen else None
+
+    def set_response(self, response) -> None:
+        """Show another card's choice (the dock and the vote overlay stay in step)."""
+        q = self.question
+        if q is None or q.is_sketch or response is None:
+            return
+        picked = set(response) if q.multi else {int(response)}
+        for i, b in enumerate(self.buttons):
+            b.setChecked(i in picked)
+
+    def _choice_clicked(self, _button) -> None:
+        self.answered.emit()
+
+    def _sketch_changed(self) -> None:
+        self.answered.emit()
+
+    def show_truth(self, q: Question, response, right: bool, score_text: str) -> None:
+        self.reveal_button.hide()
+        if q.is_sketch:
+            self.sketch.show_truth(q.answer)
+        else:
+            truth = set(q.answer) if q.multi else {int(q.answer)}
+            picked = set(response) if (q.multi and response is not None) else (
+                {int(response)} if response is not None else set())
+            for i, b in enumerate(self.buttons):
+                color = RIGHT if i in truth else (WRONG if i in picked else None)
+                mark = " ✔" if i in truth else (" ✘" if i in picked else "")
+                b.setText(f"{LETTERS[i]}   {q.choices[i]}{mark}")
+                b.setStyleSheet("text-align: left; padding: %dpx;%s" % (
+                    int(6 * self.scale), f" background: {color}; color: white; font-weight: bold;"
+                    if color else ""))
+        said = "no prediction" if response is None else (
+            "your sketch (blue)" if q.is_sketch else q.response_text(response))
+        verdict = "" if response is None else ("  ✔ right" if right else "  ✘ not quite")
+        self.result.setText(f"You said: {said}  ·  truth: {q.truth_text or q.answer_text()}{verdict}")
+        self.result.setStyleSheet(f"color: {RIGHT if right else WRONG if response is not None else TRUTH};")
+        self.explanation.setText(q.explanation)
+        self.score.setText(score_text + self.after_reveal)
+
+
+class VoteOverlay(QFrame):
+    """The classroom vote: the question card, large, over the whole window."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.setObjectName("voteOverlay")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("#voteOverlay { background: white; border: 4px solid #1f3b63; }")
+        lay = QVBoxLayout(self)
+        self.card = QuestionCard(scale=2.0)
+        self.card.after_reveal = "   ·   PageDown: back to the views"
+        lay.addWidget(self.card)
+        self.hide()
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.parent() and event.type() == QEvent.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        w = self.parentWidget()
+        top = w.menuBar().height() if w.menuBar() is not None else 0
+        self.setGeometry(0, top, w.width(), w.height() - top)
+        self.raise_()
+
+
+class Blank(QWidget):
+    """B on a clicker: the screen goes black (B again, or PageDown, brings it back)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.setObjectName("blankScreen")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("background: black;")
+        self.hide()
+
+
+def side_dock(window, title: str, key: str, widget: QWidget) -> QDockWidget:
+    """A dock for a teaching card, its content scrolling rather than being crushed.  It is
+    placed by :func:`show_card_dock` under the left column of panels, so the window gets no
+    wider (a 1366-pixel projector has no room for one more column) and the views that
+    reveal the answers stay in sight on the right."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    dock = QDockWidget(title, window)
+    dock.setObjectName(key)
+    dock.setWidget(scroll)
+    window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+    dock.hide()
+    dock.setProperty("placed", False)
+    return dock
+
+
+def show_card_dock(window, dock: QDockWidget) -> None:
+    """Show a teaching dock: the first time, split off the bottom of the left column (or of
+    another teaching dock already on screen); afterwards wherever the user put it."""
+    if not dock.property("placed"):
+        dock.setProperty("placed", True)
+        others = [d for d in window.findChildren(QDockWidget)
+                  if d is not dock and d.property("placed") and d.isVisible()]
+        anchor = others[0] if others else None
+        if anchor is None:
+            stacks = [st for st in getattr(window.dock_layout, "stacks", []) if st]
+            front = stacks[0][0] if stacks else None
+            anchor = window.docks.get(front) if front else None
+        if anchor is not None and not anchor.isFloating():
+            if anchor in others:
+                window.tabifyDockWidget(anchor, dock)
+            else:
+                window.splitDockWidget(anchor, dock, Qt.Vertical)
+    dock.show()
+    dock.raise_()
+
+
+class PredictController(QObject):
+    """Predict mode, the vote, and the clicker keys of ``window`` (see the module docstring)."""
+
+    def __init__(self, window, log_path: Optional[str] = None):
+        super().__init__(window)
+        self.window, self.session = window, window.session
+        self.answers = AnswerLog(log_path)
+        self.question: Optional[Question] = None
+        self.revealed = False
+        self.manual = False          # a lesson's question: revealed by PageDown only
+        self._asked_index = 0
+        self._asked_serial = None
+        self._asked_kinds: set = set()
+        self._counts: dict = {}
+        self.right = self.total = 0
+        self.points = 0.0
+        self.lesson_player = None    # set by the lesson player: PageDown/PageUp go to it
+        self.card = QuestionCard(1.0)
+        self.dock = side_dock(window, "Predict", "predict", self.card)
+        self.overlay = VoteOverlay(window)
+        self.blank = Blank(window)
+        for card in (self.card, self.overlay.card):
+            card.answered.connect(self._answered)
+            card.revealRequested.connect(self.reveal)
+        a = window.acts
+        for name in ("predict", "vote"):
+            a.all[name].setCheckable(True)
+        a.predict.toggled.connect(self.set_predicting)
+        a.vote.toggled.connect(self.set_voting)
+        a.clicker_next.triggered.connect(self.clicker_next)
+        a.clicker_back.triggered.connect(self.clicker_back)
+        a.blank.triggered.connect(self.toggle_blank)
+        self.session.sigCursorChanged.connect(self._on_cursor)
+        self.session.sigTraceChanged.connect(self._on_trace)
+
+    # --- modes ------------------------------------------------------------------------
+    @property
+    def predicting(self) -> bool:
+        return self.window.acts.predict.isChecked()
+
+    @property
+    def voting(self) -> bool:
+        return self.window.acts.vote.isChecked()
+
+    def set_predicting(self, on: bool) -> None:
+        if self.window.acts.predict.isChecked() != on:
+            self.window.acts.predict.setChecked(on)  # toggled comes back here
+            return
+        if on:
+            show_card_dock(self.window, self.dock)
+            self._maybe_ask()
+        else:
+            self.drop()
+            self.dock.hide()
+
+    def set_voting(self, on: bool) -> None:
+        """Vote mode asks like predict mode, but shows the question large for the room."""
+        if self.window.acts.vote.isChecked() != on:
+            self.window.acts.vote.setChecked(on)
+            return
+        if on and not self.predicting:
+            self.set_predicting(True)
+        self._show_overlay(on and self.question is not None)
+
+    def _show_overlay(self, on: bool) -> None:
+        if on:
+            self.overlay.fit()
+            self.overlay.show()
+            self.overlay.raise_()
+        else:
+            self.overlay.hide()
+
+    # --- asking ------------------------------------------------------------------------------
+    def ask(self, question: Question, manual: bool = False) -> None:
+        """Show ``question`` now. ``manual``: revealed only by PageDown (a lesson's step)."""
+        self.question, self.revealed, self.manual = question, False, manual
+        self._asked_index = self.session.cursor
+        self._asked_serial = self.session.trace_serial
+        self._asked_kinds.add(question.kind)
+        self._counts[question.kind] = self._counts.get(question.kind, 0) + 1
+        for card in (self.card, self.overlay.card):
+            card.show_question(question)
+            card.score.setText(self.score_text())
+        show_card_dock(self.window, self.dock)
+        if self.voting:
+            self._show_overlay(True)
+
+    def ask_kind(self, kind: str, manual: bool = True) -> Optional[Question]:
+        """Ask a question of ``kind`` at the current event (a lesson's step)."""
+        from ..teach.questions import question_at
+        try:
+            q = question_at(kind, self.session)
+        except (ValueError, SessionError, ArithmeticError) as e:
+            log.info("no %s question here: %s", kind, e)
+            return None
+        if q is not None:
+            self.ask(q, manual=manual)
+        return q
+
+    def drop(self, text: str = "") -> None:
+        self.question, self.revealed = None, False
+        for card in (self.card, self.overlay.card):
+            card.clear(text)
+        self._show_overlay(False)
+
+    def _maybe_ask(self) -> None:
+        if not self.predicting or self.session.busy:
+            return
+        if self.question is not None and not self.revealed:
+            return
+        s = self.session
+        if s.trace_serial != self._asked_serial:
+            self._asked_kinds = set()
+        options = [(k, t) for k, t in kinds_at(str(s.current_event), s.trace.T, s.config.cell)
+                   if k not in self._asked_kinds]
+        # the kinds asked least often first, so a run of iterations meets every kind
+        options.sort(key=lambda kt: self._counts.get(kt[0], 0))
+        for kind, t in options:
+            try:
+                q = make_question(kind, s, t)
+            except (ValueError, SessionError, ArithmeticError, KeyError) as e:
+                log.info("no %s question here: %s", kind, e)
+                continue
+            if q is not None:
+                self.ask(q)
+                return
+
+    # --- revealing ---------------------------------------------------------------------------
+    def _reveal_index(self) -> Optional[int]:
+        try:
+            return self.session.events.index(parse_event(self.question.reveal_at, self.session.trace.T))
+        except ValueError:
+            return None
+
+    def _on_cursor(self, index: int) -> None:
+        q = self.question
+        if q is not None and not self.revealed and not self.manual:
+            r = self._reveal_index()
+            if r is not None and index >= r > self._asked_index:
+                self._reveal_now()
+                return
+        self._maybe_ask()
+
+    def _on_trace(self, serial: int) -> None:
+        if self.question is not None and not self.revealed:
+            self.drop("A new window started before the reveal: that question was dropped.")
+        self._maybe_ask()
+
+    def reveal(self) -> bool:
+        """Reveal the open question: move the cursor to its reveal event if it is ahead (the
+        views show the truth), else reveal at once.  False if there is nothing to reveal."""
+        if self.question is None or self.revealed:
+            return False
+        r = self._reveal_index()
+        if not self.manual and r is not None and r > self.session.cursor and not self.session.busy:
+            try:
+                self.session.set_cursor(r)  # _on_cursor reveals
+            except SessionError:
+                pass
+        if not self.revealed:
+            self._reveal_now()
+        return True
+
+    def _reveal_now(self) -> None:
+        q = self.question
+        response = self.card.response() if self.card.question is q else None
+        if response is None and self.overlay.card.question is q:
+            response = self.overlay.card.response()
+        right = q.is_correct(response)
+        if response is not None:
+            self.total += 1
+            self.right += int(right)
+            self.points += q.score(response)
+            try:
+                s = self.session
+                self.answers.record(q, response, s.preset.name if s.preset else "", s.iteration,
+                                    "vote" if self.voting else "predict")
+            except OSError as e:
+                log.warning("could not log the answer: %s", e)
+        self.revealed = True
+        for card in (self.card, self.overlay.card):
+            card.show_truth(q, response, right, self.score_text())
+
+    def score_text(self) -> str:
+        if not self.total:
+            return "Score: nothing answered yet"
+        return f"Score: {self.right} / {self.total} right"
+
+    def _answered(self) -> None:
+        sender = self.sender()
+        other = self.overlay.card if sender is self.card else self.card
+        if isinstance(sender, QuestionCard):
+            other.set_response(sender.response())
+
+    # --- the clicker ---------------------------------------------------------------------------
+    def clicker_next(self) -> None:
+        """PageDown: un-blank; else reveal the open question; else close the vote's revealed
+        card; else the lesson's next step; else the next event."""
+        if self.blank.isVisible():
+            self.blank.hide()
+            return
+        if self.question is not None and not self.revealed:
+            self.reveal()
+            return
+        if self.overlay.isVisible():
+            self._show_overlay(False)
+            return
+        player = self.lesson_player
+        if player is not None and player.active:
+            player.next()
+            return
+        self.window.step_forward()
+
+    def clicker_back(self) -> None:
+        if self.blank.isVisible():
+            self.blank.hide()
+            return
+        player = self.lesson_player
+        if player is not None and player.active:
+            player.previous()
+            return
+        self.window.step_back()
+
+    def toggle_blank(self) -> None:
+        if self.blank.isVisible():
+            self.blank.hide()
+        else:
+            self.blank.setGeometry(self.window.rect())
+            self.blank.show()
+            self.blank.raise_()
