@@ -101,32 +101,59 @@ def _export(args) -> int:
     quiet_qt_messages()
     app = QApplication.instance() or QApplication(["bpttviz-lesson"])  # noqa: F841
     written = 0
-    for lesson in lessons:
-        try:
-            written += len(export_lesson(lesson, folder, formats, args.width))
-        except (ExportError, OSError) as e:
-            return _fail(f"{lesson.name}: {getattr(e, 'strerror', None) or e}", 1)
-        except Exception as e:  # noqa: BLE001 -- a session refusal or a drawing bug: one line
-            return _fail(f"{lesson.name}: {type(e).__name__}: {e}", 1)
+    maker = SlideMaker()
+    try:
+        for lesson in lessons:
+            try:
+                written += len(export_lesson(lesson, folder, formats, args.width, maker))
+            except (ExportError, OSError) as e:
+                return _fail(f"{lesson.name}: {getattr(e, 'strerror', None) or e}", 1)
+            except Exception as e:  # noqa: BLE001 -- a session refusal or a drawing bug: one line
+                return _fail(f"{lesson.name}: {type(e).__name__}: {e}", 1)
+    finally:
+        maker.close()
     print(f"bpttviz lesson: wrote {written} files to {folder}")
     return 0
 
 
-def export_lesson(lesson, folder: str, formats=("png", "pdf"), width: int = SLIDE_SIZE[0]) -> List[str]:
+class SlideMaker:
+    """One session and one copy of each panel, shared by the lessons exported together (the
+    panels follow the session from lesson to lesson; building them is most of the work)."""
+
+    def __init__(self):
+        from .session import Session
+        self.session = Session(None)
+        self.panels: Dict[str, object] = {}
+
+    def close(self) -> None:
+        for p in self.panels.values():
+            p.close()
+            p.deleteLater()
+        self.panels.clear()
+
+
+def export_lesson(lesson, folder: str, formats=("png", "pdf"), width: int = SLIDE_SIZE[0],
+                  maker: Optional[SlideMaker] = None) -> List[str]:
     """Write the slides of ``lesson`` into ``folder``; returns the files written."""
     from PyQt5.QtWidgets import QApplication
 
     from .export import _qimage_bytes, _write_bytes, build_panels
-    from .session import Session
     from .teach.lessons import apply_step
 
-    session = Session(None)
-    panels: Dict[str, object] = {}
+    own = maker is None
+    maker = maker or SlideMaker()
+    session, panels = maker.session, maker.panels
     images = []
     files = []
     try:
         for i, step in enumerate(lesson.steps):
+            for key, p in panels.items():  # a hidden panel does not redraw at every change
+                if key not in step.views:
+                    p.hide()
             apply_step(session, lesson, i)
+            for key in step.views:
+                if key in panels:
+                    panels[key].show()
             missing = [k for k in step.views if k not in panels]
             if missing:
                 for p in build_panels(session, missing):
@@ -146,9 +173,8 @@ def export_lesson(lesson, folder: str, formats=("png", "pdf"), width: int = SLID
             _write_bytes(path, pdf_deck(images, lesson.title))
             files.append(path)
     finally:
-        for p in panels.values():
-            p.close()
-            p.deleteLater()
+        if own:
+            maker.close()
     return files
 
 
