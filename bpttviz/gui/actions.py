@@ -73,7 +73,8 @@ NEEDS_RUN = ("step_forward", "step_back", "play", "home", "end", "next_iteration
 
 #: Keys the timeline takes from spin boxes, combo boxes, sliders and buttons.
 TIMELINE_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_Space,
-                 Qt.Key_PageUp, Qt.Key_PageDown}  # PageUp/PageDown: the presentation clicker
+                 # a presentation clicker (PageUp/PageDown/B) and predict mode (P)
+                 Qt.Key_PageUp, Qt.Key_PageDown, Qt.Key_B, Qt.Key_P}
 
 
 def shortcut_text(name: str) -> str:

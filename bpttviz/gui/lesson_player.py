@@ -28,6 +28,7 @@ from ..teach.lessons import (Lesson, LessonError, Step, apply_step, list_lessons
                              list_user_lessons, load_lesson, recordable_settings, save_lesson,
                              settings_at, slug, user_lessons_dir)
 from .controls import warn
+from .predict import show_card_dock, side_dock
 
 
 class LessonPlayer(QObject):
@@ -90,7 +91,6 @@ class LessonPlayer(QObject):
         lay.addWidget(self.record_note)
         lay.addWidget(self.record_button)
         lay.addWidget(self.record_status)
-        from .predict import show_card_dock, side_dock
         self.dock = side_dock(self.window, "Lesson", "lesson", w)
         self._sync_buttons()
 
