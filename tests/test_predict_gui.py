@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt5.QtCore import QEvent, QPointF, Qt
 from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QApplication, QMessageBox, QSpinBox
 
@@ -170,7 +170,7 @@ def test_sketch_input_draws_and_is_scored_against_the_true_curve(qtbot, fresh_lo
 
 
 def visible_text(widget):
-    from PyQt5.QtWidgets import QAbstractButton, QLabel, QListWidget
+    from PyQt5.QtWidgets import QAbstractButton, QLabel
     texts = [w.text() for w in widget.findChildren((QLabel, QAbstractButton)) if w.isVisibleTo(widget)]
     return " ".join(texts)
 

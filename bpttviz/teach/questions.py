@@ -27,19 +27,16 @@ folder (:func:`bpttviz.paths.data_dir`).  No Qt here.
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import math
-import os
-import time
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..engine import analysis
 from ..engine.clipping import clip_gradients
 from ..engine.model import PARAM_NAMES, run_bptt
+from .answers import ANSWER_COLUMNS, AnswerLog, answers_path  # noqa: F401  (re-exported)
 
 KINDS = ("forward-argmax", "dhnext-grow", "contrib-argmax", "clip-direction", "clip-exceed",
          "decay-sketch", "truncation", "gate-open", "update-loss")
@@ -281,7 +278,7 @@ def clip_direction(source) -> Optional[Question]:
                         "norm clipping only rescales the whole vector." if mode == "norm"
                         and report.grad_norm_before_clip > thr else
                         "no entry was changed, so nothing moved.")),
-        ask_at=f"backward:0", reveal_at="clip",
+        ask_at="backward:0", reveal_at="clip",
         truth_text="changes" if changes else "stays the same",
         details={"cosine": report.cosine, "mode": mode})
 
@@ -493,50 +490,6 @@ def kinds_at(event: str, T: int, cell: str = "rnn") -> List[tuple]:
     elif phase == "clip":
         out.append(("update-loss", None))
     return out
-
-
-# --- the answers log ----------------------------------------------------------------------------
-ANSWER_COLUMNS = ("time", "kind", "prompt", "response", "answer", "correct", "score", "preset",
-                  "iteration", "event", "mode")
-
-
-def answers_path() -> str:
-    from ..paths import data_dir
-    return os.path.join(data_dir(), "answers.csv")
-
-
-class AnswerLog:
-    """Appends one CSV row per answered question to ``path`` (default: ``answers.csv`` in
-    the data folder), header first when the file is new.  Each row is written in one call
-    and flushed to disk, so an interrupted session loses at most the row being written."""
-
-    def __init__(self, path: Optional[str] = None):
-        self.path = path or answers_path()
-
-    def record(self, question: Question, response, preset: str = "", iteration: int = 0,
-               mode: str = "predict") -> dict:
-        row = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": question.kind,
-               "prompt": question.prompt, "response": question.response_text(response),
-               "answer": question.answer_text(), "correct": int(question.is_correct(response)),
-               "score": f"{question.score(response):.3f}", "preset": preset or "",
-               "iteration": int(iteration), "event": question.ask_at, "mode": mode}
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=ANSWER_COLUMNS, lineterminator="\n")
-        new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        return row
-
-    def rows(self) -> List[dict]:
-        if not os.path.exists(self.path):
-            return []
-        with open(self.path, encoding="utf-8", newline="") as f:
-            return list(csv.DictReader(f))
 
 
 def question_at(kind: str, source, event=None) -> Optional[Question]:
