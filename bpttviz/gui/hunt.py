@@ -48,9 +48,14 @@ SIGNS: Dict[str, str] = {
 class HuntController(QObject):
     """The hunt of one window: ``start()``, ``guess(name)``, ``give_up()``."""
 
+    @property
+    def window(self):
+        """The main window: the Qt parent (no Python reference, so no cycle through it)."""
+        return self.parent()
+
     def __init__(self, window, rng: Optional[random.Random] = None):
         super().__init__(window)
-        self.window, self.session = window, window.session
+        self.session = window.session
         self.rng = rng or random.Random()
         self.bug: Optional[str] = None
         self.tries = 0

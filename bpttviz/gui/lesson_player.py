@@ -34,9 +34,14 @@ from .predict import show_card_dock, side_dock
 class LessonPlayer(QObject):
     """Plays one lesson at a time in ``window``; records a new one on request."""
 
+    @property
+    def window(self):
+        """The main window: the Qt parent (no Python reference, so no cycle through it)."""
+        return self.parent()
+
     def __init__(self, window, predict=None):
         super().__init__(window)
-        self.window, self.session, self.predict = window, window.session, predict
+        self.session, self.predict = window.session, predict
         self.lesson: Optional[Lesson] = None
         self.index = 0
         self.recording: Optional[Lesson] = None

@@ -111,9 +111,14 @@ def show_card_dock(window, dock: QDockWidget) -> None:
 class PredictController(QObject):
     """Predict mode, the vote, and the clicker keys of ``window`` (see the module docstring)."""
 
+    @property
+    def window(self):
+        """The main window: the Qt parent (no Python reference, so no cycle through it)."""
+        return self.parent()
+
     def __init__(self, window, log_path: Optional[str] = None):
         super().__init__(window)
-        self.window, self.session = window, window.session
+        self.session = window.session
         self.answers = AnswerLog(log_path)
         self.question: Optional[Question] = None
         self.revealed = False
