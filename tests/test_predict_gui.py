@@ -156,7 +156,7 @@ def test_sketch_input_draws_and_is_scored_against_the_true_curve(qtbot, fresh_lo
     assert np.all(np.isfinite(plot._log[: d[-1] + 1]))
     assert np.mean(np.abs(np.log10(drawn) - truth_log)) < 0.5
     tp.reveal()
-    assert str(s.current_event) == "backward:0" and tp.revealed
+    assert str(s.current_event) == f"forward:{s.trace.T - 1}" and tp.revealed
     tx, ty = plot.truth.getData()
     np.testing.assert_allclose(ty, truth_log)
     assert tp.right == 1 and "✔" in tp.card.result.text()

@@ -29,6 +29,7 @@ from ..teach.lessons import (Lesson, LessonError, Step, apply_step, list_lessons
                              settings_at, slug, user_lessons_dir)
 from .controls import warn
 from .predict import show_card_dock, side_dock
+from .question_card import QuestionCard
 
 
 class LessonPlayer(QObject):
@@ -79,9 +80,15 @@ class LessonPlayer(QObject):
         for b in (self.prev_button, self.next_button):
             b.setFont(fc)
             row.addWidget(b)
+        # the step's question, under its narration (one dock: both stay in sight)
+        self.card = QuestionCard(1.0)
+        self.card.hide()
+        if self.predict is not None:
+            self.predict.add_card(self.card)
         lay.addWidget(self.title)
         lay.addWidget(self.counter)
         lay.addWidget(self.narration, 1)
+        lay.addWidget(self.card, 1)
         lay.addLayout(row)
         # recording
         self.record_note = QPlainTextEdit()
@@ -96,6 +103,7 @@ class LessonPlayer(QObject):
         lay.addWidget(self.record_note)
         lay.addWidget(self.record_button)
         lay.addWidget(self.record_status)
+        self.record_note.hide()  # shown while a lesson is being written
         self.dock = side_dock(self.window, "Lesson", "lesson", w)
         self._sync_buttons()
 
@@ -167,6 +175,7 @@ class LessonPlayer(QObject):
         self.lesson = None
         if self.predict is not None:
             self.predict.drop()
+        self.card.hide()
         self._show()
 
     def go(self, index: int) -> bool:
@@ -185,10 +194,12 @@ class LessonPlayer(QObject):
         for key in reversed(step.views):
             layout.show_view(layout.dock_for_view(key))
         if self.predict is not None:
+            asked = None
             if step.question:
-                self.predict.ask_kind(step.question, manual=True)
+                asked = self.predict.ask_kind(step.question, manual=True, show_dock=False)
             else:
                 self.predict.drop()
+            self.card.setVisible(asked is not None)
         self._show()
         return True
 
@@ -246,6 +257,7 @@ class LessonPlayer(QObject):
         self.recording = None
         self._title = title
         self.record_status.setText(f"Writing “{title}”: set up each step, then Record this step.")
+        self.record_note.show()
         show_card_dock(self.window, self.dock)
 
     def _record_triggered(self, *_args) -> None:

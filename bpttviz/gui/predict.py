@@ -70,9 +70,8 @@ class Blank(QWidget):
 
 def side_dock(window, title: str, key: str, widget: QWidget) -> QDockWidget:
     """A dock for a teaching card, its content scrolling rather than being crushed.  It is
-    placed by :func:`show_card_dock` under the left column of panels, so the window gets no
-    wider (a 1366-pixel projector has no room for one more column) and the views that
-    reveal the answers stay in sight on the right."""
+    placed by :func:`show_card_dock` in a column of its own beside the panels, so the views
+    that reveal the answers stay in sight."""
     scroll = QScrollArea()
     scroll.setWidget(widget)
     scroll.setWidgetResizable(True)
@@ -88,22 +87,20 @@ def side_dock(window, title: str, key: str, widget: QWidget) -> QDockWidget:
 
 
 def show_card_dock(window, dock: QDockWidget) -> None:
-    """Show a teaching dock: the first time, split off the bottom of the left column (or of
-    another teaching dock already on screen); afterwards wherever the user put it."""
+    """Show a teaching dock.  The first time: below another teaching dock already on screen,
+    else as a column of its own at the right of the panels (in the dock area under the
+    timeline, so the window gets no wider than the timeline needs); afterwards wherever the
+    user put it."""
     if not dock.property("placed"):
         dock.setProperty("placed", True)
         others = [d for d in window.findChildren(QDockWidget)
-                  if d is not dock and d.property("placed") and d.isVisible()]
-        anchor = others[0] if others else None
-        if anchor is None:
-            stacks = [st for st in getattr(window.dock_layout, "stacks", []) if st]
-            front = stacks[0][0] if stacks else None
-            anchor = window.docks.get(front) if front else None
-        if anchor is not None and not anchor.isFloating():
-            if anchor in others:
-                window.tabifyDockWidget(anchor, dock)
-            else:
-                window.splitDockWidget(anchor, dock, Qt.Vertical)
+                  if d is not dock and d.property("placed") and d.isVisible() and not d.isFloating()]
+        if others:
+            window.splitDockWidget(others[0], dock, Qt.Vertical)
+        else:
+            window.addDockWidget(Qt.BottomDockWidgetArea, dock, Qt.Horizontal)
+            dock.show()
+            window.resizeDocks([dock], [max(360, window.width() // 3)], Qt.Horizontal)
     dock.show()
     dock.raise_()
 
@@ -134,9 +131,10 @@ class PredictController(QObject):
         self.dock = side_dock(window, "Predict", "predict", self.card)
         self.overlay = VoteOverlay(window)
         self.blank = Blank(window)
+        #: every card showing the open question: the dock's, the vote's, a lesson's
+        self.cards = []
         for card in (self.card, self.overlay.card):
-            card.answered.connect(self._answered)
-            card.revealRequested.connect(self.reveal)
+            self.add_card(card)
         a = window.acts
         for name in ("predict", "vote"):
             a.all[name].setCheckable(True)
@@ -185,22 +183,30 @@ class PredictController(QObject):
         else:
             self.overlay.hide()
 
+    def add_card(self, card: QuestionCard) -> None:
+        """Another card that shows the open question and takes answers (the lesson dock's)."""
+        self.cards.append(card)
+        card.answered.connect(self._answered)
+        card.revealRequested.connect(self.reveal)
+
     # --- asking ------------------------------------------------------------------------------
-    def ask(self, question: Question, manual: bool = False) -> None:
-        """Show ``question`` now. ``manual``: revealed only by PageDown (a lesson's step)."""
+    def ask(self, question: Question, manual: bool = False, show_dock: bool = True) -> None:
+        """Show ``question`` now. ``manual``: revealed only by PageDown (a lesson's step);
+        ``show_dock``: bring the Predict dock up (a lesson shows the question in its own)."""
         self.question, self.revealed, self.manual = question, False, manual
         self._asked_index = self.session.cursor
         self._asked_serial = self.session.trace_serial
         self._asked_kinds.add(question.kind)
         self._counts[question.kind] = self._counts.get(question.kind, 0) + 1
-        for card in (self.card, self.overlay.card):
+        for card in self.cards:
             card.show_question(question)
             card.score.setText(self.score_text())
-        show_card_dock(self.window, self.dock)
+        if show_dock:
+            show_card_dock(self.window, self.dock)
         if self.voting:
             self._show_overlay(True)
 
-    def ask_kind(self, kind: str, manual: bool = True) -> Optional[Question]:
+    def ask_kind(self, kind: str, manual: bool = True, show_dock: bool = True) -> Optional[Question]:
         """Ask a question of ``kind`` at the current event (a lesson's step)."""
         from ..teach.questions import question_at
         try:
@@ -209,12 +215,12 @@ class PredictController(QObject):
             log.info("no %s question here: %s", kind, e)
             return None
         if q is not None:
-            self.ask(q, manual=manual)
+            self.ask(q, manual=manual, show_dock=show_dock)
         return q
 
     def drop(self, text: str = "") -> None:
         self.question, self.revealed = None, False
-        for card in (self.card, self.overlay.card):
+        for card in self.cards:
             card.clear(text)
         self._show_overlay(False)
 
@@ -278,9 +284,10 @@ class PredictController(QObject):
 
     def _reveal_now(self) -> None:
         q = self.question
-        response = self.card.response() if self.card.question is q else None
-        if response is None and self.overlay.card.question is q:
-            response = self.overlay.card.response()
+        response = None
+        for card in self.cards:
+            if response is None and card.question is q:
+                response = card.response()
         right = q.is_correct(response)
         if response is not None:
             self.total += 1
@@ -293,7 +300,7 @@ class PredictController(QObject):
             except OSError as e:
                 log.warning("could not log the answer: %s", e)
         self.revealed = True
-        for card in (self.card, self.overlay.card):
+        for card in self.cards:
             card.show_truth(q, response, right, self.score_text())
 
     def score_text(self) -> str:
@@ -303,9 +310,10 @@ class PredictController(QObject):
 
     def _answered(self) -> None:
         sender = self.sender()
-        other = self.overlay.card if sender is self.card else self.card
         if isinstance(sender, QuestionCard):
-            other.set_response(sender.response())
+            for card in self.cards:
+                if card is not sender:
+                    card.set_response(sender.response())
 
     # --- the clicker ---------------------------------------------------------------------------
     def clicker_next(self) -> None:

@@ -40,7 +40,7 @@ class SketchPlot(pg.PlotWidget):
         self.truth = pg.PlotDataItem([], [], pen=pg.mkPen(TRUTH, width=4))
         pi.addItem(self.drawn)
         pi.addItem(self.truth)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(190)
 
     def setup(self, x: np.ndarray, truth: np.ndarray) -> None:
         """Distances ``x`` and a y range that holds the true curve with room either way."""
@@ -127,6 +127,11 @@ class QuestionCard(QFrame):
         self.prompt = self._label(1.15, bold=True)
         lay.addWidget(self.kind_label)
         lay.addWidget(self.prompt)
+        # the truth right under the question: on a short projector screen it is read first
+        self.result = self._label(1.05, bold=True)
+        self.explanation = self._label(0.95)
+        lay.addWidget(self.result)
+        lay.addWidget(self.explanation)
         self.choice_box = QWidget()
         self.choice_layout = QVBoxLayout(self.choice_box)
         self.choice_layout.setContentsMargins(0, 0, 0, 0)
@@ -135,10 +140,6 @@ class QuestionCard(QFrame):
         self.sketch.sketchChanged.connect(self._sketch_changed)
         self.sketch.hide()
         lay.addWidget(self.sketch, 1)
-        self.result = self._label(1.05, bold=True)
-        self.explanation = self._label(0.95)
-        lay.addWidget(self.result)
-        lay.addWidget(self.explanation)
         row = QHBoxLayout()
         self.score = self._label(0.9, color="#333333")
         self.reveal_button = QPushButton("Reveal (PageDown)")
@@ -174,12 +175,20 @@ class QuestionCard(QFrame):
         self.result.setText("")
         self.explanation.setText("")
         self.reveal_button.hide()
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Empty lines and an empty options box take no room (a projector screen is short)."""
+        for lab in (self.kind_label, self.result, self.explanation):
+            lab.setVisible(bool(lab.text()))
+        self.choice_box.setVisible(bool(self.buttons))
 
     def show_question(self, q: Question) -> None:
         self.question = q
         self.kind_label.setText(f"PREDICT · {q.kind}")
         self.prompt.setText(q.prompt)
         self.result.setText("Tick every option you think is right." if q.multi else "")
+        self.result.setStyleSheet("")
         self.explanation.setText("")
         self.reveal_button.show()
         if q.is_sketch:
@@ -189,6 +198,7 @@ class QuestionCard(QFrame):
         else:
             self.sketch.hide()
             self._set_buttons(q.choices, q.multi)
+        self._tidy()
 
     def _set_buttons(self, choices, multi: bool) -> None:
         for b in self.buttons:
@@ -255,3 +265,4 @@ class QuestionCard(QFrame):
         self.result.setStyleSheet(f"color: {RIGHT if right else WRONG if response is not None else TRUTH};")
         self.explanation.setText(q.explanation)
         self.score.setText(score_text + self.after_reveal)
+        self._tidy()

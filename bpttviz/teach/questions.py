@@ -348,12 +348,13 @@ def decay_sketch(source) -> Optional[Question]:
     last = truth[-1]
     return Question(
         kind="decay-sketch",
-        prompt=(f"Sketch ||dh_{t}/dh_k|| against the distance {t}-k: how much of a change in h_k "
-                f"is still felt at the last step? Draw the curve with the mouse (log scale)."),
+        prompt=(f"How much of a change in h_k is still felt at step {t}? Sketch ||dh_{t}/dh_k|| "
+                f"against the distance {t}−k: drag the mouse over the plot (log scale)."),
         choices=[], answer=truth, x=d.astype(float),
         explanation=(f"||dh_{t}/dh_k|| is a product of {t}-k step Jacobians ({_jacobian_words(tr.cell)}): it went from 1 at "
                      f"distance 0 to {last:.2g} at distance {tr.T - 1}."),
-        ask_at=f"forward:{t}", reveal_at="backward:0", truth_text="the black curve")
+        # asked before the forward pass is drawn: the decay view fills in as the steps run
+        ask_at="forward:0", reveal_at=f"forward:{t}", truth_text="the black curve")
 
 
 def truncation(source, window: Optional[int] = None) -> Optional[Question]:
@@ -479,8 +480,10 @@ def kinds_at(event: str, T: int, cell: str = "rnn") -> List[tuple]:
             out.append(("forward-argmax", t + 1))
             if cell in ("lstm", "gru"):
                 out.append(("gate-open", t + 1))
+        if t == 0 and T >= 3:
+            out.append(("decay-sketch", None))
         if t == T - 1:
-            out += [("contrib-argmax", None), ("decay-sketch", None), ("truncation", None)]
+            out += [("contrib-argmax", None), ("truncation", None)]
     elif phase == "backward":
         t = int(num)
         if t >= 1:
