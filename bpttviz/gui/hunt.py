@@ -12,7 +12,7 @@ import random
 from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, Qt
-from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem,
                              QPushButton, QVBoxLayout, QWidget)
 
 from ..session import SessionError
@@ -72,6 +72,8 @@ class HuntController(QObject):
         self.gallery = QListWidget()
         self.gallery.setFont(f)
         self.gallery.setWordWrap(True)
+        self.gallery.setResizeMode(QListView.Adjust)
+        self.gallery.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         for name, text in BUGS.items():
             item = QListWidgetItem(f"{name}: {text}")
             item.setData(Qt.UserRole, name)
@@ -86,7 +88,9 @@ class HuntController(QObject):
         self.start_button.clicked.connect(self._start_clicked)
         for b in (self.name_button, self.give_up_button, self.start_button):
             b.setFont(f)
-            row.addWidget(b)
+        lay.addWidget(self.name_button)  # the button that matters gets a row of its own
+        row.addWidget(self.give_up_button)
+        row.addWidget(self.start_button)
         lay.addLayout(row)
         self.result = QLabel("")
         self.result.setWordWrap(True)
