@@ -306,7 +306,8 @@ def settings_at(lesson: Lesson, index: int) -> Dict[str, object]:
 def apply_step(session, lesson: Lesson, index: int) -> Step:
     """Bring ``session`` to step ``index`` of ``lesson``: the preset (loaded when the session
     is on another one), the settings in force there, then the event.  Returns the step.
-    SessionError/LessonError if the session refuses (it is then left as the session had it)."""
+    SessionError/LessonError if the session refuses a change (each change is all or nothing,
+    so the session is left at the last change it accepted)."""
     from ..session import SessionError
     if not 0 <= index < len(lesson.steps):
         raise LessonError(f"{lesson.name} has steps 1 to {len(lesson.steps)}; got {index + 1}")
