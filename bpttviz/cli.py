@@ -202,6 +202,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "check":
         from . import check_cli
         return check_cli.main(argv[1:])
+    if argv and argv[0] == "lesson":  # bpttviz lesson --list | NAME --export DIR
+        from . import lesson_cli
+        return int(lesson_cli.main(argv[1:]) or 0)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:

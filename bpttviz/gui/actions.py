@@ -46,6 +46,18 @@ SPECS: Dict[str, tuple] = {
     "reset_layout": ("&Reset layout", [], "Put every panel back where it started and show it"),
     "presentation": ("&Presentation mode", ["F11"],
                      "Full screen, big fonts, thick lines and a bright band on the current step"),
+    # Teaching (bpttviz.gui.predict, hunt, lesson_player); the clicker keys work everywhere.
+    "predict": ("&Predict, then reveal", ["P"],
+                "Before a view reveals a result, a question asks what you expect; then the truth"),
+    "vote": ("Classroom &vote", ["Shift+P"],
+             "Show each question large with options A-D for a show of hands"),
+    "clicker_next": ("&Next or reveal (clicker)", ["PgDown"],
+                     "Reveal the open question, else the lesson's next step, else the next event"),
+    "clicker_back": ("B&ack (clicker)", ["PgUp"], "The lesson's previous step, else the previous event"),
+    "blank": ("&Blank the screen", ["B"], "Black out the window (B or PageDown brings it back)"),
+    "hunt": ("Start a &bug hunt", [], "Hide a classic BPTT mistake in the backward pass; find it"),
+    "record_step": ("&Record this step", [],
+                    "Append the current preset, settings, event and views to the lesson you write"),
     "help": ("&What am I looking at?", ["F1"], "Explain every panel, colour and axis"),
     "about": ("&About bpttviz", [], "Version and licence"),
     "quit": ("&Quit", ["Ctrl+Q"], "Close bpttviz"),
@@ -56,10 +68,13 @@ SPECS: Dict[str, tuple] = {
 #: panels redraw from the trace published when training began).
 NEEDS_RUN = ("step_forward", "step_back", "play", "home", "end", "next_iteration", "open", "save",
              "save_as", "load_corpus", "undo", "redo", "export_png", "export_svg", "export_pdf",
-             "export_csv", "copy_image", "export_gif", "export_all", "train")
+             "export_csv", "copy_image", "export_gif", "export_all", "train",
+             "clicker_next", "clicker_back", "hunt", "record_step")
 
 #: Keys the timeline takes from spin boxes, combo boxes, sliders and buttons.
-TIMELINE_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_Space}
+TIMELINE_KEYS = {Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_Space,
+                 # a presentation clicker (PageUp/PageDown/B) and predict mode (P)
+                 Qt.Key_PageUp, Qt.Key_PageDown, Qt.Key_B, Qt.Key_P}
 
 
 def shortcut_text(name: str) -> str:

@@ -130,6 +130,9 @@ class MainWindow(QMainWindow):
         self.controls.speedChanged.connect(self._set_speed)
 
         self._connect_actions()
+        # Teaching: predict mode, classroom vote, bug hunt, lessons (bpttviz.gui.lesson_player)
+        from .lesson_player import install_teaching
+        self.teaching = install_teaching(self)
         session.sigCursorChanged.connect(self._on_cursor_change)
         session.sigTraceChanged.connect(self._on_trace_change)
         session.sigBusyChanged.connect(self._on_busy_change)

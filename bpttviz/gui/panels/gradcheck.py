@@ -320,6 +320,8 @@ class GradCheckPanel(Panel):
         self.bug_box.blockSignals(True)
         self.bug_box.setChecked(c.backprop_bug == "forget-dhnext")
         self.bug_box.blockSignals(False)
+        # A bug hunt (bpttviz.gui.hunt) hides which bug is on: the box would give it away.
+        self.bug_box.setVisible(not getattr(self.session, "hunting", False))
         if c.task == "captioning":
             self.bug_box.setEnabled(False)
             self.bug_box.setToolTip("The teaching bug is available for the character models")
@@ -411,7 +413,8 @@ class GradCheckPanel(Panel):
         # Verdict: the same numbers as the bars and the table.
         worst_i = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
         overall = kinds[worst_i]
-        bug = self.session.config.backprop_bug == "forget-dhnext"
+        bug = (self.session.config.backprop_bug == "forget-dhnext"
+               and not getattr(self.session, "hunting", False))
         floor = f"(F = {self.floor:.1e})"
         if overall == "good":
             msg = (f"\u2714 every checked entry's error is below 1e-7 {floor}: backprop is "
