@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "tiny RNN, one timestep at a time.",
                 epilog="Subcommand: `bpttviz export ...` writes pictures/CSV without a window "
                        "(see `bpttviz export --help`). "
-                       "`bpttviz check FILE.py` checks your own BPTT code against the engine.")
+                       "`bpttviz check FILE.py` checks your own BPTT code against the engine; "
+                       "`bpttviz lesson --list` lists the lessons, `bpttviz lesson NAME --export DIR` makes slides.")
     p.add_argument("--preset", metavar="NAME", help="start from this preset (see --list-presets)")
     p.add_argument("--corpus", metavar="FILE", help="train on this UTF-8 text file")
     p.add_argument("--cell", metavar="NAME", help="recurrent cell: rnn, lstm, gru or any registered cell")

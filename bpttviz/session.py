@@ -38,10 +38,8 @@ import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from ._version import __version__
-from .engine import analysis
 from .engine import limits
 from .engine.data import CorpusError, read_corpus
-from .engine.gradcheck import gradient_check
 from .engine.model import check_params
 from .engine.presets import list_presets, load_preset
 from .engine.train import CharRun, DivergenceError, RunConfig, make_run
@@ -49,12 +47,12 @@ from .session_file import (SESSION_FORMAT, SESSION_VERSION, SessionFileError,  #
                            atomic_write, read_session, write_session)
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
-from .undo import Command, UndoStack
+from .session_parts import (GRADCHECK_STENCIL, RunLoan, SessionError,  # noqa: F401 (re-exported)
+                            TeachingAnalyses, _EditCommand, _Published, _ScaleWhhCommand)
+from .undo import UndoStack
 
-#: The window's gradient check: a five-point centered stencil at eps 1e-3 stays below 1e-7 on
-#: every preset, including min-char-rnn's ~1e-4 starting gradients where (f(x+e)-f(x-e))/2e
-#: at 1e-5 is dominated by the rounding of a summed loss (measured: 5e-7 for Whh).
-GRADCHECK_STENCIL = {"eps": 1e-3, "order": 4}
+CONFIG_FIELDS: FrozenSet[str] = frozenset(f.name for f in fields(RunConfig))
+
 DEFAULT_PRESET = "min-char-rnn"
 #: Largest init scale an edit accepts (see bpttviz.engine.limits.INIT_SCALE).
 MAX_INIT_SCALE = limits.INIT_SCALE.high
@@ -63,77 +61,7 @@ REINIT_FIELDS = {"task", "text", "cell", "hidden_size", "seed", "init_scale", "w
                  "symbols", "vocab", "dataset", "wordvec_dim"}
 
 
-class SessionError(Exception):
-    """Something the user asked for cannot be done; the message says why. State unchanged."""
-
-
-class _EditCommand(Command):
-    """An undoable config edit: redo applies ``new``, undo restores ``old``."""
-
-    def __init__(self, session: "Session", old: dict, new: dict, text: str):
-        super().__init__(text)
-        self._session, self._old, self._new = session, old, new
-
-    def redo(self):
-        self._session._apply_config(self._new)
-
-    def undo(self):
-        self._session._apply_config(self._old)
-
-
-class _ScaleWhhCommand(Command):
-    """An undoable multiplication of the recurrent weights by a factor."""
-
-    def __init__(self, session: "Session", factor: float):
-        super().__init__(f"scale Whh by {factor:g}")
-        self._session, self._factor = session, factor
-
-    def redo(self):
-        self._session._scale_whh(self._factor)
-
-    def undo(self):
-        self._session._scale_whh(1.0 / self._factor)
-
-
-CONFIG_FIELDS: FrozenSet[str] = frozenset(f.name for f in fields(RunConfig))
-
-
-class _Published:
-    """What readers see while the run is lent: the trace and numbers at the start of the loan."""
-
-    def __init__(self, run):
-        self.trace = run.trace()
-        self.config = copy.deepcopy(run.config)
-        self.vocab = run.vocab
-        self.iteration = run.iteration
-        self.smooth_loss = float(run.smooth_loss)
-        self.history = copy.deepcopy(run.history)
-
-
-class RunLoan:
-    """``with session.lend_run() as run:`` — the borrower (the training worker) alone may use
-    ``run`` until the loan ends; the session refuses every change meanwhile and, when the run
-    comes back, publishes its new trace (cursor at the start) with one ``sigTraceChanged``.
-    ``end()`` may be called instead of leaving a ``with`` block (from the GUI thread)."""
-
-    def __init__(self, session: "Session"):
-        self._session = session
-        self.run = None
-
-    def __enter__(self):
-        self.run = self._session._begin_loan(self)
-        return self.run
-
-    def __exit__(self, *exc) -> None:
-        self.end()
-
-    def end(self) -> None:
-        if self.run is not None:
-            self.run = None
-            self._session._end_loan(self)
-
-
-class Session(QObject):
+class Session(TeachingAnalyses, QObject):
     """See the module docstring."""
 
     sigCursorChanged = pyqtSignal(int)
@@ -291,51 +219,6 @@ class Session(QObject):
             # what update() applies: the window's gradient (captioning: its minibatch's)
             self._update_preview = opt.step(params, self.run.update_gradient(self.trace))
         return self._update_preview
-
-    # Teaching analyses, computed once per trace and cached (the GUI never recomputes maths).
-    def _cached(self, key, fn):
-        if key not in self._cache:
-            self._cache[key] = fn()
-        return self._cache[key]
-
-    def contributions(self):
-        return self._cached("contributions", lambda: analysis.contributions(self.trace))
-
-    def jacobian_norms(self):
-        return self._cached("jacobian", lambda: analysis.jacobian_norms(self.trace))
-
-    def whh_spectrum(self):
-        return self._cached("spectrum", lambda: analysis.whh_spectrum(self.trace))
-
-    def truncation(self, window: Optional[int] = None):
-        """Full vs truncated BPTT on the current window (character models only)."""
-        if self.config.task == "captioning":
-            raise SessionError("truncation is compared on the character models (try the "
-                               "long-range preset); a 7-word caption has nothing to truncate")
-        window = int(window or self.config.truncation or max(1, self.trace.T // 4))
-        tr = self.trace
-        return self._cached(("truncation", window), lambda: analysis.compare_truncation(
-            tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
-
-    def clip_comparison(self):
-        return self._cached("clipping", lambda: analysis.compare_clipping(
-            self.trace.grads_raw, self.config.clip_value))
-
-    def gradient_check(self, max_entries: int = 20):
-        tr = self.trace
-        if self.config.task == "captioning":
-            from .engine.captioning import caption_forward_backward
-            from .engine.gradcheck import check_gradients
-            feats, caps = tr.features[None, :], np.concatenate([tr.inputs[:1], tr.targets])[None, :]
-            null = self.run.dataset.null
-            analytic = caption_forward_backward(tr.params, feats, caps, tr.cell, null).grads
-            work = {k: v.copy() for k, v in tr.params.items()}
-            return self._cached(("gradcheck", max_entries), lambda: check_gradients(
-                work, lambda p: caption_forward_backward(p, feats, caps, tr.cell, null).loss,
-                analytic, max_entries=max_entries, **GRADCHECK_STENCIL))
-        return self._cached(("gradcheck", max_entries), lambda: gradient_check(
-            tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
-            max_entries=max_entries, backprop_bug=tr.backprop_bug, **GRADCHECK_STENCIL))
 
     def refresh(self) -> None:
         """Re-read the run (after something outside the session advanced it): new trace,

@@ -77,6 +77,10 @@ class MainWindow(QMainWindow):
         self._painted_once = False
         self._restored_layout = False
         self._help_dialog = None
+        self._refit_timer = QTimer(self)
+        self._refit_timer.setSingleShot(True)
+        self._refit_timer.setInterval(120)
+        self._refit_timer.timeout.connect(self._refit_layout)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._key_filter)
@@ -209,8 +213,12 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
         if self._shown_once:
-            # A layout the user has not rearranged follows the window's size.
-            self.dock_layout.fit_to_size(presenting=self.presenting)
+            # A layout the user has not rearranged follows the window's size, once the
+            # resizing settles (re-arranging redraws the panels: not at every pixel of a drag).
+            self._refit_timer.start()
+
+    def _refit_layout(self) -> None:
+        self.dock_layout.fit_to_size(presenting=self.presenting)
 
     def paintEvent(self, event):  # noqa: N802
         super().paintEvent(event)
