@@ -59,6 +59,9 @@ SPECS: Dict[str, tuple] = {
     "record_step": ("&Record this step", [],
                     "Append the current preset, settings, event and views to the lesson you write"),
     "help": ("&What am I looking at?", ["F1"], "Explain every panel, colour and axis"),
+    "check_code": ("Check &my code…", ["Ctrl+K"],
+                   "Run your own lossFun / rnn_forward+rnn_backward / rnn_step_* file against the "
+                   "engine and see the first step where they differ"),
     "about": ("&About bpttviz", [], "Version and licence"),
     "quit": ("&Quit", ["Ctrl+Q"], "Close bpttviz"),
 }

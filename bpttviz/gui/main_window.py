@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self._painted_once = False
         self._restored_layout = False
         self._help_dialog = None
+        self.checker = None  # File ▸ Check my code… (made on first use)
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(120)
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
         m.addActions([a.open, a.save, a.save_as])
         m.addSeparator()
         m.addAction(a.load_corpus)
+        m.addAction(a.check_code)
         m.addSeparator()
         self.export_menu = e = m.addMenu("&Export")
         e.setObjectName("exportMenu")
@@ -285,6 +287,7 @@ class MainWindow(QMainWindow):
         a.undo.triggered.connect(self.undo)
         a.redo.triggered.connect(self.redo)
         a.load_corpus.triggered.connect(self.controls.choose_corpus)
+        a.check_code.triggered.connect(self.check_code)
         a.reset_layout.triggered.connect(self.reset_layout)
         ex = self.exports
         a.export_png.triggered.connect(ex.export_png)
@@ -438,6 +441,19 @@ class MainWindow(QMainWindow):
         self.sync()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
+
+    def check_code(self, path: Optional[str] = None) -> bool:
+        """File ▸ Check my code…: check a student's file in the background (its report opens
+        in a window of its own when it arrives)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Check my code", self._dir(),
+                                                  "Python files (*.py);;All files (*)")
+            if not path:
+                return False
+        if self.checker is None:
+            from .check_view import CheckRunner
+            self.checker = CheckRunner(self)
+        return self.checker.start(path)
 
     def _dir(self) -> str:
         return os.path.dirname(self.path) if self.path else ""
