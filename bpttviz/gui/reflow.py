@@ -14,6 +14,8 @@ from typing import List, Optional, Sequence
 
 #: Wider than this many times its height, a view places its plot groups side by side.
 SIDE_BY_SIDE_ASPECT = 2.2
+#: ... provided each group still gets this many pixels across.
+MIN_GROUP_WIDTH = 330
 
 
 def best_grid(n: int, width: float, height: float, min_w: float = 300, min_h: float = 200):
@@ -42,8 +44,9 @@ class PlotFlow:
         self.side_by_side: Optional[bool] = None
 
     def wants_side_by_side(self) -> bool:
+        """Wide and short, and still room for every group at a readable width."""
         w, h = self.view.width(), self.view.height()
-        return h > 0 and w > SIDE_BY_SIDE_ASPECT * h
+        return h > 0 and w > SIDE_BY_SIDE_ASPECT * h and w / len(self.groups) >= MIN_GROUP_WIDTH
 
     def fit(self, force: bool = False) -> bool:
         """Re-place the groups if the view's shape changed sides; True if it did."""
