@@ -137,7 +137,8 @@ def export_lesson(lesson, folder: str, formats=("png", "pdf"), width: int = SLID
     """Write the slides of ``lesson`` into ``folder``; returns the files written."""
     from PyQt5.QtWidgets import QApplication
 
-    from .export import _qimage_bytes, _write_bytes, build_panels
+    from .export import build_panels
+    from .export.pictures import qimage_bytes, write_bytes
     from .teach.lessons import apply_step
 
     own = maker is None
@@ -166,11 +167,11 @@ def export_lesson(lesson, folder: str, formats=("png", "pdf"), width: int = SLID
             images.append(img)
             if "png" in formats:
                 path = os.path.join(folder, f"{lesson.name}-step{i + 1:02d}.png")
-                _write_bytes(path, _qimage_bytes(img, "PNG"))
+                write_bytes(path, qimage_bytes(img, "PNG"))
                 files.append(path)
         if "pdf" in formats:
             path = os.path.join(folder, f"{lesson.name}.pdf")
-            _write_bytes(path, pdf_deck(images, lesson.title))
+            write_bytes(path, pdf_deck(images, lesson.title))
             files.append(path)
     finally:
         if own:

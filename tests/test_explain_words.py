@@ -34,6 +34,9 @@ def test_update_words_follow_the_task():
     s = Session("min-char-rnn")
     s.set_event("update")
     assert "last h" in s.describe_event()[0]
-    s = Session("dinosaurs")
+    s = Session("dinosaurs")  # the assignment carries a_prev from one name to the next
+    s.set_event("update")
+    assert s.config.carry_state and "last h" in s.describe_event()[0]
+    s = Session("long-range")  # a fresh copy task every window
     s.set_event("update")
     assert "h = 0" in s.describe_event()[0]

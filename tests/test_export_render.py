@@ -188,13 +188,15 @@ def test_plot_only_by_default_controls_on_request(qapp, tmp_path):
 
 
 def fake_history(session, n=100_000):
-    h = session.run.history
     rng = np.random.default_rng(0)
     loss = 4.0 * np.exp(-np.arange(n) / 30_000) + 0.1 * rng.random(n)
-    h.loss[:] = loss.tolist()
-    h.smooth_loss[:] = loss.tolist()
-    h.grad_norm_before_clip[:] = (5 + rng.random(n)).tolist()
-    h.grad_norm_after_clip[:] = np.minimum(5.0, 5 + rng.random(n)).tolist()
+    from bpttviz.engine.run import History
+    fresh = History()  # the history arrays hold what training appended: build a long one
+    fresh.loss.extend(loss)
+    fresh.smooth_loss.extend(loss)
+    fresh.grad_norm_before_clip.extend(5 + rng.random(n))
+    fresh.grad_norm_after_clip.extend(np.minimum(5.0, 5 + rng.random(n)))
+    session.run.history = fresh
 
 
 def test_long_history_keeps_files_small_and_one_history_csv(qapp, tmp_path):

@@ -273,3 +273,17 @@ def test_no_gui_code_detects_change_with_id_or_connects_a_lambda():
                         isinstance(a, ast.Call) and getattr(a.func, "attr", getattr(a.func, "id", "")) == "partial"):
                     bad.append(f"{path.name}:{node.lineno} connect(lambda/partial)")
     assert bad == []
+
+
+def test_panels_keep_their_identity_attributes(qtbot):
+    """``key``/``title`` name a view everywhere (docks, exports, --view): an instance attribute
+    of the same name (a plot's key label once) broke every export."""
+    from bpttviz.gui.panels import PANELS
+
+    s = Session("notebook-one-step")
+    for cls in PANELS:
+        p = cls(s)
+        qtbot.addWidget(p)
+        assert isinstance(p.key, str) and p.key == cls.key, cls
+        assert isinstance(p.title, str) and p.title == cls.title, cls
+        p.detach()

@@ -243,9 +243,9 @@ class LessonPlayer(QObject):
         for key, dock in w.docks.items():
             if key in w.panels and dock.isVisible() and not dock.visibleRegion().isEmpty():
                 out.append(key)
-        if w.last_panel_key in out:  # the panel the teacher last clicked comes first
-            out.remove(w.last_panel_key)
-            out.insert(0, w.last_panel_key)
+        if w.exports.last_panel_key in out:  # the panel the teacher last clicked comes first
+            out.remove(w.exports.last_panel_key)
+            out.insert(0, w.exports.last_panel_key)
         return out or ["unrolled"]
 
     def _new_recording(self, *_args) -> None:

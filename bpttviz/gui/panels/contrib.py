@@ -97,7 +97,7 @@ class ContributionsPanel(Panel):
                                      symbolSize=7 * t.scale, symbolBrush=t.clipped, symbolPen=None)
         self.bar_plot.addItem(self.total)
         # The key sits above the plots: a legend inside the small bar plot covered its data.
-        self.key = style.key_label([(t.raw, "■", "step k's own part"),
+        self.plot_key = style.key_label([(t.raw, "■", "step k's own part"),
                                     (t.clipped, "●", "running total ||dWhh||")], t,
                                    prefix="bars: ")
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
@@ -113,7 +113,7 @@ class ContributionsPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
-        lay.addWidget(self.key)
+        lay.addWidget(self.plot_key)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.readout)
         lay.addWidget(self.explain)

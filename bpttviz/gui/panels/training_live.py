@@ -149,9 +149,9 @@ class TrainingPanel(Panel):
         self.norm_plot.setLogMode(x=False, y=True)
         # The key sits above the plots: legends inside them covered the curves and the
         # "no training yet" note.
-        self.key = style.key_label([(t.muted, "─", "loss"), (t.forward, "━", "smoothed loss")], t,
+        self.plot_key = style.key_label([(t.muted, "─", "loss"), (t.forward, "━", "smoothed loss")], t,
                                    prefix="left: ")
-        self.key.setText(self.key.text() + " &nbsp;&nbsp;&nbsp; " + style.key_html(
+        self.plot_key.setText(self.plot_key.text() + " &nbsp;&nbsp;&nbsp; " + style.key_html(
             [(t.raw, "━", "before clipping"), (t.clipped, "━", "after clipping")], prefix="right: "))
         self.loss_curve = pg.PlotDataItem([], [], pen=pg.mkPen(t.muted, width=1), name="loss")
         self.smooth_curve = pg.PlotDataItem([], [], pen=t.pen(t.forward, 3), name="smoothed loss")
@@ -199,7 +199,7 @@ class TrainingPanel(Panel):
         self.rate_label.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.explain)
-        lay.addWidget(self.key)
+        lay.addWidget(self.plot_key)
         # The curves and the sampled text: one over the other in a tall view, side by side
         # in a short, wide one (a projector), where three lines of text would take the plots'
         # room.
