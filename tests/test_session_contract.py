@@ -185,8 +185,16 @@ def _receivers(win):
         for name in names}
 
 
+#: The panels that listen to the controller or edit the session (where stale connections
+#: bit), plus one plain view: the rebuild test needs no more to prove the point.
+REBUILT = ("GatesPanel", "TrainingPanel", "GradCheckPanel", "DecayPanel", "HiddenStatesPanel")
+
+
 def test_ten_rebuilds_then_train_and_pause_raise_nothing(qtbot, dialogs):
-    win = show_window(qtbot, "lstm-gates", size=(1366, 768))
+    import bpttviz.gui.panels as panels_module
+
+    win = show_window(qtbot, "lstm-gates", size=(1366, 768),
+                      panels=[getattr(panels_module, n) for n in REBUILT])
     gc.enable()
     try:
         win.set_presentation(True, fullscreen=False)
@@ -217,7 +225,10 @@ def test_ten_rebuilds_then_train_and_pause_raise_nothing(qtbot, dialogs):
 
 # --- change is detected by serial, never by id() -----------------------------------------
 def test_a_panel_behind_a_tab_catches_up_with_the_current_trace(qtbot):
-    win = show_window(qtbot, "min-char-rnn", size=(1600, 900))
+    from bpttviz.gui.panels import DecayPanel, DhnextPanel, UnrolledPanel
+
+    win = show_window(qtbot, "min-char-rnn", size=(1600, 900),
+                      panels=[UnrolledPanel, DhnextPanel, DecayPanel])
     s = win.session
     win.docks["dhnext_flow"].raise_()
     s.end()
@@ -226,7 +237,7 @@ def test_a_panel_behind_a_tab_catches_up_with_the_current_trace(qtbot):
     win.docks["decay"].raise_()  # same tab stack: dhnext_flow is now behind a tab
     qtbot.wait(10)
     assert not panel._shown
-    for _ in range(30):
+    for _ in range(12):
         s.next_iteration()
         gc.collect()  # frees the old trace: CPython may give the new one its address
         s.end()
