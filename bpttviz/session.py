@@ -98,6 +98,23 @@ class _ScaleWhhCommand(Command):
         self._session._scale_whh(1.0 / self._factor)
 
 
+class _PresetCommand(Command):
+    """An undoable preset switch: undo puts back the very run object (and its preset, corpus
+    path and cursor) that was current before; redo the new one, as it was left."""
+
+    def __init__(self, session: "Session", new: tuple, text: str):
+        super().__init__(text)
+        self._session = session
+        self._old = (session.preset, session.corpus_path, session._run, session.cursor)
+        self._new = new
+
+    def redo(self):
+        self._old = self._session._swap_run(*self._new)
+
+    def undo(self):
+        self._new = self._session._swap_run(*self._old)
+
+
 CONFIG_FIELDS: FrozenSet[str] = frozenset(f.name for f in fields(RunConfig))
 
 
@@ -409,7 +426,8 @@ class Session(QObject):
 
     # --- configuration -----------------------------------------------------------------
     def load_preset(self, name: str) -> None:
-        """Start a fresh run from a preset (clears undo history: it is a new document)."""
+        """Start a fresh run from a preset: an undoable step (undo brings back the previous
+        run object itself, trained as it was); :attr:`unsaved` stays what it was before."""
         self._check_free()
         try:
             preset = load_preset(name)
@@ -420,11 +438,23 @@ class Session(QObject):
             run.trace()
         except (ValueError, CorpusError, ArithmeticError) as e:
             raise SessionError(str(e)) from None
-        self.preset = preset
-        self.corpus_path = None
-        self.run = run
-        self.undo_stack.clear()
-        self._new_trace(0, CONFIG_FIELDS)
+        if self._run is None:  # the first run of this session: nothing to go back to
+            self.preset, self.corpus_path, self.run = preset, None, run
+            self.undo_stack.clear()
+            self._new_trace(0, CONFIG_FIELDS)
+            self.mark_saved()
+            return
+        # An undoable step that keeps the old run object (its training, optimizer, carried
+        # state), preset, corpus and cursor: one wheel tick costs nothing.  Unsaved work
+        # before stays unsaved work after (it is one undo away, and lost on quit).
+        was_unsaved = self.unsaved
+        command = _PresetCommand(self, (preset, None, run, 0), f"preset {preset.name}")
+        command.redo()
+        self.undo_stack.push(command)
+        if was_unsaved:
+            self.mark_unsaved()
+        else:
+            self.mark_saved()
 
     def load_corpus(self, path: str) -> None:
         """Use a text file as the corpus (an undoable edit). SessionError if unusable."""
@@ -619,6 +649,31 @@ class Session(QObject):
         self.run, self.preset, self.corpus_path = run, preset, None
         self.undo_stack.clear()
         self._new_trace(min(max(cursor, 0), 2 * trace.T + 1), CONFIG_FIELDS)
+
+    # --- unsaved work (issue 16) -------------------------------------------------------
+    def _swap_run(self, preset, corpus_path, run, cursor) -> tuple:
+        """Make ``run`` (with its preset, corpus path, cursor) current; return what was."""
+        self._check_free()
+        was = (self.preset, self.corpus_path, self._run, self._cursor)
+        self.preset, self.corpus_path, self.run = preset, corpus_path, run
+        self._new_trace(cursor, CONFIG_FIELDS)
+        return was
+
+    @property
+    def unsaved(self) -> bool:
+        """True after anything that made a new trace (an iteration, training, an edit, a Whh
+        scale, an undo, training) since :meth:`mark_saved` (the window calls it after a save
+        or an open; a new session starts saved); cursor moves do not count."""
+        mark = getattr(self, "_saved_mark", None)
+        return mark is None or mark != (self._serial, self.iteration)
+
+    def mark_saved(self) -> None:
+        """What is current now is safe (just saved, opened or a fresh preset)."""
+        self._saved_mark = (self._serial, self.iteration)
+
+    def mark_unsaved(self) -> None:
+        """Count the current state as unsaved (e.g. restored from an autosave)."""
+        self._saved_mark = None
 
 
 MAX_SEED = 2 ** 31 - 1
