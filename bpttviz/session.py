@@ -438,23 +438,21 @@ class Session(QObject):
             run.trace()
         except (ValueError, CorpusError, ArithmeticError) as e:
             raise SessionError(str(e)) from None
+        # Unsaved work before stays unsaved work after (it is one undo away, and lost on
+        # quit); otherwise the fresh run counts as saved.  Marked before the signals go out
+        # (the window's title reads it): the new trace will be serial + 1.
+        self._saved_mark = None if self.has_run and self.unsaved else (self._serial + 1,
+                                                                        run.iteration)
         if self._run is None:  # the first run of this session: nothing to go back to
             self.preset, self.corpus_path, self.run = preset, None, run
             self.undo_stack.clear()
             self._new_trace(0, CONFIG_FIELDS)
-            self.mark_saved()
             return
         # An undoable step that keeps the old run object (its training, optimizer, carried
-        # state), preset, corpus and cursor: one wheel tick costs nothing.  Unsaved work
-        # before stays unsaved work after (it is one undo away, and lost on quit).
-        was_unsaved = self.unsaved
+        # state), preset, corpus and cursor: one wheel tick costs nothing.
         command = _PresetCommand(self, (preset, None, run, 0), f"preset {preset.name}")
         command.redo()
         self.undo_stack.push(command)
-        if was_unsaved:
-            self.mark_unsaved()
-        else:
-            self.mark_saved()
 
     def load_corpus(self, path: str) -> None:
         """Use a text file as the corpus (an undoable edit). SessionError if unusable."""
