@@ -497,7 +497,7 @@ class Monkey:
             answers.append(a[1] if len(a) > 1 else "")
             return QMessageBox.Cancel
         with _patched(QMessageBox, "question", cancel):
-            self.qtbot.keyClick(self.win, Qt.Key_Q, Qt.ControlModifier)
+            self.action("quit").trigger()  # Ctrl+Q (a floating dock may hold the keyboard)
         assert answers and self.win.isVisible() and self.s.unsaved
 
     # --- invariants ------------------------------------------------------------------------
@@ -553,6 +553,11 @@ class Monkey:
             fn = self.rng.choices(self.actions, weights=self._weights)[0][1]
             self.stats[fn.__name__] = self.stats.get(fn.__name__, 0) + 1
             t0 = time.perf_counter()
+            if QApplication.activeWindow() is not self.win:
+                # a floating dock or a closed dialog took activation: the user clicks the
+                # window again before typing (keys go to the active window only)
+                self.win.activateWindow()
+                self.process()
             try:
                 with self.qtbot.capture_exceptions() as raised:
                     fn()
