@@ -414,6 +414,9 @@ class Monkey:
         kinds = ["wait", "wait", "edit", "widget", "combo", "preset", "undo", "scale", "keys",
                  "view", "looks"]
         for _ in range(self.rng.randint(1, 5)):
+            if not ctl.running:  # it ended by itself (diverged): the run is free again
+                self.record("  training ended:", ctl.last_reason)
+                break
             nd = len(self.dialogs)
             what = self.rng.choice(kinds[:-1] if self.rng.random() < 0.9 else kinds)
             self._during(what)
