@@ -332,8 +332,11 @@ class Session(QObject):
                                "long-range preset); a 7-word caption has nothing to truncate")
         window = int(window or self.config.truncation or max(1, self.trace.T // 4))
         tr = self.trace
-        return self._cached(("truncation", window), lambda: analysis.compare_truncation(
-            tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
+        try:
+            return self._cached(("truncation", window), lambda: analysis.compare_truncation(
+                tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
+        except ValueError as e:  # e.g. huge (finite) weights overflow the state mid-window
+            raise SessionError(f"truncated BPTT cannot be compared on this window: {e}") from None
 
     def clip_comparison(self):
         return self._cached("clipping", lambda: analysis.compare_clipping(
