@@ -7,13 +7,13 @@ Issue 16 added: theme and presentation changes (panels rebuilt, then trained), l
 start/pause/stop with edits, preset switches and undo/redo refused during it (one message at
 most, state unchanged), dock close/float during play, resizes from 1280x720 to 3840x2160, the
 save prompt and the autosave.  The suite runs a short seed (``BPTTVIZ_MONKEY_ACTIONS``,
-default 700); ``python tests/monkey_long.py --actions 10000`` is the long run before a release.
+default 400); ``python tests/monkey_long.py --actions 10000`` is the long run before a release.
 
 Reproduce a failure with the seed it prints, e.g.::
 
     BPTTVIZ_MONKEY_SEED=4242 python3 -m pytest -q -p no:cacheprovider tests/test_monkey.py -s
 
-``BPTTVIZ_MONKEY_ACTIONS`` changes the number of actions (default 700).
+``BPTTVIZ_MONKEY_ACTIONS`` changes the number of actions (default 400: the suite's short seed).
 On failure the message lists the last 20 actions (name and arguments) of the run.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bpttviz.gui.protect import Autosaver
 from bpttviz.session import Session, SessionError
 
 SEED = int(os.environ.get("BPTTVIZ_MONKEY_SEED", "12345"))
-N_ACTIONS = int(os.environ.get("BPTTVIZ_MONKEY_ACTIONS", "700"))
+N_ACTIONS = int(os.environ.get("BPTTVIZ_MONKEY_ACTIONS", "400"))
 
 #: Small models keep every trace cheap; 100 is min-char-rnn's own size.
 HIDDEN_SIZES = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 100]
