@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --screenshot: as presentation mode (F11) shows it")
     p.add_argument("--theme", metavar="NAME", help="colour theme: light, high-contrast or dark")
     p.add_argument("--view", metavar="NAME", help="bring this view to the front (see --list-views)")
+    p.add_argument("--no-restore", action="store_true",
+                   help="do not offer to restore the autosave of a run that did not end cleanly")
     p.add_argument("--list-views", action="store_true", help="list the views, one a line, name first")
     p.add_argument("--list-presets", action="store_true", help="list the presets and what each teaches")
     p.add_argument("--version", action="store_true", help="print the version and exit")

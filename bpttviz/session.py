@@ -48,7 +48,8 @@ from .session_file import (SESSION_FORMAT, SESSION_VERSION, SessionFileError,  #
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
 from .session_parts import (GRADCHECK_STENCIL, RunLoan, SessionError,  # noqa: F401 (re-exported)
-                            TeachingAnalyses, _EditCommand, _Published, _ScaleWhhCommand)
+                            TeachingAnalyses, _EditCommand, _PresetCommand, _Published,
+                            _ScaleWhhCommand)
 from .undo import UndoStack
 
 CONFIG_FIELDS: FrozenSet[str] = frozenset(f.name for f in fields(RunConfig))
@@ -297,7 +298,8 @@ class Session(TeachingAnalyses, QObject):
 
     # --- configuration -----------------------------------------------------------------
     def load_preset(self, name: str) -> None:
-        """Start a fresh run from a preset (clears undo history: it is a new document)."""
+        """Start a fresh run from a preset: an undoable step (undo brings back the previous
+        run object itself, trained as it was); :attr:`unsaved` stays what it was before."""
         self._check_free()
         try:
             preset = load_preset(name)
@@ -308,11 +310,21 @@ class Session(TeachingAnalyses, QObject):
             run.trace()
         except (ValueError, CorpusError, ArithmeticError) as e:
             raise SessionError(str(e)) from None
-        self.preset = preset
-        self.corpus_path = None
-        self.run = run
-        self.undo_stack.clear()
-        self._new_trace(0, CONFIG_FIELDS)
+        # Unsaved work before stays unsaved work after (it is one undo away, and lost on
+        # quit); otherwise the fresh run counts as saved.  Marked before the signals go out
+        # (the window's title reads it): the new trace will be serial + 1.
+        self._saved_mark = None if self.has_run and self.unsaved else (self._serial + 1,
+                                                                        run.iteration)
+        if self._run is None:  # the first run of this session: nothing to go back to
+            self.preset, self.corpus_path, self.run = preset, None, run
+            self.undo_stack.clear()
+            self._new_trace(0, CONFIG_FIELDS)
+            return
+        # An undoable step that keeps the old run object (its training, optimizer, carried
+        # state), preset, corpus and cursor: one wheel tick costs nothing.
+        command = _PresetCommand(self, (preset, None, run, 0), f"preset {preset.name}")
+        command.redo()
+        self.undo_stack.push(command)
 
     def load_corpus(self, path: str) -> None:
         """Use a text file as the corpus (an undoable edit). SessionError if unusable."""
@@ -447,6 +459,31 @@ class Session(TeachingAnalyses, QObject):
         snap.run = copy.deepcopy(self.run)
         snap._cursor = self._cursor
         return snap
+
+    # --- unsaved work (issue 16) -------------------------------------------------------
+    def _swap_run(self, preset, corpus_path, run, cursor) -> tuple:
+        """Make ``run`` (with its preset, corpus path, cursor) current; return what was."""
+        self._check_free()
+        was = (self.preset, self.corpus_path, self._run, self._cursor)
+        self.preset, self.corpus_path, self.run = preset, corpus_path, run
+        self._new_trace(cursor, CONFIG_FIELDS)
+        return was
+
+    @property
+    def unsaved(self) -> bool:
+        """True after anything that made a new trace (an iteration, training, an edit, a Whh
+        scale, an undo, training) since :meth:`mark_saved` (the window calls it after a save
+        or an open; a new session starts saved); cursor moves do not count."""
+        mark = getattr(self, "_saved_mark", None)
+        return mark is None or mark != (self._serial, self.iteration)
+
+    def mark_saved(self) -> None:
+        """What is current now is safe (just saved, opened or a fresh preset)."""
+        self._saved_mark = (self._serial, self.iteration)
+
+    def mark_unsaved(self) -> None:
+        """Count the current state as unsaved (e.g. restored from an autosave)."""
+        self._saved_mark = None
 
 
 class _AfterBatch:

@@ -52,6 +52,23 @@ class _ScaleWhhCommand(Command):
 
 
 
+class _PresetCommand(Command):
+    """An undoable preset switch: undo puts back the very run object (and its preset, corpus
+    path and cursor) that was current before; redo the new one, as it was left."""
+
+    def __init__(self, session, new: tuple, text: str):
+        super().__init__(text)
+        self._session = session
+        self._old = (session.preset, session.corpus_path, session._run, session.cursor)
+        self._new = new
+
+    def redo(self):
+        self._old = self._session._swap_run(*self._new)
+
+    def undo(self):
+        self._new = self._session._swap_run(*self._old)
+
+
 class _Published:
     """What readers see while the run is lent: the trace and numbers at the start of the loan."""
 
@@ -112,8 +129,11 @@ class TeachingAnalyses:
                                "long-range preset); a 7-word caption has nothing to truncate")
         window = int(window or self.config.truncation or max(1, self.trace.T // 4))
         tr = self.trace
-        return self._cached(("truncation", window), lambda: analysis.compare_truncation(
-            tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
+        try:
+            return self._cached(("truncation", window), lambda: analysis.compare_truncation(
+                tr.params, tr.inputs, tr.targets, window, h0=tr.h0, cell=tr.cell, c0=tr.c0))
+        except ValueError as e:  # e.g. huge (finite) weights overflow the state mid-window
+            raise SessionError(f"truncated BPTT cannot be compared on this window: {e}") from None
 
     def clip_comparison(self):
         return self._cached("clipping", lambda: analysis.compare_clipping(

@@ -161,7 +161,9 @@ def jacobian_norms(trace: Trace, ord=2) -> np.ndarray:
         for s in range(t, 0, -1):
             g = step_backward(trace.cell, rows, trace.caches[s], Wh, rows_c)
             rows, rows_c = g.dh_prev, g.dc_prev
-            J[t, s - 1] = np.linalg.norm(rows, ord=ord)
+            # Huge weights overflow the product (inf, then NaN): its norm is inf, not an
+            # SVD that does not converge (LinAlgError in the decay view's slot).
+            J[t, s - 1] = np.linalg.norm(rows, ord=ord) if np.all(np.isfinite(rows)) else np.inf
     return J
 
 

@@ -57,6 +57,7 @@ def make_session(preset: Optional[str] = None, corpus: Optional[str] = None,
     except SessionError as e:
         raise StartupError(str(e)) from None
     session.undo_stack.clear()  # the starting point is not an edit to undo
+    session.mark_saved()        # nor unsaved work
     if at is not None:
         try:
             session.set_event(at)
@@ -145,7 +146,12 @@ def run_app(args, session: Optional[Session] = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal closes the app
     window = MainWindow(session, remember=True)
     window.show()
+    from . import protect
+    # Temp files of interrupted writes go, a crashed run's autosave is offered (never with
+    # --no-restore or BPTTVIZ_TESTING=1), the running marker is written, autosaving starts.
+    protect.startup(window, ask=False if getattr(args, "no_restore", False) else None)
     code = app.exec_()
+    protect.clean_exit()  # a clean end: nothing to restore next time
     # Delete the window while the QApplication still exists (not in interpreter teardown).
     window.deleteLater()
     del window

@@ -17,6 +17,7 @@ from ..engine import limits
 from ..engine.cellspec import CELLS
 from ..engine.presets import list_presets, load_preset
 from ..session import SessionError
+from .protect import confirm_losing
 
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 #: combo label -> RunConfig.clip
@@ -275,6 +276,9 @@ class ControlsPanel(QWidget):
         name = self.preset.itemData(index)
         if name is None or (self.session.preset is not None and self.session.preset.name == name):
             return
+        autosaver = getattr(self.window(), "autosaver", None)  # protect: the switch is undoable,
+        if autosaver is not None:                              # and the old run autosaved
+            autosaver.before_risky()
         try:
             self.session.load_preset(name)
         except SessionError as e:
@@ -287,6 +291,12 @@ class ControlsPanel(QWidget):
             self.load_corpus(path)
 
     def load_corpus(self, path) -> bool:
+        window = self.window()
+        if hasattr(window, "session") and not confirm_losing(window, "loading a corpus"):
+            self.sync()
+            return False  # protect: asked first, the user kept the session
+        if getattr(window, "autosaver", None) is not None:
+            window.autosaver.before_risky()
         try:
             self.session.load_corpus(path)
         except SessionError as e:

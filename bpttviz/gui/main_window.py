@@ -24,6 +24,7 @@ from .controls import ControlsPanel, warn
 from .dock_layout import DockLayout, scrollable
 from .looks import Looks
 from .panels.base import Panel
+from .protect import WheelGuard, confirm_losing
 from .timeline_bar import TimelineBar
 from .training import TrainingController
 from .window_export import WindowExports
@@ -149,6 +150,11 @@ class MainWindow(QMainWindow):
             self._restore_settings()
             self.show_preset_view()  # a restored layout must not hide the preset's view
         self._on_busy_change(session.busy)
+        # --- protection of the user's work (bpttviz.gui.protect) ---
+        #: ask Save/Discard/Cancel before losing unsaved work (run_app's window; not exports)
+        self.confirm_unsaved = remember
+        self.autosaver = None  # set by protect.startup (run_app)
+        self.wheel_guard = WheelGuard(self)
 
     # --- parts, for callers that knew them on the window --------------------------------
     @property
@@ -365,7 +371,8 @@ class MainWindow(QMainWindow):
         name = s.preset.name if s.preset is not None else None
         title = s.preset.title if s.preset is not None else "session"
         where = f" — {os.path.basename(self.path)}" if self.path else ""
-        self.setWindowTitle(f"bpttviz — {title}{where}")
+        dot = "• " if s.unsaved else ""  # unsaved training or edits (protect)
+        self.setWindowTitle(f"{dot}bpttviz — {title}{where}")
         if name != self._last_preset:
             self._last_preset = name
             if name is not None:
@@ -408,11 +415,16 @@ class MainWindow(QMainWindow):
         if not path:
             return False
         self.acts.play.setChecked(False)
+        if not confirm_losing(self, "opening another session"):  # protect
+            return False
+        if self.autosaver is not None:
+            self.autosaver.before_risky()
         try:
             self.session.open(path)
         except SessionError as e:
             warn(self, "Cannot open session", str(e))
             return False
+        self.session.mark_saved()
         self.path = path
         self.sync()
         self.statusBar().showMessage(f"Opened {path}", 5000)
@@ -437,6 +449,7 @@ class MainWindow(QMainWindow):
         except (OSError, SessionError) as e:
             warn(self, "Cannot save session", f"Could not write {path}: {getattr(e, 'strerror', None) or e}")
             return False
+        self.session.mark_saved()
         self.path = path
         self.sync()
         self.statusBar().showMessage(f"Saved {path}", 5000)
@@ -536,6 +549,10 @@ class MainWindow(QMainWindow):
         self.acts.play.setChecked(False)
         if self.controller.running:
             self.controller.stop()
+        if not confirm_losing(self, "quitting"):  # protect: Save / Discard / Cancel
+            event.ignore()
+            return
+        self.wheel_guard.remove()
         if self.presenting:
             self.set_presentation(False)
         self.save_settings()
