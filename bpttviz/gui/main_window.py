@@ -23,6 +23,7 @@ from .actions import NEEDS_RUN, Actions, TimelineKeyFilter
 from .controls import ControlsPanel, warn
 from .dock_layout import DockLayout, scrollable
 from .looks import Looks
+from .menus import build_menus
 from .panels.base import Panel
 from .protect import WheelGuard, confirm_losing
 from .timeline_bar import TimelineBar
@@ -236,47 +237,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, kernels.preload)
 
     def _build_menus(self) -> None:
-        a = self.acts
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addActions([a.open, a.save, a.save_as])
-        m.addSeparator()
-        m.addAction(a.load_corpus)
-        m.addAction(a.check_code)
-        m.addSeparator()
-        self.export_menu = e = m.addMenu("&Export")
-        e.setObjectName("exportMenu")
-        self._export_target_label = e.addAction("")
-        self._export_target_label.setEnabled(False)
-        e.addSeparator()
-        e.addActions([a.export_png, a.export_svg, a.export_pdf, a.export_csv, a.copy_image,
-                      a.export_gif])
-        e.addSeparator()
-        e.addAction(a.export_all)
-        e.aboutToShow.connect(self.exports.export_menu_shown)
-        m.addAction(a.export_all)
-        m.addSeparator()
-        m.addAction(a.quit)
-        m = mb.addMenu("&Edit")
-        m.addActions([a.undo, a.redo])
-        m = mb.addMenu("&Go")
-        m.addActions([a.play, a.step_forward, a.step_back, a.home, a.end])
-        m.addSeparator()
-        m.addAction(a.next_iteration)
-        self.run_menu = m = mb.addMenu("&Run")
-        m.addActions([a.train, a.pause_training])
-        self.view_menu = m = mb.addMenu("&View")
-        m.addAction(a.presentation)
-        self.theme_menu = t = m.addMenu("&Theme")
-        t.addActions(list(a.themes.values()))
-        m.addSeparator()
-        for dock in self.docks.values():
-            m.addAction(dock.toggleViewAction())
-        m.addSeparator()
-        m.addAction(a.reset_layout)
-        m = mb.addMenu("&Help")
-        m.addAction(a.help)
-        m.addAction(a.about)
+        build_menus(self)
 
     def _connect_actions(self) -> None:
         a = self.acts
