@@ -17,17 +17,17 @@ def backward_eq(cell: str) -> str:
     return get_cell(cell).backward_eq
 
 
-CLIP_EQ = {
-    None: "no clipping: grads = grads_raw",
-    "value": "np.clip(dparam, -c, c) for every parameter (changes the direction)",
-    "norm": "g ← g · c / ||g||  if ||g|| > c, over all parameters together (keeps the direction)",
-    "param-norm": "dparam ← dparam · c / ||dparam||  if ||dparam|| > c, per parameter",
-}
-UPDATE_EQ = {
-    "adagrad": "mem += dparam²;  param -= lr · dparam / sqrt(mem + 1e-8)",
-    "sgd": "param -= lr · dparam",
-    "adam": "m = β1·m + (1-β1)·dparam;  v = β2·v + (1-β2)·dparam²;  param -= lr · m̂ / (sqrt(v̂) + ε)",
-}
+def clip_eq(clip) -> str:
+    """The clip event's equation (from the clip-mode registry)."""
+    from .engine.clipping import clip_spec
+    return clip_spec(clip).equation
+
+
+def update_eq(optimizer: str) -> str:
+    """The update event's equation (from the optimizer registry; '' for an unknown one)."""
+    from .engine.optim import OPTIMIZER_SPECS
+    spec = OPTIMIZER_SPECS.get(optimizer)
+    return spec.equation if spec is not None else ""
 
 
 def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagrad", T: int = 1,
@@ -50,12 +50,9 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
                      f"future) goes through the cell and sends dhnext back to {back}")
         return words, backward_eq(cell)
     if event.phase == "clip":
-        words = {
-            "value": "Clip: cut every gradient entry to [−c, c]",
-            "norm": "Clip: if the global gradient norm exceeds c, rescale every gradient by c / norm",
-            "param-norm": "Clip: rescale each parameter's gradient whose own norm exceeds c by c / its norm",
-        }.get(clip, "Clip: no clipping (the update uses the raw gradient)")
-        return words, CLIP_EQ.get(clip, CLIP_EQ[None])
+        from .engine.clipping import clip_spec
+        words = clip_spec(clip).words
+        return words, clip_eq(clip)
     if task == "captioning":
         words = (f"Update: the optimizer ({optimizer}) applies the gradient of this iteration's "
                  f"minibatch of {batch_size} captions (the timeline showed its first caption); "
@@ -66,4 +63,4 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
     else:
         words = (f"Update: the optimizer ({optimizer}) changes the parameters; the next window "
                  "starts from h = 0")
-    return words, UPDATE_EQ.get(optimizer, "")
+    return words, update_eq(optimizer)

@@ -21,3 +21,28 @@ def test_spin_ranges_are_the_limits(qtbot, field, limit):
         with pytest.raises(SessionError):
             c.session.edit(field, **{field: int(limit.high) + 1})
         assert c.session.config == before
+
+
+def test_clip_modes_and_optimizers_come_from_one_registry(qtbot):
+    """Issue 11: the controls, the clip view, the header and the code panel list the same
+    clip modes and optimizers, from bpttviz.engine.clipping / optim."""
+    from bpttviz.engine.clipping import CLIP_SPECS
+    from bpttviz.engine.optim import OPTIMIZER_SPECS
+    from bpttviz.gui.panels.clipcompare import MODES
+    from bpttviz.gui.panels.code import code_lines
+    from bpttviz.gui.panels.gradnorms import CLIP_CHOICES
+    from bpttviz.timeline import Event
+
+    from bpttviz.explain import describe
+    c = ControlsPanel(Session("notebook-one-step"))
+    qtbot.addWidget(c)
+    assert [c.clip.itemText(i) for i in range(c.clip.count())] == list(CLIP_SPECS)
+    assert [c.optimizer.itemText(i) for i in range(c.optimizer.count())] == list(OPTIMIZER_SPECS)
+    assert list(MODES) == list(CLIP_SPECS) and [x[0] for x in CLIP_CHOICES] == list(CLIP_SPECS)
+    for spec in CLIP_SPECS.values():
+        words, eq = describe(Event("clip"), clip=spec.mode)
+        assert (words, eq) == (spec.words, spec.equation)
+        assert all(line in code_lines("rnn", spec.mode, "sgd") for line in spec.code)
+    for spec in OPTIMIZER_SPECS.values():
+        assert describe(Event("update"), optimizer=spec.name)[1] == spec.equation
+        assert all(line in code_lines("rnn", None, spec.name) for line in spec.code)

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .cells import step_backward
-from .clipping import check_clip, clip_gradients
+from .clipping import CLIP_SPECS, check_clip, clip_gradients
 from .model import PARAM_NAMES, Trace, backward_step, carries, run_bptt
 
 #: Above this many numbers the per-(t, k) parts of dWhh are not kept, only their norms.
@@ -295,7 +295,9 @@ class ClipComparison:
 
 
 def compare_clipping(grads_raw: Dict[str, np.ndarray], threshold: float,
-                     modes=("none", "value", "norm", "param-norm")) -> ClipComparison:
+                     modes=None) -> ClipComparison:
+    """``modes`` default: every mode of the clip-mode registry (CLIP_SPECS)."""
+    modes = tuple(CLIP_SPECS) if modes is None else modes
     for m in modes:
         check_clip(m, threshold)
     return ClipComparison(raw=grads_raw, results={m: clip_gradients(grads_raw, m, threshold) for m in modes})

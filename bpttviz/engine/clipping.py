@@ -11,13 +11,62 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from . import kernels as _kernels
 
-CLIP_MODES = (None, "none", "value", "norm", "param-norm")
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """One clip mode, everything the app shows about it: ``label`` is its name in menus and
+    files ("none", "value", ...), ``mode`` the value of ``clip=`` (None for no clipping),
+    ``tooltip`` one line for controls, ``words`` the header's sentence at the clip event,
+    ``equation`` the header's equation, ``code`` the code panel's lines ``(text, tag)``."""
+
+    label: str
+    mode: Optional[str]
+    tooltip: str
+    words: str
+    equation: str
+    code: Tuple[Tuple[str, str], ...]
+
+
+#: The one registry of clip modes (controls, views, header, code panel and checks read it).
+CLIP_SPECS: Dict[str, ClipSpec] = {s.label: s for s in (
+    ClipSpec("none", None, "No clipping: the update uses the raw gradient",
+             "Clip: no clipping (the update uses the raw gradient)",
+             "no clipping: grads = grads_raw",
+             (("# no clipping: the update uses the raw gradients", "C"),)),
+    ClipSpec("value", "value", "Clip every entry to [-c, c] (min-char-rnn): cheap, but it can "
+             "change the gradient's direction",
+             "Clip: cut every gradient entry to [−c, c]",
+             "np.clip(dparam, -c, c) for every parameter (changes the direction)",
+             (("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
+              ("    np.clip(dparam, -c, c, out=dparam)            # each entry", "C"))),
+    ClipSpec("norm", "norm", "If the global norm over all parameters exceeds c, scale every "
+             "gradient by c / norm: keeps the direction",
+             "Clip: if the global gradient norm exceeds c, rescale every gradient by c / norm",
+             "g ← g · c / ||g||  if ||g|| > c, over all parameters together (keeps the direction)",
+             (("norm = np.sqrt(sum(np.sum(d * d) for d in grads))", "c"),
+              ("if norm > c:", "c"),
+              ("    grads = [d * c / norm for d in grads]         # keeps direction", "C"))),
+    ClipSpec("param-norm", "param-norm", "The same norm rule applied to each parameter separately",
+             "Clip: rescale each parameter's gradient whose own norm exceeds c by c / its norm",
+             "dparam ← dparam · c / ||dparam||  if ||dparam|| > c, per parameter",
+             (("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
+              ("    n = np.linalg.norm(dparam)", "c"),
+              ("    if n > c: dparam *= c / n                     # each parameter", "C"))),
+)}
+#: Every value ``clip=`` accepts (None and "none" both mean no clipping).
+CLIP_MODES = (None,) + tuple(CLIP_SPECS)
+
+
+def clip_spec(clip: Optional[str]) -> ClipSpec:
+    """The registry entry of a ``clip=`` value (None -> "none"); KeyError for an unknown one."""
+    return CLIP_SPECS["none" if clip is None else clip]
 
 
 def check_clip(clip: Optional[str], threshold: float) -> Optional[str]:

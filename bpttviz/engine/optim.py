@@ -7,11 +7,43 @@
 from __future__ import annotations
 
 import math
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, Tuple
 
 import numpy as np
 
-OPTIMIZERS = ("sgd", "adagrad", "adam")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer, everything the app shows about it: ``tooltip`` for controls,
+    ``equation`` for the header at the update event, ``code`` the code panel's lines."""
+
+    name: str
+    tooltip: str
+    equation: str
+    code: Tuple[Tuple[str, str], ...]
+
+
+#: The one registry of optimizers (controls, header, code panel, make_optimizer read it).
+OPTIMIZER_SPECS: Dict[str, OptimizerSpec] = {s.name: s for s in (
+    OptimizerSpec("sgd", "Plain gradient descent (the dinosaurs assignment)",
+                  "param -= lr · dparam",
+                  (("for param, dparam in zip(params, grads):", "u"),
+                   ("    param += -learning_rate * dparam", "U"))),
+    OptimizerSpec("adagrad", "Adagrad, as min-char-rnn: each entry's step shrinks with its "
+                  "accumulated squared gradient",
+                  "mem += dparam²;  param -= lr · dparam / sqrt(mem + 1e-8)",
+                  (("for param, dparam, mem in zip(params, grads, mems):", "u"),
+                   ("    mem += dparam * dparam", "u"),
+                   ("    param += -learning_rate * dparam / np.sqrt(mem + 1e-8)", "U"))),
+    OptimizerSpec("adam", "Adam (cs231n's captioning): momentum and per-entry scaling",
+                  "m = β1·m + (1-β1)·dparam;  v = β2·v + (1-β2)·dparam²;  param -= lr · m̂ / (sqrt(v̂) + ε)",
+                  (("for param, dparam, m, v in zip(params, grads, ms, vs):", "u"),
+                   ("    m = b1 * m + (1 - b1) * dparam;  v = b2 * v + (1 - b2) * dparam**2", "u"),
+                   ("    param += -learning_rate * m_hat / (np.sqrt(v_hat) + eps)", "U"))),
+)}
+OPTIMIZERS = tuple(OPTIMIZER_SPECS)
 
 
 class Optimizer:

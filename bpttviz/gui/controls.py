@@ -15,13 +15,13 @@ from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileD
 
 from ..engine import limits
 from ..engine.cellspec import CELLS
+from ..engine.clipping import CLIP_SPECS
+from ..engine.optim import OPTIMIZER_SPECS
 from ..engine.presets import list_presets, load_preset
 from ..session import SessionError
 from .protect import confirm_losing
 
-OPTIMIZERS = ("sgd", "adagrad", "adam")
 #: combo label -> RunConfig.clip
-CLIP_MODES = {"none": None, "value": "value", "norm": "norm", "param-norm": "param-norm"}
 CORPUS_FILTER = "Text files (*.txt *.text *.md *.csv);;All files (*)"
 
 
@@ -105,14 +105,15 @@ class ControlsPanel(QWidget):
         # --- training --------------------------------------------------------------------
         box = QGroupBox("Training")
         form = QFormLayout(box)
-        self.clip = self._combo("clip", tuple(CLIP_MODES), "Gradient clipping: none, each entry "
+        self.clip = self._combo("clip", tuple(CLIP_SPECS), "Gradient clipping: none, each entry "
                                 "to ±c (value), the global norm (norm) or each parameter's norm")
         form.addRow("Clipping", self.clip)
         self.clip_value = self._dspin("clip_value", *limits.CLIP_VALUE.offer, 4, 0.5, "Clipping threshold c")
         form.addRow("Threshold", self.clip_value)
         self.lr = self._dspin("lr", *limits.LR.offer, 6, 0.01, "Learning rate")
         form.addRow("Learning rate", self.lr)
-        self.optimizer = self._combo("optimizer", OPTIMIZERS, "Optimizer used at the update event")
+        self.optimizer = self._combo("optimizer", tuple(OPTIMIZER_SPECS), "Optimizer used at the update event: " + "; ".join(
+            f"{o.name} = {o.tooltip}" for o in OPTIMIZER_SPECS.values()))
         form.addRow("Optimizer", self.optimizer)
         outer.addWidget(box)
 
@@ -191,7 +192,7 @@ class ControlsPanel(QWidget):
     def _widget_value(self, field):
         w = self._edits[field]
         if field == "clip":
-            return CLIP_MODES[w.currentText()]
+            return CLIP_SPECS[w.currentText()].mode
         if isinstance(w, QComboBox):
             return w.currentText()
         return w.value()
@@ -199,7 +200,7 @@ class ControlsPanel(QWidget):
     def _set_widget(self, field, value):
         w = self._edits[field]
         if field == "clip":
-            value = next((k for k, v in CLIP_MODES.items() if v == value), "none")
+            value = next((k for k, v in CLIP_SPECS.items() if v.mode == value), "none")
         if isinstance(w, QComboBox):
             i = w.findText(str(value))
             if i < 0:  # a value this build does not list (from a saved file): show it anyway

@@ -12,17 +12,18 @@ from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from ...engine.analysis import compare_clipping
+from ...engine.clipping import CLIP_SPECS
 from .. import style
 from .base import Panel
 from .contrib import explain_label
 
-MODES = ("none", "value", "norm", "param-norm")
-#: Okabe-Ito-like colours, distinct for colour-blind viewers; "none" is the raw orange.
-MODE_COLORS = {"none": "#e08214", "value": "#0072b2", "norm": "#542788", "param-norm": "#009e73"}
-MODE_TIPS = {"none": "the raw gradient, unchanged",
-             "value": "every entry clipped to [-c, c] (min-char-rnn): can bend the direction",
-             "norm": "all gradients scaled by c / global norm if that exceeds c: same direction",
-             "param-norm": "each parameter scaled by c / its own norm if that exceeds c"}
+#: The modes compared, from the clip-mode registry.
+MODES = tuple(CLIP_SPECS)
+#: Okabe-Ito-like colours, distinct for colour-blind viewers; "none" is the raw orange (a mode
+#: added to the registry gets a grey until it is given one here).
+_COLOURS = {"none": "#e08214", "value": "#0072b2", "norm": "#542788", "param-norm": "#009e73"}
+MODE_COLORS = {m: _COLOURS.get(m, "#777777") for m in MODES}
+MODE_TIPS = {m: CLIP_SPECS[m].tooltip for m in MODES}
 AUTO = "auto"
 
 EXPLAIN = ("Same raw gradient, four clip rules, same threshold c. <b>Norm</b> clipping only "

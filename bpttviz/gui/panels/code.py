@@ -15,6 +15,8 @@ from PyQt5.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
 from PyQt5.QtCore import Qt
 
+from ...engine.clipping import clip_spec
+from ...engine.optim import OPTIMIZER_SPECS
 from ...engine.cellspec import get_cell
 from .. import style
 from .base import Panel
@@ -24,29 +26,6 @@ _BACK_HEAD = [
     ("dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)", ""),
     ("dbh, dby = np.zeros_like(bh), np.zeros_like(by)", ""),
 ]
-
-CLIP = {
-    None: [("# no clipping: the update uses the raw gradients", "C")],
-    "value": [("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
-              ("    np.clip(dparam, -c, c, out=dparam)            # each entry", "C")],
-    "norm": [("norm = np.sqrt(sum(np.sum(d * d) for d in grads))", "c"),
-             ("if norm > c:", "c"),
-             ("    grads = [d * c / norm for d in grads]         # keeps direction", "C")],
-    "param-norm": [("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
-                   ("    n = np.linalg.norm(dparam)", "c"),
-                   ("    if n > c: dparam *= c / n                     # each parameter", "C")],
-}
-
-UPDATE = {
-    "adagrad": [("for param, dparam, mem in zip(params, grads, mems):", "u"),
-                ("    mem += dparam * dparam", "u"),
-                ("    param += -learning_rate * dparam / np.sqrt(mem + 1e-8)", "U")],
-    "sgd": [("for param, dparam in zip(params, grads):", "u"),
-            ("    param += -learning_rate * dparam", "U")],
-    "adam": [("for param, dparam, m, v in zip(params, grads, ms, vs):", "u"),
-             ("    m = b1 * m + (1 - b1) * dparam;  v = b2 * v + (1 - b2) * dparam**2", "u"),
-             ("    param += -learning_rate * m_hat / (np.sqrt(v_hat) + eps)", "U")],
-}
 
 PHASE_TAG = {"forward": "f", "backward": "b", "clip": "c", "update": "u"}
 
@@ -58,8 +37,8 @@ def code_lines(cell: str, clip, optimizer: str):
     spec = get_cell(cell)
     return (spec.forward_listing() + [("", "")] + _BACK_HEAD + spec.backward_listing()
             + [("", "")] + clip_head
-            + CLIP.get(clip, CLIP[None]) + [("", "")] + upd_head
-            + UPDATE.get(optimizer, UPDATE["sgd"]))
+            + list(clip_spec(clip).code) + [("", "")] + upd_head
+            + list(OPTIMIZER_SPECS.get(optimizer, OPTIMIZER_SPECS["sgd"]).code))
 
 
 def _step_values(tr, source: str, t: int):

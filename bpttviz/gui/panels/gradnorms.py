@@ -9,17 +9,13 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from ...engine.clipping import CLIP_SPECS
 from ...session import SessionError
 from .. import style
 from .base import Panel
 
-CLIP_CHOICES = (("none", None, "No clipping: the update uses the raw gradient"),
-                ("value", "value", "Clip every entry to [-c, c] (min-char-rnn): cheap, but it can "
-                                   "change the gradient's direction"),
-                ("norm", "norm", "If the global norm over all parameters exceeds c, scale every "
-                                 "gradient by c / norm: keeps the direction"),
-                ("param-norm", "param-norm", "The same norm rule applied to each parameter "
-                                             "separately"))
+#: (label, clip value, tooltip) for the clip combo, from the clip-mode registry.
+CLIP_CHOICES = tuple((c.label, c.mode, c.tooltip) for c in CLIP_SPECS.values())
 BAR_W = 0.38
 #: "auto" switches the y axis to log when clipping shrinks a bar by at least this factor
 #: (at 40:1 the clipped bars are a few pixels on a linear axis).
