@@ -89,7 +89,7 @@ class Driver(QObject):
             # on a 2-core Linux box, ~40 MB over the first ~10, flat after.  Not a leak.
             if self.warmed == 0:
                 self.w0 = rss_bytes()
-            self.win.export_all(self.folder, formats=["png", "csv"], width=800)
+            self.win.exports.export_all(self.folder, formats=["png", "csv"], width=800)
             self.warmed += 1
             if self.warmed == self.warmup:
                 gc.collect()
@@ -101,7 +101,7 @@ class Driver(QObject):
             gc.collect()
             self.e0 = rss_bytes()
             print(f"{self.exports} exports of every panel (PNG + CSV), after the warm-up")
-        ok = self.win.export_all(self.folder, formats=["png", "csv"], width=800)
+        ok = self.win.exports.export_all(self.folder, formats=["png", "csv"], width=800)
         self.failed |= not ok
         self.done_exports += 1
         if self.done_exports % 10 == 0 or self.done_exports == self.exports:

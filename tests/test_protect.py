@@ -403,7 +403,7 @@ def test_repeated_exports_do_not_grow_memory(qtbot, tmp_path):
     w.show()
 
     def export(i):
-        assert w.export_all(str(tmp_path / f"e{i % 2}"), formats=["png", "csv"], width=400)
+        assert w.exports.export_all(str(tmp_path / f"e{i % 2}"), formats=["png", "csv"], width=400)
         # The app's event loop deletes what export_all deleteLater()s when it returns; a
         # test has no running loop, so deliver those deletions here.
         QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
