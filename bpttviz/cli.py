@@ -95,10 +95,11 @@ def _list_presets() -> int:
 
 
 def _list_views() -> int:
-    from .views import VIEWS
+    from .gui.panels import PANELS
 
-    for v in VIEWS:
-        print(f"{v.name:16s} {v.title} — {v.question}")
+    for cls in PANELS:
+        aliases = f" (also: {', '.join(cls.aliases)})" if cls.aliases else ""
+        print(f"{cls.key:16s} {cls.title} — {cls.question}{aliases}")
     return 0
 
 
@@ -199,6 +200,20 @@ def prepare_runtime(interactive: bool) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The ``bpttviz`` command.  Output piped into a command that stops reading
+    (``bpttviz --list-views | head``) ends quietly, not with a BrokenPipeError traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
         return _export(argv[1:])

@@ -152,3 +152,35 @@ def test_export_subcommand_missing_is_one_line(monkeypatch, capsys):
     assert cli.main(["export"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bpttviz: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_list_views_prints_every_view_name_first():
+    from bpttviz.gui.panels import PANELS
+
+    r = run("--list-views")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == [c.key for c in PANELS]
+    assert all(c.question in r.stdout for c in PANELS)
+
+
+def test_screenshot_of_a_view_in_presentation_mode_at_a_size(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "shot.png"
+    r = run("--preset", "vanishing", "--screenshot", str(out), "--size", "1366x768",
+            "--presentation", "--view", "decay", "--at", "backward:3")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (1366, 768)
+    for bad, words in ((["--size", "100x100"], "--size"), (["--view", "nope"], "unknown view"),
+                       (["--theme", "pink"], "unknown theme")):
+        line = assert_one_line_error(run("--screenshot", str(out), *bad))
+        assert words in line
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    import subprocess
+    import sys as _sys
+    p = subprocess.run(f"{_sys.executable} -m bpttviz --list-views | head -1", shell=True,
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 0 and "Traceback" not in p.stderr
