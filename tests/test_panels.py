@@ -103,6 +103,7 @@ def test_hidden_states_range_can_fit_the_window(qtbot, session):
     p = show(qtbot, HiddenStatesPanel, session)
     cursor_at(session, "forward", 3)
     tr = session.trace
+    p.set_fit_range(False)  # the default "auto" fits these tiny values (tests/test_preset_points.py)
     assert p.heatmap.levels == (-1.0, 1.0) and "[-1, 1]" in p.note.text()
     p.set_fit_range(True)
     m = float(np.max(np.abs(tr.h)))  # the whole window, not only the revealed steps
