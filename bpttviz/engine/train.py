@@ -16,7 +16,8 @@ import numpy as np
 
 from .data import (CorpusError, Vocabulary, check_seq_length, delay_task, name_example,
                    split_names, text_window)
-from .model import init_params, param_shapes, run_bptt, sample
+from .model import init_params, param_shapes, run_bptt
+from .sampling import sample
 from .optim import make_optimizer
 from .run import (HISTORY_FIELDS, TASKS, DivergenceError, History, Run, RunBase, RunConfig,
                   Series, config_from_dict)
