@@ -546,7 +546,8 @@ class Monkey:
         tr = s.trace
         again = run_bptt(tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
                          clip=s.config.clip, clip_value=s.config.clip_value,
-                         backprop_bug=tr.backprop_bug)
+                         backprop_bug=tr.backprop_bug,
+                         last_step_only=tr.loss_steps == "last", bptt_window=tr.bptt_window)
         if math.isfinite(tr.loss):
             assert again.loss == pytest.approx(tr.loss, rel=1e-12, abs=1e-12)
             np.testing.assert_allclose(again.h, tr.h, rtol=1e-12, atol=1e-12)

@@ -22,6 +22,14 @@ def sessions(qapp):
     return {name: Session(name) for name in ("long-range", "vanishing", "exploding", "lstm-gates")}
 
 
+def _vanishing_all_steps():
+    """The vanishing preset with every step's loss (the preset backpropagates only the last
+    one, whose gradients stay below the clip threshold)."""
+    s = Session("vanishing")
+    s.edit(loss_steps="all")
+    return s
+
+
 def chosen(q):
     return q.choices[q.answer]
 
@@ -69,7 +77,7 @@ def test_largest_contribution_is_the_argmax_of_the_parts(sessions, name):
 
 
 def test_clip_direction_value_bends_norm_keeps(sessions):
-    s = sessions["vanishing"]  # clipping off: asked about value clipping at clip_value
+    s = _vanishing_all_steps()  # clipping off: asked about value clipping at clip_value
     g = s.trace.grads_raw
     c = s.config.clip_value
     flat = np.concatenate([v.ravel() for v in g.values()])
@@ -84,7 +92,7 @@ def test_clip_direction_value_bends_norm_keeps(sessions):
 
 
 def test_clip_exceed_names_the_parameters_beyond_the_threshold(sessions):
-    s = sessions["vanishing"]
+    s = _vanishing_all_steps()
     c = s.config.clip_value
     q = Q.make_question("clip-exceed", s)
     assert q.multi

@@ -497,7 +497,8 @@ def test_sampling_from_overflowing_weights_does_not_raise(cell):
     """A huge learning rate can leave finite weights whose logits overflow (inf - inf = NaN
     in a plain softmax); the live-training panel samples from them on every redraw and
     raised "Probabilities contain NaN" in its slot (found by the monkey test, seed 12345)."""
-    from bpttviz.engine.model import init_params, sample
+    from bpttviz.engine.model import init_params
+    from bpttviz.engine.sampling import sample
 
     p = init_params(cell, 5, 4, seed=0)
     p["Why"][:] = 1.7e308

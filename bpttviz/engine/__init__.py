@@ -11,7 +11,8 @@ from .cellspec import (CellSpec, GateSpec, check_cell, get_cell, register_cell, 
 from .clipping import CLIP_MODES, ClipReport, clip_gradients, global_norm
 from .gradcheck import GradCheckEntry, check_gradients, gradient_check, relative_error
 from .model import (PARAM_NAMES, Forward, Trace, check_params, forward, init_params,
-                    param_shapes, run_bptt, sample)
+                    param_shapes, run_bptt)
+from .sampling import sample
 
 __all__ = [
     "BUGS", "BUG_INFO", "bugs_for", "check_bug",

@@ -292,6 +292,17 @@ class Trace(Forward):
       contributions are ``outer(dah_t, h_t)``, so they still sum to ``grads_raw['Whh']``;
       with "dy-without-minus-one" ``dy`` is ``p``; with "no-carry-state" ``h0``/``c0`` are the
       states passed in while ``h_prev[0]`` (and ``c_prev[0]``) are the zeros the pass used.
+    loss_steps: "all" (the seed: the loss is the sum over every step) or "last" (only the last
+      step's loss is backpropagated).  With "last", ``losses`` still holds every step's
+      cross-entropy (computed and shown) but ``loss`` is ``losses[-1]`` alone, ``dy`` is zero
+      on every row but the last, so ``dh_from_output`` is zero there too and every gradient
+      is that of ``losses[-1]``: ``dhnext`` then shows the pure decay of one loss's gradient.
+    bptt_window: None (full BPTT) or k: truncated BPTT in windows of k steps starting at step
+      0 (steps 0..k-1, k..2k-1, ...); the forward pass is unchanged (the state flows across
+      window boundaries) but no gradient crosses one: ``dh_from_future[t]`` (and the LSTM's
+      carried ``dcnext``) is zero wherever step t+1 starts a window, while ``dhnext[t+1]``
+      still shows what that step would have sent.  The gradients equal
+      :func:`bpttviz.engine.analysis.truncated_bptt`'s summed over the windows.
     """
 
     cell: str = "rnn"
@@ -319,6 +330,8 @@ class Trace(Forward):
     h_last: np.ndarray = None
     c_last: Optional[np.ndarray] = None
     backprop_bug: Optional[str] = None
+    loss_steps: str = "all"
+    bptt_window: Optional[int] = None
 
     @property
     def T(self) -> int:
@@ -403,7 +416,8 @@ def carries(bug: Optional[str]) -> tuple:
 
 def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional[str] = "value",
              clip_value: float = 5.0, c0=None, backprop_bug: Optional[str] = None,
-             bug: Optional[str] = None) -> Trace:
+             bug: Optional[str] = None, last_step_only: bool = False,
+             bptt_window: Optional[int] = None) -> Trace:
     """Forward and backward pass over one window, recording everything (see :class:`Trace`).
 
     params: dict as from :func:`init_params`; inputs, targets: (T,) indices (input -1 = zero
@@ -411,8 +425,18 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     or "param-norm" with threshold ``clip_value``; bug (or its older name backprop_bug): None
     or a gallery bug of :data:`bpttviz.engine.bugs.BUGS` that applies to the cell (a teaching
     toggle computing a classic mistake); ValueError naming the known bugs otherwise.
+    last_step_only: backpropagate only the last step's loss (``Trace.loss_steps`` "last").
+    bptt_window: None, or a whole number k >= 1: truncated BPTT in windows of k steps
+      (``Trace.bptt_window``).
     """
     clip = check_clip(clip, clip_value)
+    if not isinstance(last_step_only, (bool, np.bool_)):
+        raise ValueError(f"last_step_only must be True or False; got {last_step_only!r}")
+    if bptt_window is not None:
+        if isinstance(bptt_window, (bool, np.bool_)) or not isinstance(bptt_window, (int, np.integer)) \
+                or bptt_window < 1:
+            raise ValueError(f"bptt_window must be None or a whole number >= 1; got {bptt_window!r}")
+        bptt_window = int(bptt_window)
     if bug is not None and backprop_bug is not None and bug != backprop_bug:
         raise ValueError(f"give bug or backprop_bug, not two different bugs; got bug={bug!r} and "
                          f"backprop_bug={backprop_bug!r}")
@@ -433,6 +457,13 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     if bug == "dy-without-minus-one":
         dy = fw.p.copy()
     T, H = fw.h.shape
+    if last_step_only:
+        dy[:-1] = 0.0  # only losses[-1] is backpropagated
+        fields["loss"] = float(fw.losses[-1])
+    # Steps t whose carried gradient from t+1 is cut (step t+1 starts a truncation window).
+    cut = np.zeros(T, dtype=bool)
+    if bptt_window is not None:
+        cut[bptt_window - 1:T - 1:bptt_window] = True
     Why = np.asarray(params["Why"], dtype=float)
     dh_from_output = dy @ Why
     Wh = params["Whh"].T
@@ -442,7 +473,7 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     dc = np.empty((T, H)) if lstm else None
     dcnext = np.empty((T, H)) if lstm else None
     carry_dh, carry_dc = carries(bug)
-    if spec.fast_kernel == "tanh-rnn" and bug in _KERNEL_BUGS:
+    if spec.fast_kernel == "tanh-rnn" and bug in _KERNEL_BUGS and not cut.any():
         # Same arithmetic as the rnn's step_backward, as one kernel call (compiled when Numba
         # is there) that also sums dWxh and dbh as it goes, in the seed's order.
         V = dy.shape[1]
@@ -458,6 +489,9 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
     else:
         carry_h, carry_c = np.zeros(H), np.zeros(H) if lstm else None
         for t in reversed(range(T)):
+            if cut[t]:  # truncation: nothing crosses the window boundary after step t
+                carry_h = np.zeros(H)
+                carry_c = np.zeros(H) if lstm else None
             dh_from_future[t] = carry_h if carry_dh else 0.0
             dh_total[t] = dh_from_output[t] + dh_from_future[t]
             g: StepGrad = backward_step(spec, dh_total[t], fw.caches[t], Wh, carry_c, bug)
@@ -486,65 +520,6 @@ def run_bptt(params, inputs, targets, h0=None, cell: str = "rnn", clip: Optional
         grad_norms=report.norms_after, grad_norm_before_clip=report.grad_norm_before_clip,
         grad_norm_after_clip=report.grad_norm_after_clip, clip=report,
         h_last=fw.h[-1].copy(), c_last=fw.c[-1].copy() if lstm else None,
-        backprop_bug=bug,
+        backprop_bug=bug, loss_steps="last" if last_step_only else "all",
+        bptt_window=bptt_window,
     )
-
-
-def _sampling_probs(logits: np.ndarray) -> np.ndarray:
-    """softmax(logits), defined also when they overflowed (weights of a run that is about to
-    diverge): +inf logits share all the probability, NaN ones get none, all NaN is uniform.
-    (A plain softmax gave inf - inf = NaN there, and rng.choice raised in the live panel.)"""
-    z = np.where(np.isnan(logits), -np.inf, logits)
-    top = z.max()
-    if top == -np.inf:
-        return np.full(z.size, 1.0 / z.size)
-    if top == np.inf:
-        p = (z == np.inf).astype(float)
-        return p / p.sum()
-    e = np.exp(z - top)
-    return e / e.sum()
-
-
-def sample(params, h, seed_ix: int, n: int, cell: str = "rnn", c=None, temperature: float = 1.0,
-           rng: Optional[np.random.Generator] = None, stop_ix: Optional[int] = None) -> list:
-    """Sample ``n`` indices from the model, starting from state h (H,) (and c for lstm) and
-    input index ``seed_ix`` (-1 for the zero vector). Stops early after ``stop_ix`` if given.
-    ``temperature`` < 1 sharpens the distribution, > 1 flattens it. Returns a list of ints."""
-    V, H = check_params(params, cell)
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
-    if not -1 <= int(seed_ix) < V:
-        raise ValueError(f"seed_ix must be -1 (no character) or an index in [0, {V}); got {seed_ix!r}")
-    rng = rng if rng is not None else np.random.default_rng()
-    h = _check_state("h", h, H)
-    c = _check_state("c", c, H)
-    Wh = params["Whh"].T
-    spec = get_cell(cell)
-    fast = spec.fast_kernel == "tanh-rnn"
-    if fast:
-        rnn_forward = _kernels.get().rnn_forward
-        rnn_args = [_kernel_array(params[k]) for k in ("Wxh", "bh", "Whh")]
-    ix, out = int(seed_ix), []
-    for _ in range(int(n)):
-        if fast:
-            # The same kernel as forward(), one step at a time, so a sampled sequence fed back
-            # through forward() (with the same kernel set) retraces these states bit for bit: a
-            # chaotic Whh amplifies any change in rounding until the two pick different
-            # characters.
-            step = np.empty((3, 1, H))
-            rnn_forward(np.array([ix], dtype=np.intp), *rnn_args, h, np.zeros((1, V)), step[0],
-                        step[1], step[2])
-            h = step[2, 0]
-        else:
-            ax = params["bh"] + (params["Wxh"][:, ix] if ix >= 0 else 0.0)
-            cache = spec.step_forward(ax, h, Wh, c if spec.has_cell_state else None)
-            h = cache.h
-            if spec.has_cell_state:
-                c = cache.c
-        with np.errstate(over="ignore", invalid="ignore"):
-            logits = (params["Why"] @ h + params["by"]) / temperature
-        ix = int(rng.choice(V, p=_sampling_probs(logits)))
-        out.append(ix)
-        if stop_ix is not None and ix == stop_ix:
-            break
-    return out

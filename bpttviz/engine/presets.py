@@ -1,7 +1,10 @@
 """Presets are data files (``resources/presets/*.json``); this module only reads them.
 
 Each file names the task, the model, the training settings, optionally exact weights (the
-notebook's printed ones), and the view that makes its point.
+notebook's printed ones) or a trained ``snapshot`` (a session file under
+``resources/snapshots/`` whose parameters become the preset's weights), and the view that
+makes its point.  ``training`` may set ``loss_steps`` ("all" | "last") and
+``train_truncation`` (null | k), see :class:`~bpttviz.engine.run.RunConfig`.
 """
 from __future__ import annotations
 
@@ -21,6 +24,22 @@ from ..resources_path import resources_dir  # noqa: E402  (pure Python, no Qt)
 
 def presets_dir() -> Path:
     return resources_dir() / "presets"
+
+
+def snapshots_dir() -> Path:
+    return resources_dir() / "snapshots"
+
+
+def _snapshot_weights(name: str, file: str) -> Dict[str, np.ndarray]:
+    """The parameters of the preset's shipped snapshot (a session file, read as untrusted
+    input like any other); ValueError naming the preset and the problem."""
+    from ..session_file import read_session  # no Qt; imported here to keep engine imports light
+    parts = str(file).replace("\\", "/").split("/")
+    if not isinstance(file, str) or ".." in parts or Path(file).is_absolute():
+        raise ValueError(f"preset {name}: snapshot must be a file name under resources/snapshots; "
+                         f"got {file!r}")
+    loaded = read_session(snapshots_dir() / file)
+    return {k: np.array(v, dtype=float) for k, v in loaded.state["params"].items()}
 
 
 @dataclass
@@ -57,6 +76,8 @@ def load_preset(name: str) -> Preset:
     weights = None
     if "weights" in raw:
         weights = {k: np.array(v, dtype=float) for k, v in raw["weights"].items()}
+    elif "snapshot" in raw:
+        weights = _snapshot_weights(name, raw["snapshot"])
     kind = "captioning" if task["kind"] == "captioning" else "char"
     config = None
     if kind == "char":
@@ -74,6 +95,8 @@ def load_preset(name: str) -> Preset:
             delay=int(task.get("delay", 8)), symbols=int(task.get("symbols", 4)),
             inputs=tuple(task.get("inputs", ())), targets=tuple(task.get("targets", ())),
             vocab=tuple(task.get("vocab", ())), truncation=training.get("truncation"),
+            loss_steps=training.get("loss_steps", "all"),
+            train_truncation=training.get("train_truncation"),
         )
     else:
         clip = training.get("clip", "none")

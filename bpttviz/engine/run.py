@@ -41,6 +41,7 @@ from .model import BACKPROP_BUGS
 from .optim import OPTIMIZERS
 
 TASKS = ("text", "names", "delay", "fixed", "captioning")
+LOSS_STEPS = ("all", "last")
 HISTORY_FIELDS = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
 
 
@@ -96,6 +97,12 @@ class RunConfig:
     carry_state: bool = True
     backprop_bug: Optional[str] = None
     truncation: Optional[int] = None  # teaching: the window the truncation view compares
+    #: "all": the loss is summed over every step (the seed); "last": only the last step's
+    #: loss is backpropagated (the others are still computed and shown): Trace.loss_steps.
+    loss_steps: str = "all"
+    #: None: training uses full BPTT over the window; k: gradients truncated to windows of
+    #: k steps (Trace.bptt_window), for the trace the views step through and for training.
+    train_truncation: Optional[int] = None
     # captioning (cs231n CaptioningRNN) only:
     dataset: str = ""
     wordvec_dim: int = 16
@@ -131,6 +138,12 @@ class RunConfig:
             raise ValueError(f"carry_state must be True or False; got {self.carry_state!r}")
         if self.truncation is not None:
             L.TRUNCATION.check(self.truncation, "truncation")
+        choice("loss_steps", self.loss_steps, LOSS_STEPS)
+        if self.train_truncation is not None:
+            L.TRUNCATION.check(self.train_truncation, "train_truncation")
+        if self.task == "captioning" and (self.loss_steps != "all" or self.train_truncation is not None):
+            raise ValueError("loss_steps 'last' and train_truncation apply to the character "
+                             "model only, not to the captioning task")
         if not isinstance(self.text, str):
             raise ValueError(f"text must be a string; got {type(self.text).__name__}")
         if len(self.text) > L.CORPUS_BYTES.high:

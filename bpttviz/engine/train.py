@@ -16,7 +16,8 @@ import numpy as np
 
 from .data import (CorpusError, Vocabulary, check_seq_length, delay_task, name_example,
                    split_names, text_window)
-from .model import init_params, param_shapes, run_bptt, sample
+from .model import init_params, param_shapes, run_bptt
+from .sampling import sample
 from .optim import make_optimizer
 from .run import (HISTORY_FIELDS, TASKS, DivergenceError, History, Run, RunBase, RunConfig,
                   Series, config_from_dict)
@@ -97,7 +98,10 @@ class CharRun(RunBase):
         return Vocabulary(list(labels)), None, None
 
     def _expected_len(self) -> int:
+        """How many steps' losses the loss sums (the smoothed loss starts at that x ln V)."""
         c = self.config
+        if c.loss_steps == "last":
+            return 1
         if c.task == "names":
             return max(1, int(np.mean([len(n) + 1 for n in self._names])))
         if c.task == "fixed":
@@ -132,7 +136,9 @@ class CharRun(RunBase):
             c0 = (np.zeros(H) if fresh else self.c) if self.config.cell == "lstm" else None
             self._trace = run_bptt(self.params, inputs, targets, h0=h0, c0=c0, cell=self.config.cell,
                                    clip=self.config.clip, clip_value=self.config.clip_value,
-                                   backprop_bug=self.config.backprop_bug)
+                                   backprop_bug=self.config.backprop_bug,
+                                   last_step_only=self.config.loss_steps == "last",
+                                   bptt_window=self.config.train_truncation)
         return self._trace
 
     def update_gradient(self, trace) -> Dict[str, np.ndarray]:

@@ -36,7 +36,9 @@ class HiddenStatesPanel(Panel):
         "<p>For an LSTM or GRU the box above chooses the cell state or a gate instead; gates "
         "(sigmoids, in [0, 1]) use the yellow-purple scale. Hover a cell to read its value, "
         "the formula that produced it and its inputs.</p>"
-        "<p><b>range: fit to window</b> stretches the colours over the values this window "
+        "<p><b>range: auto</b> (the default) uses the fixed range unless every value of the "
+        "window is below 0.1 in size, as with freshly initialised weights; then it fits. "
+        "<b>range: fit to window</b> stretches the colours over the values this window "
         "actually reaches. Freshly initialised weights keep |h| near 0.01, which is white on "
         "the fixed scale; fitted, the pattern shows (read the range in the note before "
         "comparing two windows).</p>")
@@ -52,10 +54,12 @@ class HiddenStatesPanel(Panel):
         self.combo.currentIndexChanged.connect(self._on_view_option_change)
         self.range_combo = QComboBox()
         self.range_combo.setFont(t.font(t.tick_pt))
+        self.range_combo.addItem("auto", "auto")
         self.range_combo.addItem("fixed", "fixed")
         self.range_combo.addItem("fit to window", "fit")
         self.range_combo.setToolTip(
-            "Colour range. Fixed: the function's own range ([-1, 1] for tanh, [0, 1] for a "
+            "Colour range. Auto (default): fixed, unless the window's values are all tiny "
+            "(|value| < 0.1, as at initialisation), then fitted. Fixed: the function's own range ([-1, 1] for tanh, [0, 1] for a "
             "gate), comparable between windows. Fit: the values this window reaches, so that "
             "small activations (as at initialisation) are visible.")
         self.range_combo.currentIndexChanged.connect(self._on_range_changed)
@@ -102,13 +106,35 @@ class HiddenStatesPanel(Panel):
         if i >= 0:
             self.combo.setCurrentIndex(i)
 
+    #: In "auto" mode, a tanh-range quantity whose largest |value| in the window is below this
+    #: is shown fitted (|h| ~ 0.01 at initialisation would be white on [-1, 1]).
+    AUTO_FIT_BELOW = 0.1
+
+    @property
+    def range_mode(self) -> str:
+        """"auto" (default), "fixed" or "fit"."""
+        return self.range_combo.currentData() or "auto"
+
+    def set_range_mode(self, mode: str):
+        i = self.range_combo.findData(mode)
+        if i >= 0:
+            self.range_combo.setCurrentIndex(i)
+
     @property
     def fit_range(self) -> bool:
-        """True when colours span this window's values instead of the function's range."""
-        return self.range_combo.currentData() == "fit"
+        """True when the reader chose "fit to window" (colours span this window's values
+        instead of the function's range); "auto" may fit too, see :meth:`_fits`."""
+        return self.range_mode == "fit"
 
     def set_fit_range(self, fit: bool):
-        self.range_combo.setCurrentIndex(1 if fit else 0)
+        self.set_range_mode("fit" if fit else "fixed")
+
+    def _fits(self, finite: np.ndarray) -> bool:
+        """Whether the colours span the values ``finite`` (fit, or auto and all tiny)."""
+        mode = self.range_mode
+        if mode == "auto":
+            return bool(finite.size) and float(np.max(np.abs(finite))) < self.AUTO_FIT_BELOW
+        return mode == "fit"
 
     def _on_range_changed(self):
         self._trace_serial = None  # recompute the levels
@@ -123,10 +149,12 @@ class HiddenStatesPanel(Panel):
                 lo, hi = float(finite.min()), float(finite.max())
                 return (lo, hi), style.sequential_cmap(), f"[{lo:.3g}, {hi:.3g}] (fitted)"
             return (0.0, 1.0), style.sequential_cmap(), "[0, 1]"
-        if name == "c" or self.fit_range:
+        fits = self._fits(finite)
+        if name == "c" or fits:
             m = float(np.max(np.abs(finite))) if finite.size else 0.0
             m = m or 1.0
-            what = "largest |c| of this window" if name == "c" else "fitted"
+            what = "largest |c| of this window" if name == "c" else (
+                "fitted" if self.fit_range else "fitted: auto, the values are tiny")
             return (-m, m), style.diverging_cmap(), f"[-{m:.3g}, {m:.3g}] ({what})"
         return (-1.0, 1.0), style.diverging_cmap(), "[-1, 1]"
 
