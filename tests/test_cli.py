@@ -172,7 +172,7 @@ def test_screenshot_of_a_view_in_presentation_mode_at_a_size(tmp_path):
             "--presentation", "--view", "decay", "--at", "backward:3")
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size == (1366, 768)
-    for bad, words in ((["--size", "100x100"], "--size"), (["--view", "nope"], "unknown view"),
+    for bad, words in ((["--size", "100x100"], "--size"), (["--view", "nope"], "no view"),
                        (["--theme", "pink"], "unknown theme")):
         line = assert_one_line_error(run("--screenshot", str(out), *bad))
         assert words in line
