@@ -31,7 +31,8 @@ def update_eq(optimizer: str) -> str:
 
 
 def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagrad", T: int = 1,
-             task: str = "text", carry_state: bool = True, batch_size: int = 1):
+             task: str = "text", carry_state: bool = True, batch_size: int = 1,
+             loss_steps: str = "all"):
     """``(words, equation)`` for an event; the words never claim what does not happen (no
     gradient "from the future" at the last step, the update as this task really does it)."""
     t = event.t
@@ -41,7 +42,11 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
                 f"p_{t} and the loss of step {t}", forward_eq(cell))
     if event.phase == "backward":
         back = f"h_{t - 1}" if t > 0 else "the starting state h_prev (the backward pass ends here)"
-        if t == T - 1:
+        if loss_steps == "last" and t < T - 1:
+            words = (f"Backward, step {t}: the gradient at h_{t} comes from the future only (this "
+                     f"run backpropagates the last step's loss alone), goes through the cell and "
+                     f"sends dhnext back to {back}")
+        elif t == T - 1:
             words = (f"Backward, step {t} (the last): the gradient at h_{t} comes from loss {t} "
                      f"only (nothing comes from the future at the last step), goes through the "
                      f"cell and sends dhnext back to {back}")

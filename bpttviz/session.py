@@ -209,7 +209,8 @@ class Session(TeachingAnalyses, QObject):
         """``(words, equation)`` for the event at the cursor."""
         c = self.config
         return describe(self.current_event, c.cell, c.clip, c.optimizer, self.trace.T,
-                        task=c.task, carry_state=c.carry_state, batch_size=c.batch_size)
+                        task=c.task, carry_state=c.carry_state, batch_size=c.batch_size,
+                        loss_steps=getattr(c, "loss_steps", "all"))
 
     def update_preview(self) -> Dict[str, np.ndarray]:
         """What the update event will add to each parameter (params' shapes), computed on a

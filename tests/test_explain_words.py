@@ -40,3 +40,11 @@ def test_update_words_follow_the_task():
     s = Session("long-range")  # a fresh copy task every window
     s.set_event("update")
     assert "h = 0" in s.describe_event()[0]
+
+
+def test_a_last_step_loss_run_does_not_claim_each_steps_own_loss():
+    s = Session("vanishing")
+    assert s.config.loss_steps == "last"
+    s.set_event("backward:5")
+    words = s.describe_event()[0]
+    assert "future only" in words and "from loss 5" not in words
