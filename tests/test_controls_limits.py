@@ -46,3 +46,19 @@ def test_clip_modes_and_optimizers_come_from_one_registry(qtbot):
     for spec in OPTIMIZER_SPECS.values():
         assert describe(Event("update"), optimizer=spec.name)[1] == spec.equation
         assert all(line in code_lines("rnn", None, spec.name) for line in spec.code)
+
+
+def test_loss_steps_and_truncated_training_are_controls(qtbot):
+    c = ControlsPanel(Session("long-range"))
+    qtbot.addWidget(c)
+    assert c.train_truncation.value() == 0 and c.train_truncation.text() == "full BPTT"
+    c.train_truncation.setValue(4)
+    assert c.session.config.train_truncation == 4
+    c.train_truncation.setValue(0)
+    assert c.session.config.train_truncation is None
+    i = c.loss_steps.findText("last")
+    c.loss_steps.setCurrentIndex(i)
+    c.loss_steps.activated.emit(i)
+    assert c.session.config.loss_steps == "last"
+    c.session.load_preset("vanishing")
+    assert c.loss_steps.currentText() == "last"  # the controls follow the preset

@@ -17,6 +17,7 @@ from ..engine import limits
 from ..engine.cellspec import CELLS
 from ..engine.clipping import CLIP_SPECS
 from ..engine.optim import OPTIMIZER_SPECS
+from ..engine.run import LOSS_STEPS
 from ..engine.presets import list_presets, load_preset
 from ..session import SessionError
 from .protect import confirm_losing
@@ -115,6 +116,16 @@ class ControlsPanel(QWidget):
         self.optimizer = self._combo("optimizer", tuple(OPTIMIZER_SPECS), "Optimizer used at the update event: " + "; ".join(
             f"{o.name} = {o.tooltip}" for o in OPTIMIZER_SPECS.values()))
         form.addRow("Optimizer", self.optimizer)
+        self.loss_steps = self._combo("loss_steps", LOSS_STEPS, "Which steps' losses are "
+                                      "backpropagated: all of them (min-char-rnn), or the last "
+                                      "step's only, so the gradient reaching early steps is "
+                                      "purely what flows back through time")
+        form.addRow("Loss of", self.loss_steps)
+        self.train_truncation = self._spin("train_truncation", 0, int(limits.TRUNCATION.high),
+                                           "Train with BPTT truncated to windows of k steps "
+                                           "(0 = full BPTT): gradients stop at every k-th step")
+        self.train_truncation.setSpecialValueText("full BPTT")
+        form.addRow("Truncate BPTT", self.train_truncation)
         outer.addWidget(box)
 
         # --- playback --------------------------------------------------------------------
@@ -136,7 +147,8 @@ class ControlsPanel(QWidget):
         self._edits: Dict[str, QWidget] = {
             "cell": self.cell, "hidden_size": self.hidden_size, "seq_length": self.seq_length,
             "seed": self.seed, "init_scale": self.init_scale, "clip": self.clip,
-            "clip_value": self.clip_value, "lr": self.lr, "optimizer": self.optimizer}
+            "clip_value": self.clip_value, "lr": self.lr, "optimizer": self.optimizer,
+            "loss_steps": self.loss_steps, "train_truncation": self.train_truncation}
         session.sigConfigChanged.connect(self._on_config_change)
         session.sigTraceChanged.connect(self._on_trace_change)
         session.sigBusyChanged.connect(self._on_busy_change)
@@ -193,6 +205,8 @@ class ControlsPanel(QWidget):
         w = self._edits[field]
         if field == "clip":
             return CLIP_SPECS[w.currentText()].mode
+        if field == "train_truncation":
+            return w.value() or None  # 0 shows "full BPTT"
         if isinstance(w, QComboBox):
             return w.currentText()
         return w.value()
@@ -201,6 +215,8 @@ class ControlsPanel(QWidget):
         w = self._edits[field]
         if field == "clip":
             value = next((k for k, v in CLIP_SPECS.items() if v.mode == value), "none")
+        if field == "train_truncation":
+            value = value or 0
         if isinstance(w, QComboBox):
             i = w.findText(str(value))
             if i < 0:  # a value this build does not list (from a saved file): show it anyway
@@ -232,6 +248,8 @@ class ControlsPanel(QWidget):
                     w.blockSignals(old)
             self.clip_value.setEnabled(c.clip is not None)
             self.seq_length.setEnabled(c.task in ("text", "delay"))
+            for w in (self.loss_steps, self.train_truncation):  # character models only
+                w.setEnabled(c.task != "captioning" and not self.session.busy)
             self.seq_length.setToolTip(
                 self.seq_length.toolTip() if c.task in ("text", "delay") else
                 "This task's windows have their own length (one name, or the fixed example)")
