@@ -151,6 +151,11 @@ class TeachingAnalyses:
             return self._cached(("gradcheck", max_entries), lambda: check_gradients(
                 work, lambda p: caption_forward_backward(p, feats, caps, tr.cell, null).loss,
                 analytic, max_entries=max_entries, **GRADCHECK_STENCIL))
+        if getattr(tr, "bptt_window", None):
+            raise SessionError("a gradient truncated to windows is not the gradient of any loss, "
+                               "so finite differences cannot check it: set 'Truncate BPTT' to "
+                               "full to check the backward pass")
         return self._cached(("gradcheck", max_entries), lambda: gradient_check(
             tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
-            max_entries=max_entries, backprop_bug=tr.backprop_bug, **GRADCHECK_STENCIL))
+            max_entries=max_entries, backprop_bug=tr.backprop_bug,
+            last_step_only=getattr(tr, "loss_steps", "all") == "last", **GRADCHECK_STENCIL))

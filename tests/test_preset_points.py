@@ -195,3 +195,32 @@ def test_config_fields_are_validated_and_round_trip_in_session_files(tmp_path):
     assert loaded.config == cfg
     with pytest.raises(ValueError, match="captioning"):
         RunConfig(task="captioning", loss_steps="last").validate()
+
+
+def test_the_gradient_check_checks_the_loss_the_trace_backpropagates(qtbot):
+    """vanishing backpropagates the last step's loss only: the check must differentiate that
+    loss (it called a correct backward pass WRONG when it used every step's); a truncated
+    gradient is no loss's gradient, and the check says so instead of a verdict."""
+    from bpttviz.session import Session, SessionError
+
+    s = Session("vanishing")
+    assert s.config.loss_steps == "last"
+    res = s.gradient_check(8)
+    for name, e in res.items():  # per parameter, as the panel judges: ||a - n|| / (||a|| + ||n||)
+        idx = tuple(np.asarray(e.checked).T)  # the entries the check computed (the rest NaN)
+        a, n = np.asarray(e.analytic, float)[idx], np.asarray(e.numeric, float)[idx]
+        assert np.all(np.isfinite(n)) and n.size > 0, name
+        scale = np.abs(a).max() + np.abs(n).max()
+        assert np.abs(a - n).max() <= 1e-6 * max(scale, 1e-12) + 1e-12, name
+    s = Session("long-range")
+    s.edit("truncated", train_truncation=4)
+    with pytest.raises(SessionError, match="truncated"):
+        s.gradient_check(8)
+    from bpttviz.gui.panels import GradCheckPanel
+    p = GradCheckPanel(s)
+    qtbot.addWidget(p)
+    p.run_check()
+    assert "cannot run" in p.status.text()
+    s.step(1)
+    p.refresh()
+    assert "cannot run" in p.status.text()

@@ -88,15 +88,22 @@ def check_gradients(params: Dict[str, np.ndarray], loss_fn: Callable[[Dict[str, 
 def gradient_check(params, inputs, targets, h0=None, cell: str = "rnn", c0=None,
                    max_entries: Optional[int] = None, eps: float = 1e-5, seed: int = 0,
                    backprop_bug: Optional[str] = None, order: int = 2,
-                   bug: Optional[str] = None) -> Dict[str, GradCheckEntry]:
+                   bug: Optional[str] = None,
+                   last_step_only: bool = False) -> Dict[str, GradCheckEntry]:
     """Check :func:`run_bptt`'s raw gradients for the character model on one window against
     centered differences of the true loss (from the given h0, c0).  ``bug`` (or its older name
     ``backprop_bug``) checks a deliberately broken backward pass of the bug gallery
-    (:data:`bpttviz.engine.bugs.BUGS`), which the check then reports as failing."""
+    (:data:`bpttviz.engine.bugs.BUGS`), which the check then reports as failing.
+    ``last_step_only``: the loss is the last step's alone (as ``run_bptt``'s option)."""
     from .model import forward, run_bptt
 
     trace = run_bptt(params, inputs, targets, h0=h0, c0=c0, cell=cell, clip=None,
-                     backprop_bug=backprop_bug, bug=bug)
+                     backprop_bug=backprop_bug, bug=bug, last_step_only=last_step_only)
     work = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
-    return check_gradients(work, lambda p: forward(p, inputs, targets, h0, c0, cell).loss,
-                           trace.grads_raw, max_entries=max_entries, eps=eps, seed=seed, order=order)
+
+    def loss(p):
+        f = forward(p, inputs, targets, h0, c0, cell)
+        return float(f.losses[-1]) if last_step_only else f.loss
+
+    return check_gradients(work, loss, trace.grads_raw, max_entries=max_entries, eps=eps,
+                           seed=seed, order=order)

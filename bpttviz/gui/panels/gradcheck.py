@@ -20,7 +20,7 @@ from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboB
                              QTableWidgetItem, QVBoxLayout)
 
 from ...engine.gradcheck import _STENCILS
-from ...session import GRADCHECK_STENCIL
+from ...session import GRADCHECK_STENCIL, SessionError
 from .. import style
 from .base import Panel
 
@@ -307,7 +307,6 @@ class GradCheckPanel(Panel):
         want = "forget-dhnext" if on else None
         if s.config.backprop_bug == want:
             return
-        from ...session import SessionError
         try:
             s.edit("forget dhnext (teaching bug)" if on else "remember dhnext (fix the bug)",
                    backprop_bug=want)
@@ -334,6 +333,12 @@ class GradCheckPanel(Panel):
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
             self.results = self.session.gradient_check(MAX_ENTRIES)
+        except SessionError as e:  # e.g. a truncated gradient: no loss to differentiate
+            self.results = None
+            self._check_error = (self.session.trace_serial, f"The check cannot run here: {e}")
+            self._result_trace_serial = self.session.trace_serial
+            self._draw_results()
+            return
         finally:
             QApplication.restoreOverrideCursor()
         self._result_trace_serial = self.session.trace_serial
@@ -371,7 +376,9 @@ class GradCheckPanel(Panel):
         res = self.results
         if res is None:
             self.checks = None
-            self.status.setText("Press Run check to compare backprop with finite differences.")
+            error = getattr(self, "_check_error", None)
+            self.status.setText(error[1] if error and error[0] == self.session.trace_serial else
+                                "Press Run check to compare backprop with finite differences.")
             self.status.setStyleSheet("")
             self.bars.setOpts(x=[], height=[], y0=0)
             self.scatter.setData([], [])
