@@ -248,9 +248,11 @@ class GatesPanel(Panel):
         if "c" in self.heatmaps:
             m = self.heatmaps["c"].levels[1]
             cm = f"; c on [-{m:.3g}, {m:.3g}]"
-        self.note.setText(f"{tr.cell.upper()}: {H} units \u00d7 {tr.T} steps. Gates on [0, 1] "
-                          f"(purple closed, yellow open); candidates on [-1, 1]{cm}. Gradient "
-                          "flow appears during the backward pass.")
+        # One line: on a projector every line of text is taken from the heatmaps.
+        self.note.setText(f"{tr.cell.upper()}, {H} units \u00d7 {tr.T} steps: gates 0 (purple, "
+                          "closed) to 1 (yellow, open)")
+        self.note.setToolTip(f"Gates on [0, 1] (purple closed, yellow open); candidates on "
+                             f"[-1, 1]{cm}. The gradient flow plot fills during the backward pass.")
 
     # --- drawing ------------------------------------------------------------------------------
     def _array(self, tr, name):
