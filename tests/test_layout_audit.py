@@ -27,3 +27,27 @@ def test_main_plot_is_readable_at_1366x768_presenting(presenting_1366, view):
     m = presenting_1366[view]
     assert m.plot[0] >= MIN_PLOT[0] and m.plot[1] >= MIN_PLOT[1], str(m)
 
+
+
+@pytest.mark.parametrize("key", ["outputs", "contrib"])
+def test_plots_side_by_side_still_show_every_step(qtbot, key):
+    """Linked x axes drag each other by pixels while a view reflows: side by side, a narrow
+    plot once cut the wide one's range to 19 of 25 steps."""
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key(key)(s)
+    qtbot.addWidget(p)
+    p.resize(900, 700)
+    p.show()
+    qtbot.wait(20)
+    p.resize(930, 360)  # wide and short: side by side
+    qtbot.waitUntil(lambda: p.plot_flow.side_by_side, timeout=2000)
+    qtbot.wait(20)
+    T = s.trace.T
+    plots = [p.plot, p.loss_plot] if key == "outputs" else [p.heat_plot, p.bar_plot]
+    for plot in plots:
+        lo, hi = plot.viewRange()[0]
+        assert lo <= 0 and hi >= T - 1, (key, lo, hi)

@@ -34,11 +34,16 @@ class PlotFlow:
     def __init__(self, view, groups: Sequence[Sequence[object]],
                  stretch: Optional[Sequence[float]] = None,
                  side_stretch: Optional[Sequence[float]] = None,
-                 rows: Optional[Sequence[Sequence[int]]] = None):
+                 rows: Optional[Sequence[Sequence[int]]] = None,
+                 x_links: Sequence[tuple] = ()):
         self.view = view
         self.groups: List[List[object]] = [list(g) for g in groups]
         #: tall layout: the group indices of each row (default: one group a row)
         self.rows = [list(r) for r in rows] if rows is not None else [[i] for i in range(len(self.groups))]
+        #: (follower, leader) plots whose x axes are linked when stacked.  pyqtgraph links by
+        #: pixel position, so side by side a narrower follower would show only part of the
+        #: leader's range: there they get the same range instead.
+        self.x_links = list(x_links)
         self.stretch = list(stretch) if stretch is not None else [1.0] * len(self.groups)
         self.side_stretch = list(side_stretch) if side_stretch is not None else [1.0] * len(self.groups)
         self.side_by_side: Optional[bool] = None
@@ -65,6 +70,12 @@ class PlotFlow:
         for i in range(gl.columnCount()):
             gl.setColumnStretchFactor(i, 1)
             gl.setColumnSpacing(i, gl.horizontalSpacing())
+        for follower, leader in self.x_links:
+            if side:
+                follower.setXLink(None)
+                follower.setXRange(*leader.viewRange()[0], padding=0)
+            else:
+                follower.setXLink(leader)
         if side:
             col = 0
             for i, g in enumerate(self.groups):

@@ -89,7 +89,7 @@ class ContributionsPanel(Panel):
         # projector): side by side, so neither is squeezed flat.
         from ..reflow import PlotFlow
         self.plot_flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
-                             stretch=[3, 2])
+                             stretch=[3, 2], x_links=[(self.bar_plot, self.heat_plot)])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.bar_plot.addItem(self.bars)
@@ -124,6 +124,11 @@ class ContributionsPanel(Panel):
         self.matrix = np.zeros((0, 0))      # drawn ||part(t, k)|| (NaN = not shown)
         self.step_norms = np.zeros(0)       # drawn bar heights (NaN = not shown)
         self.running_total = np.zeros(0)    # drawn running total (NaN = not shown)
+
+    def on_reflow(self):
+        T = self.session.trace.T
+        for plot in (self.heat_plot, self.bar_plot):
+            plot.setXRange(-0.5, T - 0.5, padding=0)
 
     # --- numbers ----------------------------------------------------------------------------
     def _running_totals(self, tr) -> np.ndarray:

@@ -53,7 +53,8 @@ class OutputsPanel(Panel):
         from ..reflow import PlotFlow
         # Tall: the probabilities over the per-step losses; wide and short: side by side.
         self.plot_flow = PlotFlow(self.view, [[self.plot, self.heatmap.bar], [self.loss_plot]],
-                                  stretch=[3, 1], side_stretch=[2, 1])
+                                  stretch=[3, 1], side_stretch=[2, 1],
+                                  x_links=[(self.loss_plot, self.plot)])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=t.forward,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.loss_plot.addItem(self.bars)
@@ -98,11 +99,18 @@ class OutputsPanel(Panel):
         self.plot.getAxis("left").setWidth(int(64 * t.scale))
         self.loss_plot.getAxis("left").setWidth(int(64 * t.scale))
 
+    def on_reflow(self):
+        T = self.session.trace.T
+        self.plot.setXRange(-0.5, T - 0.5, padding=0)
+        self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
+
     def _new_trace(self, tr):
         T, V = tr.T, tr.vocab_size
         self.heatmap.set_shape(V, T)
         top = max(float(np.max(tr.losses)), math.log(V)) * 1.12
         self.loss_plot.setYRange(0, top, padding=0)
+        # Both plots span every step (linked when stacked, side by side each on its own).
+        self.plot.setXRange(-0.5, T - 0.5, padding=0)
         self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
         self.uniform.setPos(math.log(V))
         self.uniform_axis.setTicks([[(math.log(V), "ln V")], []])
