@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     os.environ["PYTHONPATH"] = root + os.pathsep + os.environ.get("PYTHONPATH", "")
     sys.path.insert(0, root)
     import pytest
-    return int(pytest.main(["-q", "-x", "-s", "-p", "no:cacheprovider", "--rootdir", root,
+    return int(pytest.main(["-q", "-x", "-s", "-n", "0", "-p", "no:cacheprovider", "--rootdir", root,
                             os.path.join(here, "test_monkey.py") + "::test_monkey"]))
 
 
