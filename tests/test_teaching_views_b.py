@@ -267,3 +267,21 @@ def test_temperature_and_sampling_while_paused(make_panel):
 def test_panels_follow_the_contract():
     for cls, key in ((GradCheckPanel, "gradcheck"), (GatesPanel, "gates"), (TrainingPanel, "loss")):
         assert issubclass(cls, Panel) and cls.key == key and cls.help_html and cls.title
+
+
+def test_a_loss_at_the_float_maximum_does_not_break_the_live_plot(make_panel, qtbot):
+    """A loss of 1.7e308 is finite, but its axis top (x 1.02, rounded up to a nice number)
+    is inf: pyqtgraph raised "Cannot set range [0.0, inf]" from the redraw (10,000-action
+    monkey, action 2175).  The plot keeps a finite range instead."""
+    p = make_panel(TrainingPanel, "min-char-rnn")
+    from bpttviz.gui.panels.training_live import HISTORY_FIELDS
+    new = {k: np.array([1.0, 2.0]) for k in HISTORY_FIELDS}
+    new["loss"] = np.array([3.0, 1.7e308])
+    new["smooth_loss"] = np.array([3.0, 1.7e308])
+    for k in HISTORY_FIELDS:
+        p.hist[k].extend(new[k])
+    with qtbot.capture_exceptions() as raised:
+        p._draw_curves()
+    assert not raised
+    lo, hi = p.loss_plot.viewRange()[1]
+    assert np.isfinite(lo) and np.isfinite(hi)

@@ -398,6 +398,10 @@ class TrainingPanel(Panel):
             self._set_range(self.norm_plot, "y", -3.0, 2.0)
 
     def _set_range(self, plot, axis, lo, hi):
+        # A loss near the float maximum rounds up to inf (1.02 * 1.7e308): keep the last
+        # range rather than raise from pyqtgraph (found by the 10,000-action monkey).
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            return
         key = ("loss" if plot is self.loss_plot else "norm", axis)
         if self._ranges.get(key) == (lo, hi):
             return
