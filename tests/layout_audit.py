@@ -42,12 +42,31 @@ class Measure:
                 f"{self.plot[0]}x{self.plot[1]}{flags}{'' if self.ok else '  <-- FAILS'}")
 
 
-def main_plot_size(panel) -> Tuple[int, int]:
-    """The largest plot area (a pyqtgraph ViewBox, in screen pixels) among the panel's visible
-    plots; for a view without plots (the code listing), its largest text area."""
+def _visible(rect, view, clip):
+    """``rect`` (in ``view``'s coordinates) cut to what ``clip`` (a scroll area's viewport)
+    shows: a plot scrolled out of sight is not readable."""
+    if clip is None:
+        return (min(rect.width(), view.width()), min(rect.height(), view.height()))
+    from PyQt5.QtCore import QRect
+    top_left = view.mapTo(clip, rect.topLeft())
+    r = QRect(top_left, rect.size()).intersected(clip.rect())
+    r = r.intersected(QRect(view.mapTo(clip, view.rect().topLeft()), view.size()))
+    return (max(0, r.width()), max(0, r.height()))
+
+
+def main_plot_size(panel, clip=None) -> Tuple[int, int]:
+    """The plot area (a pyqtgraph ViewBox, in screen pixels) of the panel's ``main_plot``, or
+    else the largest among its visible plots; for a view without plots (the code listing), its
+    largest text area."""
     import pyqtgraph as pg
     from PyQt5.QtWidgets import QPlainTextEdit, QTextEdit
 
+    main = getattr(panel, "main_plot", None)
+    if main is not None and main.isVisible():
+        vb = main.getViewBox()
+        view = vb.scene().views()[0]
+        r = view.mapFromScene(vb.sceneBoundingRect()).boundingRect()
+        return _visible(r, view, clip)
     best = (0, 0)
     for view in panel.findChildren(pg.GraphicsView):
         if not view.isVisibleTo(panel) or view.width() <= 1:
@@ -55,8 +74,7 @@ def main_plot_size(panel) -> Tuple[int, int]:
         for item in view.scene().items():
             if isinstance(item, pg.ViewBox) and item.isVisible():
                 r = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
-                w = min(r.width(), view.width())
-                h = min(r.height(), view.height())
+                w, h = _visible(r, view, clip)
                 if w * h > best[0] * best[1]:
                     best = (w, h)
     if best == (0, 0):
@@ -94,7 +112,8 @@ def measure_window(win, app, presenting: bool) -> List[Measure]:
             app.processEvents()
         scroll = win.docks[key].widget()
         sideways = scroll.horizontalScrollBar().isVisible()
-        out.append(Measure(key, size, presenting, main_plot_size(panel), sideways, cut_labels(panel)))
+        out.append(Measure(key, size, presenting, main_plot_size(panel, scroll.viewport()),
+                           sideways, cut_labels(panel)))
     return out
 
 

@@ -316,6 +316,10 @@ def test_loss_texts_do_not_cover_the_bars_and_are_not_cut(build, qtbot):
     s.set_event("forward:-1")
     p.refresh()
     qtbot.wait(10)
+    if p.plot_flow.arrangement == "pages":  # this short, one plot at a time: the loss page
+        p.plot_flow.show_page(1)
+        qtbot.waitUntil(p.loss_plot.isVisible, timeout=2000)
+        qtbot.wait(10)
     tr = s.trace
     total = float(np.sum(tr.losses))
     V = tr.vocab_size

@@ -243,16 +243,32 @@ def test_run_menu_has_train_and_pause(qtbot):
 
 
 # --- layout -------------------------------------------------------------------------------------
-def test_default_layout_shows_three_readable_panels(qtbot):
+def test_default_layout_shows_two_full_height_columns(qtbot):
+    """At the default 1600x900 (and up to 1920x1080) two views side by side, each over the
+    whole height: rows at 1920x1080 left each view ~350 px."""
     from bpttviz.gui.panels import PANELS
     win = make_window(qtbot, panels=PANELS)
+    assert win.dock_layout.mode == "columns"
+    front = {k for k in win.panels if in_front(win, k)}
+    assert front == {"unrolled", "dhnext_flow"}
+    for key in front:
+        dock = win.docks[key]
+        assert dock.width() >= 600 and dock.height() >= 500, (key, dock.size())
+    # the header's words are not clipped
+    words = win.header.words
+    assert words.height() >= words.heightForWidth(words.width())
+
+
+def test_a_tall_screen_shows_three_readable_panels(qtbot):
+    from bpttviz.gui.panels import PANELS
+    win = make_window(qtbot, panels=PANELS, size=(2560, 1440))
     front = {k for k in win.panels if in_front(win, k)}
     assert front == {"unrolled", "dhnext_flow", "grad_norms"}
     for key in front:
         dock = win.docks[key]
-        assert dock.width() >= 500 and dock.height() >= 220, (key, dock.size())
+        assert dock.width() >= 500 and dock.height() >= 400, (key, dock.size())
     # the dhnext view is full height, not crushed
-    assert win.docks["dhnext_flow"].height() >= 500
+    assert win.docks["dhnext_flow"].height() >= 900
     # the header's words are not clipped
     words = win.header.words
     assert words.height() >= words.heightForWidth(words.width())
@@ -273,6 +289,8 @@ def test_layout_follows_the_window_until_the_user_moves_a_dock(qtbot):
     win = make_window(qtbot, panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel], size=(1280, 720))
     assert win.dock_layout.mode == "single"
     win.resize(1920, 1080)
+    qtbot.waitUntil(lambda: win.dock_layout.mode == "columns", timeout=2000)
+    win.resize(2560, 1440)
     qtbot.waitUntil(lambda: win.dock_layout.mode == "stacks", timeout=2000)
     assert in_front(win, "unrolled") and in_front(win, "dhnext_flow")
     win.docks["unrolled"].setFloating(True)  # the user takes over

@@ -217,11 +217,12 @@ def test_truncation_keys_sit_outside_the_plots(qtbot):
     s = Session("long-range")
     p = shown(qtbot, TruncationPanel, s)
     assert p.lost_plot.legend is None and p.reach_plot.legend is None
-    key = p.key2_label.text()
+    key = p.key2_label.text() + p.key3_label.text()
     for name in ("all parts", "cut by truncation", "full BPTT reach", "truncated reach",
                  "window boundary"):
         assert name.replace(" ", "&nbsp;") in key
-    assert p.key2_label.geometry().bottom() <= p.view.geometry().top()
+    for lab in (p.key2_label, p.key3_label):
+        assert lab.geometry().bottom() <= p.view.geometry().top()
 
 
 def test_truncation_numbers_equal_compare_truncation(qtbot):

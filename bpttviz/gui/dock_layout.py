@@ -22,8 +22,9 @@ LAYOUT_STACKS = (
 )
 #: Bumped when the default layout changes, so an old saved layout is not restored over it.
 LAYOUT_REVISION = "stacks-3"
-#: A window shorter than this gets one stack of panels on the left instead of two rows.
-COMPACT_BELOW_HEIGHT = 820
+#: A window shorter than this gets two full-height columns of panels instead of two rows on
+#: the left and a column on the right (at 1920x1080 the rows left each view ~350 px).
+COMPACT_BELOW_HEIGHT = 1200
 #: Each column of panels needs at least this width (px) to show its plots readably; with less
 #: room for two columns, all the panels share one stack (one view at a time, large).
 MIN_COLUMN_WIDTH = 600

@@ -21,6 +21,11 @@ from .panels.base import Panel
 PRESENTATION_SCALE = 1.5
 #: ... and no text of the window is smaller than this (points).
 PRESENTATION_MIN_PT = 18.0
+#: A window shorter than this (px) is "short" (1280x720, 1366x768): the header's words take a
+#: smaller font in the normal window and its phase badge runs inline, so the views keep room.
+SHORT_BELOW_HEIGHT = 860
+#: The header's words and equation in a short normal window, relative to their own size.
+SHORT_HEADER_SCALE = 0.78
 
 
 def collect_garbage() -> None:
@@ -35,6 +40,8 @@ class Looks(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.presenting = False
+        #: the window is short (see :data:`SHORT_BELOW_HEIGHT`); set by :meth:`fit_height`
+        self.short = False
         self.theme_name = "light"
         self._before_presentation: Optional[dict] = None
         self._base_fonts: Dict[QWidget, float] = {}
@@ -120,7 +127,6 @@ class Looks(QObject):
         if self.presenting:
             font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
         w.setFont(font)
-        w.timeline_bar.header.set_compact(self.presenting)
         self._scale_fonts()
         self.rebuild_panels()
         w.sync()
@@ -128,12 +134,36 @@ class Looks(QObject):
     def _scale_fonts(self) -> None:
         """The header, timeline and status texts have their own sizes: scale them too."""
         w = self.window
+        header = w.timeline_bar.header
+        smaller = (header.words, header.equation) if self.short and not self.presenting else ()
         for widget in w.timeline_bar.scaled_widgets() + [w.status]:
             base = self._base_fonts.setdefault(widget, widget.font().pointSizeF())
             f = widget.font()
-            f.setPointSizeF(max(PRESENTATION_MIN_PT, base * 1.15) if self.presenting else base)
+            if self.presenting:
+                big = max(PRESENTATION_MIN_PT, base * 1.15)
+                # a short projector: the equation in one line where it fits (still >= 15 pt)
+                if self.short and widget is header.equation:
+                    big = max(15.0, big * 0.85)
+                f.setPointSizeF(big)
+            else:
+                f.setPointSizeF(base * SHORT_HEADER_SCALE if widget in smaller else base)
             widget.setFont(f)
-        w.timeline_bar.fit_to_fonts(self.presenting, w.session.trace.T if w.session.has_run else 25)
+        header.set_compact(self.presenting or self.short)
+        # A short projector (1280x720) needs the status bar's row for the view; the run's
+        # iteration and loss are in the training views.
+        w.statusBar().setVisible(not (self.presenting and self.short))
+        w.timeline_bar.fit_to_fonts(self.presenting and not self.short,
+                                    w.session.trace.T if w.session.has_run else 25)
+
+    def fit_height(self) -> bool:
+        """Follow the window's height: a short window gets the compact header (see
+        :data:`SHORT_BELOW_HEIGHT`).  Returns whether that changed."""
+        short = self.window.height() < SHORT_BELOW_HEIGHT
+        if short == self.short:
+            return False
+        self.short = short
+        self._scale_fonts()
+        return True
 
     def rebuild_panels(self) -> None:
         w = self.window

@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            self.looks.fit_height()
             if not self._restored_layout:
                 self.dock_layout.fit_to_size(force=True, presenting=self.presenting)
 
@@ -226,6 +227,7 @@ class MainWindow(QMainWindow):
             self._refit_timer.start()
 
     def _refit_layout(self) -> None:
+        self.looks.fit_height()
         self.dock_layout.fit_to_size(presenting=self.presenting)
 
     def paintEvent(self, event):  # noqa: N802

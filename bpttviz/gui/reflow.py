@@ -1,21 +1,27 @@
-"""Lay a view's plots out for the room it has: in a column when the panel is tall, side by
-side when it is wide and short (a projector's 1366x768), so that no plot is squeezed flat.
+"""Lay a view's plots out for the room it has, so that no plot is squeezed flat: in rows when
+the panel is tall, side by side when it is wide and short (a projector's 1366x768), one plot a
+row when narrow and tall, and, when none of these leaves the main plot readable, in *pages*:
+one plot group at a time, filling the view, with a tab bar above it to turn to the others.
 
 ``PlotFlow(view, groups)``: ``view`` is a pyqtgraph GraphicsLayoutWidget, ``groups`` a list of
-plot groups, each a list of items that stay together in one row (a plot and its colour bar).
-Tall, group i is row i (or ``rows`` gives the groups of each row, the last item of a shorter
-row spanning the rest); wide, every item is in one row.  :meth:`PlotFlow.fit` re-places them
-when the shape of the view calls for it; a panel calls it from its ``resizeEvent``.
+plot groups, each a list of items that stay together in one row (a plot and its colour bar);
+the first group is the view's main plot.  Tall, group i is row i (or ``rows`` gives the groups
+of each row, the last item of a shorter row spanning the rest); wide, every item is in one
+row.  :meth:`PlotFlow.fit` re-places them when the shape of the view calls for it; a panel
+calls it from its ``resizeEvent`` and adds :meth:`PlotFlow.row` (the view, with the pager
+beside it in pages) to its layout.
 """
 from __future__ import annotations
 
 import math
 from typing import List, Optional, Sequence
 
-#: Wider than this many times its height, a view places its plot groups side by side.
-SIDE_BY_SIDE_ASPECT = 2.2
-#: ... provided each group still gets this many pixels across.
+#: Side by side, each group needs at least this many pixels across.
 MIN_GROUP_WIDTH = 330
+#: The smallest main plot area (px) an arrangement must give to be chosen.
+MIN_PLOT = (300, 200)
+#: The arrangements :meth:`PlotFlow.choose` picks from, in order of preference.
+ARRANGEMENTS = ("rows", "side", "column", "pages")
 
 
 def best_grid(n: int, width: float, height: float, min_w: float = 300, min_h: float = 200):
@@ -35,7 +41,12 @@ class PlotFlow:
                  stretch: Optional[Sequence[float]] = None,
                  side_stretch: Optional[Sequence[float]] = None,
                  rows: Optional[Sequence[Sequence[int]]] = None,
-                 x_links: Sequence[tuple] = ()):
+                 x_links: Sequence[tuple] = (),
+                 col_stretch: Optional[Sequence[float]] = None,
+                 names: Optional[Sequence[str]] = None,
+                 extras: Optional[dict] = None):
+        from PyQt5.QtWidgets import QTabBar
+
         self.view = view
         self.groups: List[List[object]] = [list(g) for g in groups]
         #: tall layout: the group indices of each row (default: one group a row)
@@ -46,24 +57,134 @@ class PlotFlow:
         self.x_links = list(x_links)
         self.stretch = list(stretch) if stretch is not None else [1.0] * len(self.groups)
         self.side_stretch = list(side_stretch) if side_stretch is not None else [1.0] * len(self.groups)
-        self.side_by_side: Optional[bool] = None
+        #: stacked (the panel's own rows), the stretch of each grid column (default equal)
+        self.col_stretch = list(col_stretch) if col_stretch is not None else None
+        self.names = list(names) if names is not None else [f"plot {i + 1}" for i in range(len(self.groups))]
+        #: group index -> widgets outside the view that belong to that group (its key):
+        #: shown only while the group is (in pages, on its page)
+        self.extras = {int(k): list(v) for k, v in (extras or {}).items()}
+        #: the arrangement in place, one of :data:`ARRANGEMENTS` (None before the first fit)
+        self.arrangement: Optional[str] = None
+        #: pages: which group is shown
+        self.page = 0
+        #: The tab bar that turns the pages (hidden in the other arrangements); the panel puts
+        #: it above the view.
+        self.pager = QTabBar()
+        self.pager.setObjectName("plotPager")
+        # beside the view, not above it: pages are for views short of height, not of width
+        self.pager.setShape(QTabBar.RoundedWest)
+        self.pager.setUsesScrollButtons(True)  # never taller than the view it turns
+        from PyQt5.QtCore import Qt
+        self.pager.setElideMode(Qt.ElideRight)
+        from PyQt5.QtWidgets import QSizePolicy
+        self.pager.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Ignored)
+        self.pager.setDrawBase(False)
+        self.pager.setExpanding(False)
+        self.pager.setToolTip("Too little room to show these plots together: one at a time")
+        for name in self.names:
+            self.pager.addTab(name)
+        self.pager.hide()
+        self.pager.currentChanged.connect(self._on_page_change)
+
+    @property
+    def side_by_side(self) -> Optional[bool]:
+        return None if self.arrangement is None else self.arrangement == "side"
 
     def wants_side_by_side(self) -> bool:
-        """Wide and short, and still room for every group at a readable width."""
+        """Whether :meth:`choose` puts every group in one row."""
+        return self.choose() == "side"
+
+    def _overhead(self):
+        """Pixels of the main group that are not its plot area: axes, title, colour bar."""
+        main = self.groups[0]
+        p = main[0]
+        try:
+            ow = p.getAxis("left").width() + 16
+            oh = p.getAxis("bottom").height() + 16
+            if p.titleLabel.isVisible():
+                oh += p.titleLabel.height()
+        except (AttributeError, TypeError):
+            ow, oh = 90, 60
+        for item in main[1:]:  # a colour bar beside the plot
+            ow += item.boundingRect().width() or 60
+        return ow, oh
+
+    def estimates(self) -> dict:
+        """The main plot's expected plot area (w, h) in each arrangement that applies."""
         w, h = self.view.width(), self.view.height()
-        return h > 0 and w > SIDE_BY_SIDE_ASPECT * h and w / len(self.groups) >= MIN_GROUP_WIDTH
+        # the height with every group's extras shown (as they are outside pages)
+        h += -sum(x.sizeHint().height() for g in self.extras.values() for x in g if x.isHidden())
+        page_extras = sum(x.sizeHint().height() for gi, g in self.extras.items()
+                          if gi != self.page for x in g)
+        ow, oh = self._overhead()
+        n = len(self.groups)
+        row_st = [max(self.stretch[g] for g in r) for r in self.rows]
+        # (every row, or column, has its own axes: the stretch shares what they leave)
+        nr = len(self.rows)
+        out = {"rows": ((w - len(self.rows[0]) * ow) / len(self.rows[0]),
+                        (h - nr * oh) * row_st[0] / sum(row_st))}
+        if n > 1:
+            narrowest = min(self.side_stretch) / sum(self.side_stretch)
+            if w * narrowest >= MIN_GROUP_WIDTH:
+                out["side"] = ((w - n * ow - 36 * (n - 1)) * self.side_stretch[0]
+                               / sum(self.side_stretch), h - oh)
+            if any(len(r) > 1 for r in self.rows):
+                out["column"] = (w - ow, (h - n * oh) * self.stretch[0] / sum(self.stretch))
+            pager_w = self.pager.sizeHint().width() if self.pager.isHidden() else 0
+            out["pages"] = (w - ow - pager_w, h - oh + page_extras)
+        return out
+
+    def choose(self) -> str:
+        """The arrangement for the view's shape: the first of rows (the panel's own), side by
+        side, a column (one group a row) and pages (one group at a time) that gives the main
+        plot :data:`MIN_PLOT`; if none can, the one that comes closest."""
+        if self.view.height() <= 0 or self.view.width() <= 0:
+            return "rows"
+        est = self.estimates()
+        for mode, (pw, ph) in est.items():  # (estimates are rough: keep a margin)
+            if pw >= 1.1 * MIN_PLOT[0] and ph >= 1.2 * MIN_PLOT[1]:
+                return mode
+        return max(est, key=lambda m: min(est[m][0] / MIN_PLOT[0], est[m][1] / MIN_PLOT[1]))
+
+    def row(self):
+        """The pager and the view side by side: a panel adds this layout where the view goes."""
+        from PyQt5.QtWidgets import QHBoxLayout
+
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.pager)
+        box.addWidget(self.view, 1)
+        return box
+
+    def _on_page_change(self, index: int) -> None:
+        if index >= 0 and index != self.page:
+            self.page = index
+            if self.arrangement == "pages":
+                self.fit(force=True)
+
+    def show_page(self, index: int) -> None:
+        """Turn to group ``index`` (it is shown now if the view is in pages)."""
+        self.pager.setCurrentIndex(index)
 
     def fit(self, force: bool = False) -> bool:
-        """Re-place the groups if the view's shape changed sides; True if it did."""
-        side = self.wants_side_by_side()
-        if side == self.side_by_side and not force:
+        """Re-place the groups if the view's shape calls for another arrangement; True if it
+        did."""
+        mode = self.choose()
+        if mode == self.arrangement and not force:
             return False
-        self.side_by_side = side
+        self.arrangement = mode
+        side = mode in ("side", "pages")  # axes of other widths: linked by range, not pixels
         layout = self.view.ci
         for g in self.groups:
             for item in g:
                 if item in layout.items:
                     layout.removeItem(item)
+                item.setVisible(mode != "pages")
+        self.pager.setVisible(mode == "pages")
+        for gi, widgets in self.extras.items():
+            for x in widgets:
+                x.setVisible(mode != "pages" or gi == self.page)
         gl = layout.layout
         for i in range(gl.rowCount()):
             gl.setRowStretchFactor(i, 1)
@@ -76,7 +197,12 @@ class PlotFlow:
                 follower.setXRange(*leader.viewRange()[0], padding=0)
             else:
                 follower.setXLink(leader)
-        if side:
+        if mode == "pages":
+            for j, item in enumerate(self.groups[self.page]):
+                layout.addItem(item, row=0, col=j)
+                item.setVisible(True)
+                gl.setColumnStretchFactor(j, 10 if j == 0 else 0)
+        elif side:
             col = 0
             for i, g in enumerate(self.groups):
                 for j, item in enumerate(g):
@@ -86,11 +212,18 @@ class PlotFlow:
                 if i < len(self.groups) - 1:
                     gl.setColumnSpacing(col - 1, 36)  # air between one group's labels and the next's
         else:
-            items_per_row = [[item for gi in r for item in self.groups[gi]] for r in self.rows]
+            rows = self.rows if mode == "rows" else [[i] for i in range(len(self.groups))]
+            items_per_row = [[item for gi in r for item in self.groups[gi]] for r in rows]
             width = max(len(r) for r in items_per_row)
             for r, items in enumerate(items_per_row):
                 for c, item in enumerate(items):
                     span = width - c if c == len(items) - 1 else 1
                     layout.addItem(item, row=r, col=c, colspan=span)
-                gl.setRowStretchFactor(r, int(round(10 * max(self.stretch[gi] for gi in self.rows[r]))))
+                gl.setRowStretchFactor(r, int(round(10 * max(self.stretch[gi] for gi in rows[r]))))
+            if mode == "rows" and self.col_stretch is not None:
+                for c, st in enumerate(self.col_stretch):
+                    gl.setColumnStretchFactor(c, int(round(10 * st)))
+        # Hiding items in a layout lets the top-level layout item shrink to its preferred
+        # size: give it the view's whole area again.
+        layout.setGeometry(self.view.range)
         return True

@@ -200,6 +200,8 @@ class TimelineBar(QWidget):
                 + list(self.scrubber.buttons.values()))
 
     def fit_to_fonts(self, presenting: bool, T: int = 25) -> None:
+        """Room for the label of a T-step window; taller buttons when ``presenting`` (a tall
+        projector: a short one keeps the rows for the views)."""
         self.scrubber.fit_label(T)
         for b in self.scrubber.buttons.values():
             b.setMinimumHeight(int(34 * (1.4 if presenting else 1.0)))

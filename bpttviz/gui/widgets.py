@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import QEvent, Qt
 from PyQt5.QtWidgets import QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from . import style
@@ -12,10 +12,15 @@ from . import style
 class ExplainBox(QWidget):
     """A view's explanation under a "What does this show?" toggle.
 
-    Shown open in the normal window (a student reading alone), folded in presentation mode
-    (the teacher explains; the plot gets the room), and a click away either way.  ``text()``
-    is the explanation, so it reads like the label it replaces.
+    Shown open in a tall normal window (a student reading alone), folded in presentation mode
+    (the teacher explains; the plot gets the room) and in a window shorter than
+    :data:`ROOMY_HEIGHT` (1280x720, 1366x768: the plots need the rows), and a click away
+    either way.  Until the reader clicks the toggle it follows the window's height; after,
+    their choice stays.  ``text()`` is the explanation, so it reads like the label it replaces.
     """
+
+    #: Windows at least this tall (px) show explanations open (normal mode).
+    ROOMY_HEIGHT = 860
 
     def __init__(self, html: str, t: Optional[style.Theme] = None, parent=None,
                  open_: Optional[bool] = None):
@@ -42,8 +47,40 @@ class ExplainBox(QWidget):
         lay.addWidget(self.toggle, 0, Qt.AlignLeft)
         lay.addWidget(self.label)
         self.toggle.toggled.connect(self._on_toggled)
-        self.toggle.setChecked(t.scale <= 1.0 if open_ is None else bool(open_))
+        self.toggle.clicked.connect(self._on_clicked)
+        #: None: follow the window (open in a tall normal window); else the reader's choice
+        self._chosen: Optional[bool] = None if open_ is None else bool(open_)
+        self._presenting = t.scale > 1.0
+        self._watched = None
+        self.toggle.setChecked(not self._presenting if open_ is None else bool(open_))
         self._on_toggled(self.toggle.isChecked())
+
+    def _on_clicked(self, on: bool) -> None:
+        self._chosen = bool(on)
+
+    def _follow_window(self) -> None:
+        if self._chosen is not None:
+            return
+        win = self.window()
+        roomy = win is self or win.height() >= self.ROOMY_HEIGHT
+        want = roomy and not self._presenting
+        if self.toggle.isChecked() != want:
+            self.toggle.setChecked(want)
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        win = self.window()
+        if win is not self and win is not self._watched:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            self._watched = win
+            win.installEventFilter(self)
+        self._follow_window()
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if obj is self._watched and event.type() == QEvent.Resize:
+            self._follow_window()
+        return False
 
     def _on_toggled(self, on: bool) -> None:
         self.label.setVisible(on)

@@ -165,6 +165,13 @@ class Panel(QWidget):
     #: side when it is wide and short, in a column when tall (re-fitted on every resize).
     plot_flow = None
 
+    @property
+    def main_plot(self):
+        """The plot that carries the view's point (a pyqtgraph PlotItem), which the layout
+        keeps largest and the layout audit measures: the first plot of :attr:`plot_flow`, or
+        None (then the largest plot counts)."""
+        return self.plot_flow.groups[0][0] if self.plot_flow is not None else None
+
     def resizeEvent(self, event):  # noqa: N802
         super().resizeEvent(event)
         if self.plot_flow is not None and self.plot_flow.fit() and self.session.has_run:
@@ -193,8 +200,12 @@ class Panel(QWidget):
 
     def view_state(self) -> Dict[str, object]:
         """The values of :attr:`view_widgets`: a check box's checked state, a combo box's
-        item data (its text when it has none), a spin box's value."""
+        item data (its text when it has none), a spin box's value.  Empty for a panel that
+        never drew: its widgets still hold their construction defaults (a truncation spin box
+        of range 1..1), which would overwrite the new panel's (it showed k = 1 for k = 4)."""
         state: Dict[str, object] = {}
+        if self._seen_serial is None:
+            return state
         for name in self.view_widgets:
             w = getattr(self, name)
             if isinstance(w, QAbstractButton):

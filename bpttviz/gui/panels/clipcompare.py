@@ -64,6 +64,7 @@ class ClipComparePanel(Panel):
                               "with the most entries changed by value clipping")
         self.combo.currentIndexChanged.connect(self._on_view_option_change)
         self.note = QLabel("")
+        self.note.setWordWrap(True)  # a narrow dock wraps it instead of cutting it
         self.note.setFont(t.font(t.tick_pt))
         self.note.setContentsMargins(6, 0, 6, 0)
         # The colour key as one line of text above the plots (a legend would hide bars).
@@ -72,6 +73,7 @@ class ClipComparePanel(Panel):
         self.key_label = QLabel(key)
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
+        self.key_label.setWordWrap(True)
         self.key_label.setToolTip("<br>".join(f"<b>{m}</b>: {MODE_TIPS[m]}" for m in MODES))
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
@@ -110,11 +112,14 @@ class ClipComparePanel(Panel):
         self.frac_plot = self.view.addPlot(row=1, col=1, colspan=2)
         style.style_plot(self.frac_plot, "", "entries cut (%)")
         self.frac_plot.getAxis("left").setWidth(int(78 * t.scale))
-        lay_ = self.view.ci.layout
-        lay_.setColumnStretchFactor(0, 7)   # six groups of four bars and their names
-        lay_.setColumnStretchFactor(1, 4)
-        lay_.setRowStretchFactor(0, 3)
-        lay_.setRowStretchFactor(1, 3)
+        from ..reflow import PlotFlow
+        # Tall: norms and heatmap over cosines and cut fractions (the norms' column wider: six
+        # groups of four bars and their names); short: the norms large, the rest beside them.
+        self.plot_flow = PlotFlow(
+            self.view, [[self.norm_plot], [self.heat_plot, self.heatmap.bar], [self.cos_plot],
+                        [self.frac_plot]], rows=[[0, 1], [2, 3]], side_stretch=[2, 1.4, 1, 1],
+            col_stretch=[0.7, 0.4, 0],
+            names=["norms", "heatmap", "cosines", "entries cut"])
         # Left axes as wide as "param-norm" (the cosine rows) plus the norm axis's label, so
         # the two left plots line up without wasting the width the group names need.
         fm = QFontMetrics(t.font(t.tick_pt))
@@ -174,7 +179,7 @@ class ClipComparePanel(Panel):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.note)
-        lay.addWidget(self.view, 1)
+        lay.addLayout(self.plot_flow.row(), 1)
         lay.addWidget(self.explain)
         self.view.setToolTip("Bars: norms and cosines per clip mode. Heatmap: hover a cell for "
                              "the raw and the value-clipped entry")

@@ -63,6 +63,7 @@ class ContributionsPanel(Panel):
                                 "decades, so a linear scale shows only the largest few")
         self.log_box.toggled.connect(self._on_view_option_change)
         self.note = QLabel("")
+        self.note.setWordWrap(True)  # a narrow dock wraps it instead of cutting it
         self.note.setFont(t.font(t.tick_pt))
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
@@ -89,7 +90,8 @@ class ContributionsPanel(Panel):
         # projector): side by side, so neither is squeezed flat.
         from ..reflow import PlotFlow
         self.plot_flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
-                             stretch=[3, 2], x_links=[(self.bar_plot, self.heat_plot)])
+                             stretch=[3, 2], x_links=[(self.bar_plot, self.heat_plot)],
+                                  names=["parts per step", "share per step"])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.bar_plot.addItem(self.bars)
@@ -114,7 +116,7 @@ class ContributionsPanel(Panel):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.plot_key)
-        lay.addWidget(self.view, 1)
+        lay.addLayout(self.plot_flow.row(), 1)
         lay.addWidget(self.readout)
         lay.addWidget(self.explain)
         self.view.setToolTip("Hover a cell: which loss, which step, and the size of that part of dWhh")

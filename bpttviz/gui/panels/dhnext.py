@@ -67,7 +67,8 @@ class DhnextPanel(Panel):
         from ..reflow import PlotFlow
         # Tall: the two norm plots over the heatmap; wide and short: all three in a row.
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.split_plot], [self.heat_plot]],
-                                  rows=[[0, 1], [2]], side_stretch=[1, 1, 2])
+                                  rows=[[0, 1], [2]], side_stretch=[1, 1, 2],
+                                  names=["||dhnext||", "||dh|| split", "dhnext heatmap"])
         sym = dict(symbol="o", symbolSize=8 * t.scale)
         self.norm_curve = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbolBrush=t.backward,
                                           symbolPen=None, **sym)
@@ -99,11 +100,12 @@ class DhnextPanel(Panel):
         lay.setSpacing(2)
         # The ||dh|| plot's key, outside it: in the small top-right plot a legend covered the
         # tops of the curves.
-        self.key_label = style.key_label(self._key_entries(False), t, prefix="right plot: ")
+        self.key_label = style.key_label(self._key_entries(False), t, prefix="||dh|| split: ")
+        self.plot_flow.extras[1] = [self.key_label]
         self._key_last = False
         lay.addLayout(top)
         lay.addWidget(self.key_label)
-        lay.addWidget(self.view, 1)
+        lay.addLayout(self.plot_flow.row(), 1)
         lay.addWidget(self.readout)
         self._trace_serial = None
         self.data = np.zeros((0, 0))
@@ -119,7 +121,7 @@ class DhnextPanel(Panel):
     def _set_key(self, last: bool):
         if last != self._key_last:
             self._key_last = last
-            self.key_label.setText(style.key_html(self._key_entries(last), "right plot: "))
+            self.key_label.setText(style.key_html(self._key_entries(last), "||dh|| split: "))
 
     # --- ranges fixed per trace (no flicker while stepping) --------------------------------
     def _new_trace(self, tr):

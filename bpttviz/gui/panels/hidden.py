@@ -64,6 +64,7 @@ class HiddenStatesPanel(Panel):
             "small activations (as at initialisation) are visible.")
         self.range_combo.currentIndexChanged.connect(self._on_range_changed)
         self.note = QLabel("")
+        self.note.setWordWrap(True)  # a narrow dock wraps it instead of cutting it
         self.note.setFont(t.font(t.tick_pt))
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)

@@ -54,7 +54,8 @@ class OutputsPanel(Panel):
         # Tall: the probabilities over the per-step losses; wide and short: side by side.
         self.plot_flow = PlotFlow(self.view, [[self.plot, self.heatmap.bar], [self.loss_plot]],
                                   stretch=[3, 1], side_stretch=[2, 1],
-                                  x_links=[(self.loss_plot, self.plot)])
+                                  x_links=[(self.loss_plot, self.plot)],
+                                  names=["probabilities", "loss per step"])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=t.forward,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.loss_plot.addItem(self.bars)
@@ -89,7 +90,7 @@ class OutputsPanel(Panel):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addWidget(self.view, 1)
+        lay.addLayout(self.plot_flow.row(), 1)
         lay.addWidget(self.loss_sum)
         lay.addWidget(self.readout)
         self._trace_serial = None

@@ -82,7 +82,8 @@ class TruncationPanel(Panel):
         from ..reflow import PlotFlow
         # Tall: norms and losses over the reach map; wide and short: all three in a row.
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.lost_plot], [self.reach_plot]],
-                                  rows=[[0, 1], [2]], stretch=[3, 3, 2])
+                                  rows=[[0, 1], [2]], stretch=[3, 3, 2],
+                                  names=["gradient norms", "what is cut", "reach"])
         for p in (self.norm_plot, self.lost_plot, self.reach_plot):
             p.getAxis("left").setWidth(int(80 * t.scale))
         # The bar plot's axis has no title: pyqtgraph sizes it for digits and cut the
@@ -129,11 +130,15 @@ class TruncationPanel(Panel):
         self.key2_label = style.key_label([], t)
         self.key2_label.setText(
             style.key_html([(KEPT_COLOR, "■", "all parts (d ≥ 1)"),
-                            (LOST_COLOR, "■", "cut by truncation (d ≥ k)")], "right: ")
-            + " &nbsp;&nbsp;&nbsp; "
-            + style.key_html([(FULL_COLOR, "━●━", "full BPTT reach (t steps)"),
-                              (TRUNC_COLOR, "■", "truncated reach"),
-                              (t.foreground, "╌╌", "window boundary")], "bottom: "))
+                            (LOST_COLOR, "■", "cut by truncation (d ≥ k)")], "what is cut: "))
+        self.key3_label = style.key_label([], t)
+        self.key3_label.setText(
+            style.key_html([(FULL_COLOR, "━●━", "full BPTT reach (t steps)"),
+                            (TRUNC_COLOR, "■", "truncated reach"),
+                            (t.foreground, "╌╌", "window boundary")], "reach: "))
+        # each key shows while its plot does (one plot at a time when the view is short)
+        self.plot_flow.extras.update({0: [self.key_label], 1: [self.key2_label],
+                                      2: [self.key3_label]})
         self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
         self.message.setFont(t.font(t.label_pt, bold=True))
         self.norm_plot.addItem(self.message)
@@ -144,8 +149,12 @@ class TruncationPanel(Panel):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.key_label)
-        lay.addWidget(self.key2_label)
-        lay.addWidget(self.view, 1)
+        keys = QHBoxLayout()
+        keys.setSpacing(24)
+        keys.addWidget(self.key2_label)
+        keys.addWidget(self.key3_label, 1)
+        lay.addLayout(keys)
+        lay.addLayout(self.plot_flow.row(), 1)
         lay.addWidget(self.explain)
         self.view.setToolTip("Full vs truncated BPTT on this window's sequence")
 
