@@ -16,6 +16,9 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import QHBoxLayout, QSizePolicy, QTabBar
+
 #: Side by side, each group needs at least this many pixels across.
 MIN_GROUP_WIDTH = 330
 #: The smallest main plot area (px) an arrangement must give to be chosen.
@@ -45,8 +48,6 @@ class PlotFlow:
                  col_stretch: Optional[Sequence[float]] = None,
                  names: Optional[Sequence[str]] = None,
                  extras: Optional[dict] = None):
-        from PyQt5.QtWidgets import QTabBar
-
         self.view = view
         self.groups: List[List[object]] = [list(g) for g in groups]
         #: tall layout: the group indices of each row (default: one group a row)
@@ -74,9 +75,7 @@ class PlotFlow:
         # beside the view, not above it: pages are for views short of height, not of width
         self.pager.setShape(QTabBar.RoundedWest)
         self.pager.setUsesScrollButtons(True)  # never taller than the view it turns
-        from PyQt5.QtCore import Qt
         self.pager.setElideMode(Qt.ElideRight)
-        from PyQt5.QtWidgets import QSizePolicy
         self.pager.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Ignored)
         self.pager.setDrawBase(False)
         self.pager.setExpanding(False)
@@ -89,10 +88,6 @@ class PlotFlow:
     @property
     def side_by_side(self) -> Optional[bool]:
         return None if self.arrangement is None else self.arrangement == "side"
-
-    def wants_side_by_side(self) -> bool:
-        """Whether :meth:`choose` puts every group in one row."""
-        return self.choose() == "side"
 
     def _overhead(self):
         """Pixels of the main group that are not its plot area: axes, title, colour bar."""
@@ -148,8 +143,6 @@ class PlotFlow:
 
     def row(self):
         """The pager and the view side by side: a panel adds this layout where the view goes."""
-        from PyQt5.QtWidgets import QHBoxLayout
-
         box = QHBoxLayout()
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
