@@ -82,6 +82,7 @@ class OutputsPanel(Panel):
                 ax.setTicks([[], []])
         self.uniform_axis = right
         self.loss_sum = style.readout_label("", t, mono=False)
+        self.plot_flow.extras[1] = [self.loss_sum]  # the loss plot's line: shown with it
         self.loss_sum.setToolTip("The window's loss is the sum of the bars; the dashed line is "
                                  "ln V, the loss of a uniform guess over the V characters")
         self.loss_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
