@@ -63,8 +63,10 @@ def test_trained_min_char_rnn_is_called_correct_and_worst_entry_agrees(build):
     zero_entries = 0
     for name, e in res.items():
         a, n, err, floor = _independent_errors(s, e)
-        # A zero analytic entry against a numerical 1e-12 is not "100 % wrong".
-        zero = (a == 0) & (n != 0)
+        # A zero analytic entry (an unused character's column of Wxh) is not "100 % wrong",
+        # whether its numerical twin is exactly 0 or rounding noise (numpy/Numba builds
+        # differ; test_zero_gradient_parameter_is_not_wrong pins the noisy case).
+        zero = a == 0
         zero_entries += int(zero.sum())
         worst = float(err.max())
         shown_err, _where, word = rows[name]
