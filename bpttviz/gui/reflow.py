@@ -39,6 +39,12 @@ def best_grid(n: int, width: float, height: float, min_w: float = 300, min_h: fl
     return best
 
 
+def _height(widget) -> int:
+    """The height a widget outside the view takes when shown: its size hint, within its
+    maximum (a table kept to a few rows on a short view)."""
+    return min(widget.sizeHint().height(), widget.maximumHeight())
+
+
 class PlotFlow:
     def __init__(self, view, groups: Sequence[Sequence[object]],
                  stretch: Optional[Sequence[float]] = None,
@@ -108,9 +114,10 @@ class PlotFlow:
         """The main plot's expected plot area (w, h) in each arrangement that applies."""
         w, h = self.view.width(), self.view.height()
         # the height with every group's extras shown (as they are outside pages)
-        h += -sum(x.sizeHint().height() for g in self.extras.values() for x in g if x.isHidden())
-        page_extras = sum(x.sizeHint().height() for gi, g in self.extras.items()
-                          if gi != self.page for x in g)
+        h += -sum(_height(x) for g in self.extras.values() for x in g if x.isHidden())
+        # in pages the main plot's page shows none of the other groups' extras (whichever
+        # page is turned to now: the choice must not flip with the page)
+        page_extras = sum(_height(x) for gi, g in self.extras.items() if gi != 0 for x in g)
         ow, oh = self._overhead()
         n = len(self.groups)
         row_st = [max(self.stretch[g] for g in r) for r in self.rows]

@@ -90,7 +90,7 @@ class CodePanel(Panel):
             w.setStyleSheet(f"color: {t.foreground}; background: {t.background};")
         self.code.setToolTip("One training iteration's code; the highlighted line is running")
         self.values.setToolTip("The numbers the highlighted code produced at this step")
-        split = QSplitter(Qt.Vertical)
+        self.split = split = QSplitter(Qt.Vertical)
         split.addWidget(self.code)
         split.addWidget(self.values)
         split.setStretchFactor(0, 3)
@@ -105,6 +105,24 @@ class CodePanel(Panel):
         self.lines = []
         self.highlighted_lines = []
         self.main_line = None
+
+    #: Below this height the view is short (a 720-line screen): the words and equation,
+    #: which the window's header also shows, give their lines to the code, and the numbers
+    #: go beside the code when there is room across.
+    SHORT_BELOW = 560
+    SIDE_BY_SIDE_FROM_WIDTH = 820
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        short = self.height() < self.SHORT_BELOW
+        for w in (self.words, self.equation):
+            w.setVisible(not short)
+        side = short and self.width() >= self.SIDE_BY_SIDE_FROM_WIDTH
+        orient = Qt.Horizontal if side else Qt.Vertical
+        if self.split.orientation() != orient:
+            self.split.setOrientation(orient)
+            total = self.width() if side else self.height()
+            self.split.setSizes([total * 3 // 5, total * 2 // 5])
 
     def _set_code(self, cell, clip, optimizer):
         key = (cell, clip, optimizer)

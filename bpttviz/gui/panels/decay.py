@@ -8,11 +8,13 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout
+from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout,
+                             QWidget)
 
 from ...engine.analysis import decay_by_distance
 from ...session import SessionError
 from .. import style
+from ..flow_layout import FlowLayout
 from .base import Panel
 from .contrib import explain_label
 
@@ -87,18 +89,23 @@ class DecayPanel(Panel):
         self.rho_label.setFont(t.font(t.label_pt))
         self.rho_label.setToolTip("ρ: spectral radius (largest |eigenvalue|) of Whh; σ: its largest "
                                   "singular value (the most one step can stretch a gradient)")
-        top = QHBoxLayout()
+        # The slider with its label and value, then rho and sigma: one row, wrapping onto two
+        # when a projector's fonts make it wider than the view (never a sideways scroll bar).
+        top = FlowLayout(spacing=12)
         top.setContentsMargins(4, 2, 4, 0)
         lab = QLabel("scale Whh:")
         lab.setFont(t.font(t.tick_pt))
         lab.setToolTip(self.slider.toolTip())
-        top.addWidget(lab)
-        top.addWidget(self.slider, 1)
-        top.addWidget(self.scale_label)
-        top.addWidget(self.reset)
-        top.addSpacing(12)
+        scale = QWidget()
+        scale.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        row = QHBoxLayout(scale)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(lab)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.scale_label)
+        row.addWidget(self.reset)
+        top.addWidget(scale)
         top.addWidget(self.rho_label)
-        top.addStretch(0)
 
         self.plot_widget = style.make_plot_widget("distance d = t − k (steps back)",
                                                   "||∂h_t / ∂h_k||  (log scale)")
@@ -278,9 +285,9 @@ class DecayPanel(Panel):
         self.message.setPos(max(T - 1, 1) / 2, 10 ** ((lo + hi) / 2))
         if not self.skipped and T > 1:
             far = self.mean[-1]
-            self.info.setText(f"Mean over {T} steps: ‖∂h_t/∂h_k‖ = {self.mean[1]:.3g} at distance 1, "
-                              f"{far:.3g} at distance {T - 1}.  Whh ×{self._applied:.2f} of its "
-                              "starting value.")
+            # one line on a projector (the Whh factor is beside the slider)
+            self.info.setText(f"Mean ‖∂h_t/∂h_k‖: {self.mean[1]:.3g} at distance 1, "
+                              f"{far:.3g} at distance {T - 1} (over {T} steps).")
         elif not self.skipped:
             self.info.setText("")
         else:

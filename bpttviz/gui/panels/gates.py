@@ -170,7 +170,8 @@ class GatesPanel(Panel):
         if w < 100 or h < 100:
             return names
         rows, cols = best_grid(len(names) + 1, w, h)
-        if w / cols >= 300 and h / rows >= 200:
+        # each cell's plot area is its size less the axes and title (~60 x 50 px)
+        if w / cols - 60 >= 300 and h / rows - 50 >= 200:
             return names
         key = next((g for g in self.KEY_GATE if g in names), names[0])
         return (key,)

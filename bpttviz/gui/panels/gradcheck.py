@@ -6,9 +6,6 @@ bug on through an undoable ``session.edit``, so the check visibly fails and trai
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Dict, Optional
 
 import numpy as np
@@ -17,159 +14,15 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QBrush, QColor
 from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QHBoxLayout,
                              QHeaderView, QLabel, QMessageBox, QPushButton, QTableWidget,
-                             QTableWidgetItem, QVBoxLayout)
+                             QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ...engine.gradcheck import _STENCILS
-from ...session import GRADCHECK_STENCIL, SessionError
+from ...session import SessionError
 from .. import style
+from ..flow_layout import FlowLayout
 from .base import Panel
+from .gradcheck_verdict import (_FLOOR, COLORS, GOOD, MAX_ENTRIES, SUSPICIOUS, TINTS, WORDS,
+                                ParamCheck, error_floor, help_text, summarize, verdict)
 
-#: Error thresholds (cs231n's rule of thumb) and their colours (with a word, so the verdict
-#: never depends on colour alone).
-GOOD, SUSPICIOUS = 1e-7, 1e-4
-COLORS = {"good": "#1a9850", "suspicious": "#e69f00", "wrong": "#d73027"}
-TINTS = {"good": "#d9f0d3", "suspicious": "#fdebc8", "wrong": "#f8d0cc"}
-WORDS = {"good": "correct", "suspicious": "suspicious", "wrong": "WRONG"}
-MAX_ENTRIES = 20
-_FLOOR = 1e-16
-#: Double precision's machine epsilon: the rounding of one evaluation of the loss is about
-#: this times |loss|.
-MACHINE_EPS = float(np.finfo(float).eps)
-#: How many times the finite-difference rounding noise an entry's |a - n| may be and still
-#: be judged "correct" when |a| + |n| is below the floor (the floor is NOISE_FACTOR x noise
-#: / GOOD, so such an entry is "correct" exactly when |a - n| < NOISE_FACTOR x noise).
-NOISE_FACTOR = 10.0
-
-
-def verdict(error: float) -> str:
-    """"good" (< 1e-7), "suspicious" (< 1e-4) or "wrong"."""
-    if not np.isfinite(error):
-        return "wrong"
-    return "good" if error < GOOD else "suspicious" if error < SUSPICIOUS else "wrong"
-
-
-def _stencil_weights(order: int):
-    return _STENCILS[int(order)]
-
-
-def fd_noise(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
-             order: int = GRADCHECK_STENCIL["order"]) -> float:
-    """The rounding noise of one numerical derivative: sum|w| x MACHINE_EPS x |loss| / eps
-    (each of the stencil's loss evaluations is rounded by about MACHINE_EPS x |loss|)."""
-    w = sum(abs(weight) for _, weight in _stencil_weights(order))
-    return w * MACHINE_EPS * max(abs(float(loss)), 1.0) / float(eps)
-
-
-def error_floor(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
-                order: int = GRADCHECK_STENCIL["order"]) -> float:
-    """The floor F of the entry error: NOISE_FACTOR x fd_noise / GOOD."""
-    return NOISE_FACTOR * fd_noise(loss, eps, order) / GOOD
-
-
-def entry_errors(analytic, numeric, floor: float) -> np.ndarray:
-    """Per entry |a - n| / max(|a| + |n|, floor): relative for real gradients, absolute (in
-    units of the floor) for entries that are ~0, so a 0 against 1e-12 is not "100 % wrong"."""
-    a = np.asarray(analytic, dtype=float)
-    n = np.asarray(numeric, dtype=float)
-    with np.errstate(invalid="ignore"):
-        err = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), float(floor))
-    return np.where(np.isnan(err), np.inf, err)
-
-
-@dataclass
-class ParamCheck:
-    """What the panel shows for one parameter: its worst checked entry under
-    :func:`entry_errors`, and the verdict of that same number.
-
-    errors (K,): entry errors in the engine's ``checked`` order; worst: their index of the
-    largest; index: that entry's index in the parameter; analytic, numeric: its two values.
-    """
-
-    errors: np.ndarray
-    worst: int
-    index: tuple
-    analytic: float
-    numeric: float
-
-    @property
-    def error(self) -> float:
-        return float(self.errors[self.worst]) if self.errors.size else 0.0
-
-    @property
-    def kind(self) -> str:
-        return verdict(self.error)
-
-
-def summarize(entry, floor: float) -> ParamCheck:
-    """The panel's numbers for one engine GradCheckEntry."""
-    ix = tuple(np.asarray(entry.checked).T)
-    a = np.asarray(entry.analytic)[ix].ravel()
-    n = np.asarray(entry.numeric)[ix].ravel()
-    err = entry_errors(a, n, floor)
-    if not err.size:
-        return ParamCheck(err, 0, (), 0.0, 0.0)
-    w = int(np.argmax(err))
-    return ParamCheck(err, w, tuple(int(i) for i in np.asarray(entry.checked)[w]),
-                      float(a[w]), float(n[w]))
-
-
-def _fraction(x: float) -> str:
-    f = Fraction(x).limit_denominator(1000)
-    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
-
-
-def stencil_formula(order: int = GRADCHECK_STENCIL["order"]) -> str:
-    """The engine's stencil as a formula, e.g. "(f(x+ε) − f(x−ε)) / 2ε", built from its
-    weights (so the help states what really runs)."""
-    stencil = sorted(_stencil_weights(order), key=lambda ow: -ow[0])
-    coefs = [Fraction(w).limit_denominator(1000) for _, w in stencil]
-    den = math.lcm(*(c.denominator for c in coefs))
-    terms = []
-    for k, ((off, _), c) in enumerate(zip(stencil, coefs)):
-        mag = abs(c * den)
-        coef = "" if mag == 1 else _fraction(float(mag))
-        shift = f"x{'+' if off > 0 else chr(0x2212)}{'' if abs(off) == 1 else abs(off)}\u03b5"
-        term = f"{coef}f({shift})"
-        if k == 0:
-            terms.append(("\u2212" if c < 0 else "") + term)
-        else:
-            terms.append(f" {chr(0x2212) if c < 0 else '+'} {term}")
-    return f"({''.join(terms)}) / {'' if den == 1 else den}ε"
-
-
-def help_text(stencil=None) -> str:
-    """The panel's help for ``stencil`` (default: the session's GRADCHECK_STENCIL, the one
-    the window's check really uses)."""
-    stencil = GRADCHECK_STENCIL if stencil is None else stencil
-    eps, order = float(stencil["eps"]), int(stencil["order"])
-    points = len(_stencil_weights(order)) + 1
-    return (
-        "<p>Is backpropagation right? For up to 20 randomly chosen entries of every parameter "
-        "the <b>analytic</b> gradient a (what backprop through time computed) is compared with "
-        f"a <b>numerical</b> one n: a {points}-point centred difference with step "
-        f"ε = {eps:g}, n = {stencil_formula(order)} (f is the window's loss, each "
-        "f(…) a forward pass with that one entry nudged).</p>"
-        "<p><b>Left</b>: each dot is one checked entry of the chosen parameter, analytic on x, "
-        "numerical on y, coloured by its own error. If backprop is right every dot lies on the "
-        "dashed diagonal y = x; a thin line joins a wrong dot to the diagonal. Tick <b>show "
-        "n \u2212 a</b> to plot the difference instead: a right dot sits on the line y = 0, a "
-        "wrong one as far from it as it is wrong.</p>"
-        "<p><b>Right</b> and <b>table</b>: per parameter the error of its worst checked entry, "
-        "|a − n| / max(|a| + |n|, F), on a log scale, and the verdict of that same number. "
-        "F is the floor below which a gradient is too small for finite differences: "
-        f"F = {NOISE_FACTOR:g} × noise / 1e-7, where noise = "
-        f"{sum(abs(w) for _, w in _stencil_weights(order)):g} (the sum of |weights|) · "
-        f"{MACHINE_EPS:.1e} · |loss| / ε is the rounding of the loss divided by the "
-        "step (this window's F is printed above the plots). So an entry that is ~0 is judged by its "
-        f"difference alone: it is correct when |a − n| is below {NOISE_FACTOR:g}× the "
-        "noise. "
-        "<span style='color:#1a9850'><b>green</b></span> below 1e-7: correct; "
-        "<span style='color:#e69f00'><b>amber</b></span> below 1e-4: suspicious; "
-        "<span style='color:#d73027'><b>red</b></span>: the gradient is wrong.</p>"
-        "<p>Tick <b>Forget dhnext</b> to make the classic mistake: the gradient arriving from "
-        "later steps (dhnext) is not added to dh. Wxh, Whh and bh turn red, Why and by (which "
-        "do not go back through time) stay green, and training learns far worse. Untick (or "
-        "undo) to fix it.</p>")
 
 
 class GradCheckPanel(Panel):
@@ -188,13 +41,15 @@ class GradCheckPanel(Panel):
         self.run_button.setToolTip("Compare backprop's gradient with finite differences on this "
                                    f"window ({MAX_ENTRIES} random entries per parameter)")
         self.run_button.clicked.connect(self.run_check)
-        self.bug_box = self.editor(QCheckBox("Forget dhnext (the classic bug)"))
-        self.bug_box.setToolTip("Teaching toggle: backprop forgets to add the gradient from the "
+        self.bug_box = self.editor(QCheckBox("Forget dhnext (bug)"))
+        self.bug_box.setToolTip("The classic bug, as a teaching toggle: backprop forgets to add "
+                                "the gradient from the "
                                 "future (dh = Whyᵀdy instead of Whyᵀdy + dhnext). Undoable.")
         self.bug_box.toggled.connect(self._bug_toggled)
-        self.auto_box = QCheckBox("check every new window")
+        self.auto_box = QCheckBox("auto-check")
         self.auto_box.setChecked(True)
-        self.auto_box.setToolTip("Run the check automatically whenever the window or the "
+        self.auto_box.setToolTip("Check every new window: run the check automatically whenever "
+                                 "the window or the "
                                  "parameters change (it takes a fraction of a second)")
         self.auto_box.toggled.connect(self._auto_toggled)
         self.param_combo = QComboBox()
@@ -209,15 +64,17 @@ class GradCheckPanel(Panel):
         for w in (self.run_button, self.bug_box, self.auto_box, self.param_combo, lab,
                   self.diff_box):
             w.setFont(font)
-        top = QHBoxLayout()
+        # One row that wraps when narrow (a projector's fonts), never a sideways scroll bar;
+        # "scatter:" and its combo stay together.
+        top = FlowLayout(spacing=6)
         top.setContentsMargins(4, 2, 4, 0)
-        top.addWidget(self.run_button)
-        top.addWidget(self.bug_box)
-        top.addWidget(self.auto_box)
-        top.addStretch(1)
-        top.addWidget(lab)
-        top.addWidget(self.param_combo)
-        top.addWidget(self.diff_box)
+        scatter = QWidget()
+        pair = QHBoxLayout(scatter)
+        pair.setContentsMargins(0, 0, 0, 0)
+        pair.addWidget(lab)
+        pair.addWidget(self.param_combo)
+        for w in (self.run_button, self.bug_box, self.auto_box, scatter, self.diff_box):
+            top.addWidget(w)
 
         self.status = QLabel("")
         self.status.setFont(t.font(t.label_pt, bold=True))
@@ -269,7 +126,13 @@ class GradCheckPanel(Panel):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.status)
-        lay.addWidget(self.view, 3)
+        from ..reflow import PlotFlow
+        # Side by side when there is room; short (a projector), the scatter alone and large,
+        # the pager turning to the worst errors with their table.
+        self.plot_flow = PlotFlow(self.view, [[self.scatter_plot], [self.bar_plot]],
+                                  rows=[[0, 1]], names=["entries: a vs n", "worst errors"],
+                                  extras={1: [self.table]})
+        lay.addLayout(self.plot_flow.row(), 3)
         lay.addWidget(self.table, 2)
 
         self.results: Optional[Dict] = None

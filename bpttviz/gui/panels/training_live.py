@@ -149,10 +149,16 @@ class TrainingPanel(Panel):
         self.norm_plot.setLogMode(x=False, y=True)
         # The key sits above the plots: legends inside them covered the curves and the
         # "no training yet" note.
-        self.plot_key = style.key_label([(t.muted, "─", "loss"), (t.forward, "━", "smoothed loss")], t,
-                                   prefix="left: ")
-        self.plot_key.setText(self.plot_key.text() + " &nbsp;&nbsp;&nbsp; " + style.key_html(
-            [(t.raw, "━", "before clipping"), (t.clipped, "━", "after clipping")], prefix="right: "))
+        # One key per plot, shown with its plot (on a short view the pager shows one at a time).
+        self.loss_key = style.key_label([(t.muted, "─", "loss"), (t.forward, "━", "smoothed loss")],
+                                        t, prefix="loss: ")
+        self.norm_key = style.key_label([(t.raw, "━", "before clipping"),
+                                         (t.clipped, "━", "after clipping")], t,
+                                        prefix="gradient norm: ")
+        keys = QHBoxLayout()
+        keys.setContentsMargins(0, 0, 0, 0)
+        keys.addWidget(self.loss_key, 1)
+        keys.addWidget(self.norm_key, 1)
         self.loss_curve = pg.PlotDataItem([], [], pen=pg.mkPen(t.muted, width=1), name="loss")
         self.smooth_curve = pg.PlotDataItem([], [], pen=t.pen(t.forward, 3), name="smoothed loss")
         self.before_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 2), name="before clipping")
@@ -199,13 +205,17 @@ class TrainingPanel(Panel):
         self.rate_label.setContentsMargins(6, 0, 6, 0)
         lay.addWidget(self.rate_label)
         lay.addWidget(self.explain)
-        lay.addWidget(self.plot_key)
+        lay.addLayout(keys)
+        from ..reflow import PlotFlow
+        self.plot_flow = PlotFlow(self.view, [[self.loss_plot], [self.norm_plot]], rows=[[0, 1]],
+                                  names=["loss", "gradient norm"],
+                                  extras={0: [self.loss_key], 1: [self.norm_key]})
         # The curves and the sampled text: one over the other in a tall view, side by side
         # in a short, wide one (a projector), where three lines of text would take the plots'
         # room.
         self.body = QBoxLayout(QBoxLayout.TopToBottom)
         self.body.setSpacing(4)
-        self.body.addWidget(self.view, 1)
+        self.body.addLayout(self.plot_flow.row(), 1)
         self.body.addWidget(self.sample_box)
         lay.addLayout(self.body, 1)
 
@@ -238,14 +248,15 @@ class TrainingPanel(Panel):
             self.frame_timer.start()
 
     def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        side = self.height() < 620 and self.width() > 1000
+        side = self.height() < 620 and self.width() > 800
         if side != (self.body.direction() == QBoxLayout.LeftToRight):
             self.body.setDirection(QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom)
             self.body.setStretch(0, 3 if side else 1)
             self.body.setStretch(1, 1 if side else 0)
             self.sample_box.setMaximumHeight(16777215 if side else self._sample_lines_h)
             self.sample_box.setMaximumWidth(int(self.width() * 0.3) if side else 16777215)
+            self.layout().activate()  # the plots' new room, before they are fitted into it
+        super().resizeEvent(event)
 
     # --- controls -----------------------------------------------------------------------
     @property
