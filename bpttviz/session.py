@@ -415,6 +415,14 @@ class Session(TeachingAnalyses, QObject):
             raise SessionError(f"the Whh scale must be between 0.001 and 1000; got {factor!r}")
         if factor == 1.0:
             return
+        W = np.asarray(self._run.params[self.trace.recurrent_name], dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = bool(np.all(np.isfinite(W * factor)))
+        if not finite:
+            big = float(np.max(np.abs(W))) if W.size else 0.0
+            raise SessionError(f"scaling {self.trace.recurrent_name} by {factor:g} would overflow "
+                               f"(its largest entry is {big:.3g}): scale it down, or undo the "
+                               "changes that made it this large")
         command = _ScaleWhhCommand(self, factor)
         command.redo()
         self.undo_stack.push(command)

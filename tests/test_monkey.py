@@ -328,6 +328,10 @@ class Monkey:
         factor = self.rng.choice([0.5, 0.8, 1.25, 2.0, 1.0, 0.0, -1e6, float("nan"), "x"])
         self.record("scale_whh", factor)
         ok = isinstance(factor, float) and math.isfinite(factor) and 1e-3 <= abs(factor) <= 1e3
+        name = self.s.trace.recurrent_name
+        with np.errstate(over="ignore", invalid="ignore"):
+            # weights grown huge by earlier scalings: a product that overflows is refused
+            ok = ok and bool(np.all(np.isfinite(np.asarray(self.s.params[name]) * factor)))
         if not ok:
             return self.expect_refusal(self.s.scale_whh, factor)
         before = {k: v.copy() for k, v in self.s.params.items()}

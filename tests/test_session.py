@@ -295,3 +295,21 @@ def test_seed_out_of_range_is_refused(session, seed):
     with pytest.raises(SessionError, match="seed"):
         session.edit("seed", seed=seed)
     _same(snap, _snapshot(session))
+
+
+def test_scaling_whh_past_the_float_maximum_is_refused_and_changes_nothing(session):
+    """The 10,000-action monkey scaled Whh x2 until it held inf (action 9945): a scale that
+    overflows is refused with the reason, and the weights, trace and undo stack stay."""
+    for _ in range(1100):
+        W, depth = session.params["Whh"].copy(), session.undo_stack.count()
+        serial = session.trace_serial
+        try:
+            session.scale_whh(2.0)
+        except SessionError as e:
+            assert "overflow" in str(e)
+            break
+    else:
+        pytest.fail("x2 a thousand times was never refused")
+    assert np.max(np.abs(W)) > 8e307 / 2 and np.all(np.isfinite(session.params["Whh"]))
+    np.testing.assert_array_equal(session.params["Whh"], W)
+    assert session.undo_stack.count() == depth and session.trace_serial == serial
