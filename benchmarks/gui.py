@@ -11,7 +11,14 @@ It also counts how often the timeline (``timeline(T)``) and the cursor state
 them on every read, as the session did before it cached them (one ``sigChanged`` per change,
 derived state recomputed by every reader): the "before" column, in the same run.
 
-Run: ``python3 benchmarks/gui.py`` (uses QT_QPA_PLATFORM=offscreen unless set).
+Then, in the whole window as a class sees it (1366x768, presentation mode, each view raised in
+turn): the median time of one step with that view in front, beside a bare pyqtgraph repaint
+of the same plots measured in the same run (every GraphicsView of the raised view and of the
+stepping core repainted with no data change: what drawing alone costs), at both sizes; and
+the time to switch presentation mode on and off (target < 300 ms).
+
+Run: ``python3 benchmarks/gui.py [--quick]`` (uses QT_QPA_PLATFORM=offscreen unless set;
+``--quick`` times only the presentation-mode part at min-char-rnn size).
 """
 from __future__ import annotations
 
@@ -121,9 +128,89 @@ def bench(app, hidden_size, seq_length, events=None, cls=Session):
             builds)
 
 
+def _views_shown(win):
+    """The pyqtgraph views on screen now (the raised tabs' and the stepping core's)."""
+    import pyqtgraph as pg
+    return [v for v in win.findChildren(pg.GraphicsView) if v.isVisible() and v.width() > 1]
+
+
+def bench_window(app, hidden_size, seq_length, steps=24):
+    """{view: (median step s, median bare repaint s)} in presentation mode at 1366x768, and
+    the median presentation switch times (on, off)."""
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.gui.panels import PANELS
+
+    s = make_session(hidden_size, seq_length)
+    win = MainWindow(s)
+    win.resize(1366, 768)
+    win.show()
+    for _ in range(5):
+        app.processEvents()
+    switch_on, switch_off = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        win.set_presentation(True, fullscreen=False)
+        app.processEvents()
+        switch_on.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        win.set_presentation(False)
+        app.processEvents()
+        switch_off.append(time.perf_counter() - t0)
+    win.set_presentation(True, fullscreen=False)
+    app.processEvents()
+    n_events = 2 * s.trace.T + 1
+    out = {}
+    for cls in PANELS:
+        win.show_view(cls.key)
+        s.home()
+        for _ in range(3):
+            app.processEvents()
+        times = []
+        for _ in range(steps):
+            if s.cursor >= n_events - 1:
+                s.home()
+                app.processEvents()
+            t0 = time.perf_counter()
+            s.step(1)
+            app.processEvents()
+            times.append(time.perf_counter() - t0)
+        views = _views_shown(win)
+        bare = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            for v in views:
+                v.viewport().repaint()
+            bare.append(time.perf_counter() - t0)
+        out[cls.key] = (statistics.median(times), statistics.median(bare))
+    win.set_presentation(False)
+    win.close()
+    win.deleteLater()
+    app.processEvents()
+    return out, statistics.median(switch_on), statistics.median(switch_off)
+
+
+def report_window(app, label, H, T, target):
+    rows, on, off = bench_window(app, H, T)
+    print(f"{label:>24}: presentation mode at 1366x768, one step with each view raised "
+          f"(target <= {target:.0f} ms median):")
+    for key, (med, bare) in rows.items():
+        ok = "OK" if med * 1e3 <= target else "TOO SLOW"
+        print(f"{'':>26}{key:<14} {med * 1e3:6.2f} ms [{ok}]; bare pyqtgraph repaint of the "
+              f"same plots {bare * 1e3:6.2f} ms; ratio {med / max(bare, 1e-9):.1f}x")
+    verdict = "OK" if max(on, off) < 0.3 else "TOO SLOW"
+    print(f"{'':>26}presentation mode on {on * 1e3:.0f} ms, off {off * 1e3:.0f} ms "
+          f"(target < 300 ms) [{verdict}]")
+
+
 def main():
     quiet_qt_messages()
     app = QApplication.instance() or QApplication(sys.argv)
+    if "--quick" in sys.argv:
+        report_window(app, "min-char-rnn T=25 H=100", 100, 25, 16.0)
+        return
+    for label, H, T, target in (("min-char-rnn T=25 H=100", 100, 25, 16.0),
+                                ("T=100 H=256", 256, 100, 33.0)):
+        report_window(app, label, H, T, target)
     for label, H, T, target in (("min-char-rnn T=25 H=100", 100, 25, 16.0),
                                 ("T=100 H=256", 256, 100, 33.0)):
         old_med, _b, _p, old_builds = bench(app, H, T, cls=UncachedSession)

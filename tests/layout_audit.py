@@ -104,12 +104,13 @@ def cut_labels(panel) -> List[str]:
 def measure_window(win, app, presenting: bool) -> List[Measure]:
     out = []
     size = (win.width(), win.height())
-    for key, panel in win.panels.items():
-        if not hasattr(panel, "refresh"):
+    for key in list(win.panels):
+        if not hasattr(win.panels[key], "refresh"):
             continue
         win.show_view(key)
         for _ in range(4):
             app.processEvents()
+        panel = win.panels[key]  # (a view behind a tab is rebuilt when raised)
         scroll = win.docks[key].widget()
         sideways = scroll.horizontalScrollBar().isVisible()
         out.append(Measure(key, size, presenting, main_plot_size(panel, scroll.viewport()),

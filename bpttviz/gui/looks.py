@@ -34,6 +34,10 @@ def collect_garbage() -> None:
     gc.collect()
 
 
+#: How long after a rebuild the discarded panels are collected.
+GC_DELAY_MS = 400
+
+
 class Looks(QObject):
     """Theme and presentation state of ``window`` (a MainWindow)."""
 
@@ -47,6 +51,11 @@ class Looks(QObject):
         self._base_fonts: Dict[QWidget, float] = {}
         self._base_palette = QPalette(window.palette())
         self._base_font = QFont(window.font())
+        #: keys of panels built in an earlier theme or scale, rebuilt when next shown
+        self._stale: set = set()
+        self._switching = False
+        #: dock key -> on screen (its tab raised), from the docks' visibilityChanged
+        self._on_screen: Dict[str, bool] = {}
 
     @property
     def window(self):
@@ -85,6 +94,19 @@ class Looks(QObject):
             act.blockSignals(old)
         if on == self.presenting:
             return
+        # while the docks are re-arranged some flash visible: rebuild only the final ones
+        self._switching = True
+        try:
+            self._switch_presentation(on, fullscreen)
+        finally:
+            self._switching = False
+        # the views the new arrangement shows, in the new scale (the others when raised)
+        self.rebuild_visible()
+        QTimer.singleShot(0, self.rebuild_visible)  # any dock Qt places only once shown
+        w.statusBar().showMessage("F11: leave presentation · F1: help" if on else "", 6000)
+
+    def _switch_presentation(self, on: bool, fullscreen: bool) -> None:
+        w = self.window
         layout = w.dock_layout
         if on:
             self._before_presentation = {"window_state": w.windowState(), "mode": layout.mode,
@@ -115,7 +137,6 @@ class Looks(QObject):
                 layout.mode = before.get("mode")
                 layout.style_tab_bars()
             self._before_presentation = None
-        w.statusBar().showMessage("F11: leave presentation · F1: help" if on else "", 6000)
 
     def apply(self) -> None:
         """Apply the current theme and scale to the window's widgets and rebuild the panels."""
@@ -166,26 +187,65 @@ class Looks(QObject):
         return True
 
     def rebuild_panels(self) -> None:
+        """Rebuild the panels in the new theme and scale: those on screen now, the others
+        (tabs behind them) when they are first shown or asked for (:meth:`fresh`).  Building
+        all 13 took ~0.6 s, over the 300 ms a presentation switch may take."""
+        self._stale = {cls.key for cls in self.window.panel_classes}
+        if not self._switching:  # (a presentation switch rebuilds once the docks are placed)
+            self.rebuild_visible()
+        # after the new views are on screen (a full collection takes ~70 ms)
+        QTimer.singleShot(GC_DELAY_MS, collect_garbage)
+
+    def rebuild_visible(self) -> None:
+        """Rebuild the stale panels whose docks are on screen."""
         w = self.window
         for cls in w.panel_classes:
-            dock = w.docks[cls.key]
-            scroll = dock.widget()
-            old = scroll.takeWidget()
-            widget = w.build_panel(cls)
-            scroll.setWidget(widget)
-            widget.show()
-            if isinstance(old, Panel) and isinstance(widget, Panel):
-                # A theme change must not undo the reader's log scale or chosen quantity.
-                # Draw once first: some controls (the hidden-state quantities) fill on draw.
-                widget.refresh()
-                widget.restore_view_state(old.view_state())
-            w.panels[cls.key] = widget
-            if isinstance(widget, Panel):
-                dock.visibilityChanged.connect(widget.set_shown)
-                # a tab behind another is not on screen: it catches up when raised
-                widget.set_shown(dock.isVisible() and not dock.visibleRegion().isEmpty())
-            if old is not None:
-                old.hide()
-                old.deleteLater()
-            scroll._fit()
-        QTimer.singleShot(0, collect_garbage)
+            if cls.key in self._stale and self._on_screen.get(cls.key):
+                self._rebuild(cls)
+
+    def fresh(self, key: str):
+        """The panel ``key`` in the current theme (rebuilt now if it was behind a tab)."""
+        w = self.window
+        if key in self._stale:
+            self._rebuild(next(c for c in w.panel_classes if c.key == key))
+        return w.panels.get(key)
+
+    def fresh_all(self) -> None:
+        """Rebuild every stale panel now (before drawing them all, as Export all does)."""
+        for key in list(self._stale):
+            self.fresh(key)
+
+    def _on_dock_visibility_change(self, visible: bool) -> None:
+        # (a dock in a tab behind another still says isVisible(); its signal knows better)
+        dock = self.sender()
+        docks = getattr(self.window, "docks", None)  # (none while the window is torn down)
+        if not docks:
+            return
+        key = next((k for k, d in docks.items() if d is dock), None)
+        self._on_screen[key] = bool(visible)
+        if visible and key in self._stale and not self._switching:
+            self.fresh(key)
+
+    def _rebuild(self, cls) -> None:
+        w = self.window
+        self._stale.discard(cls.key)
+        dock = w.docks[cls.key]
+        scroll = dock.widget()
+        old = scroll.takeWidget()
+        widget = w.build_panel(cls)
+        scroll.setWidget(widget)
+        widget.show()
+        if isinstance(old, Panel) and isinstance(widget, Panel):
+            # A theme change must not undo the reader's log scale or chosen quantity.
+            # Draw once first: some controls (the hidden-state quantities) fill on draw.
+            widget.refresh()
+            widget.restore_view_state(old.view_state())
+        w.panels[cls.key] = widget
+        if isinstance(widget, Panel):
+            dock.visibilityChanged.connect(widget.set_shown)
+            # a tab behind another is not on screen: it catches up when raised
+            widget.set_shown(dock.isVisible() and not dock.visibleRegion().isEmpty())
+        if old is not None:
+            old.hide()
+            old.deleteLater()
+        scroll._fit()

@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
     def _add_dock(self, key: str, title: str, widget: QWidget) -> QDockWidget:
         dock = self.dock_layout.add(key, title, widget)
         dock.topLevelChanged.connect(self._dock_floated)
+        dock.visibilityChanged.connect(self.looks._on_dock_visibility_change)
         panel = self.panels.get(key)
         if isinstance(panel, Panel):
             # A panel in a tab behind another still says isVisible(); the dock knows better.

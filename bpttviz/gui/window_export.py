@@ -150,7 +150,7 @@ class WindowExports(QObject):
     # --- what is drawn --------------------------------------------------------------------------
     def _live_panel(self, key: str):
         """The live panel ``key`` drawn at the cursor, or None and a message."""
-        panel = self.window.panels.get(key)
+        panel = self.window.looks.fresh(key)
         if panel is None or not hasattr(panel, "export_widget"):
             warn(self.window, "Cannot export", f"The panel {self._title(key)} could not be "
                  "built, so there is nothing to export.")
