@@ -60,6 +60,12 @@ def laid_out(target, with_controls: bool = False, size=PANEL_SIZE) -> Iterator[S
                 settle()
             else:
                 _fit_subwidget(panel, widget, inner)
+            flow = getattr(panel, "plot_flow", None)
+            if flow is not None:
+                # the arrangement for this size alone, whatever the sizes the panel passed
+                # through before (an earlier export, the window's own)
+                flow.fit(force=True)
+                settle()
             yield sheet
     finally:
         panel.resize(old)

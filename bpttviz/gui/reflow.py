@@ -8,15 +8,16 @@ plot groups, each a list of items that stay together in one row (a plot and its 
 the first group is the view's main plot.  Tall, group i is row i (or ``rows`` gives the groups
 of each row, the last item of a shorter row spanning the rest); wide, every item is in one
 row.  :meth:`PlotFlow.fit` re-places them when the shape of the view calls for it; a panel
-calls it from its ``resizeEvent`` and adds :meth:`PlotFlow.row` (the view, with the pager
-beside it in pages) to its layout.
+calls it from its ``resizeEvent`` (it also fits itself whenever the view is resized, and
+then emits ``sigReflowed``) and adds :meth:`PlotFlow.row` (the view, with the pager beside
+it in pages) to its layout.
 """
 from __future__ import annotations
 
 import math
 from typing import List, Optional, Sequence
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QSizePolicy, QTabBar
 
 #: Side by side, each group needs at least this many pixels across.
@@ -39,13 +40,18 @@ def best_grid(n: int, width: float, height: float, min_w: float = 300, min_h: fl
     return best
 
 
-def _height(widget) -> int:
-    """The height a widget outside the view takes when shown: its size hint, within its
-    maximum (a table kept to a few rows on a short view)."""
-    return min(widget.sizeHint().height(), widget.maximumHeight())
+def _height(widget, width: int) -> int:
+    """The height a widget outside the view takes when shown ``width`` wide: its size hint
+    (for wrapped text, its height at that width), within its maximum (a table kept to a few
+    rows on a short view)."""
+    h = widget.heightForWidth(width) if widget.hasHeightForWidth() else -1
+    return min(h if h > 0 else widget.sizeHint().height(), widget.maximumHeight())
 
 
-class PlotFlow:
+class PlotFlow(QObject):
+    #: The groups were re-placed (another arrangement or page).
+    sigReflowed = pyqtSignal()
+
     def __init__(self, view, groups: Sequence[Sequence[object]],
                  stretch: Optional[Sequence[float]] = None,
                  side_stretch: Optional[Sequence[float]] = None,
@@ -54,7 +60,12 @@ class PlotFlow:
                  col_stretch: Optional[Sequence[float]] = None,
                  names: Optional[Sequence[str]] = None,
                  extras: Optional[dict] = None):
+        super().__init__(view)
         self.view = view
+        # Fit when the view itself is resized: its size settles only after the panel's
+        # layout has run (a panel that moves its own widgets in resizeEvent, an export
+        # sizing the panel in rounds), so the panel's resize alone saw stale sizes.
+        view.installEventFilter(self)
         self.groups: List[List[object]] = [list(g) for g in groups]
         #: tall layout: the group indices of each row (default: one group a row)
         self.rows = [list(r) for r in rows] if rows is not None else [[i] for i in range(len(self.groups))]
@@ -112,12 +123,15 @@ class PlotFlow:
 
     def estimates(self) -> dict:
         """The main plot's expected plot area (w, h) in each arrangement that applies."""
-        w, h = self.view.width(), self.view.height()
+        # the view's room without the pager (in pages it takes some of the width)
+        pager_w = self.pager.sizeHint().width()
+        w = self.view.width() + (0 if self.pager.isHidden() else pager_w)
+        h = self.view.height()
         # the height with every group's extras shown (as they are outside pages)
-        h += -sum(_height(x) for g in self.extras.values() for x in g if x.isHidden())
+        h += -sum(_height(x, w) for g in self.extras.values() for x in g if x.isHidden())
         # in pages the main plot's page shows none of the other groups' extras (whichever
         # page is turned to now: the choice must not flip with the page)
-        page_extras = sum(_height(x) for gi, g in self.extras.items() if gi != 0 for x in g)
+        page_extras = sum(_height(x, w) for gi, g in self.extras.items() if gi != 0 for x in g)
         ow, oh = self._overhead()
         n = len(self.groups)
         row_st = [max(self.stretch[g] for g in r) for r in self.rows]
@@ -132,7 +146,6 @@ class PlotFlow:
                                / sum(self.side_stretch), h - oh)
             if any(len(r) > 1 for r in self.rows):
                 out["column"] = (w - ow, (h - n * oh) * self.stretch[0] / sum(self.stretch))
-            pager_w = self.pager.sizeHint().width() if self.pager.isHidden() else 0
             out["pages"] = (w - ow - pager_w, h - oh + page_extras)
         return out
 
@@ -147,6 +160,11 @@ class PlotFlow:
             if pw >= 1.1 * MIN_PLOT[0] and ph >= 1.2 * MIN_PLOT[1]:
                 return mode
         return max(est, key=lambda m: min(est[m][0] / MIN_PLOT[0], est[m][1] / MIN_PLOT[1]))
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if obj is self.view and event.type() == QEvent.Resize and self.fit():
+            self.sigReflowed.emit()
+        return False
 
     def row(self):
         """The pager and the view side by side: a panel adds this layout where the view goes."""
@@ -219,10 +237,28 @@ class PlotFlow:
                 for c, item in enumerate(items):
                     span = width - c if c == len(items) - 1 else 1
                     layout.addItem(item, row=r, col=c, colspan=span)
+                # groups side by side in a row get the same air as side by side (so an
+                # export at another size, which may arrange it the other way, looks alike)
+                col = 0
+                for gi in rows[r][:-1]:
+                    col += len(self.groups[gi])
+                    gl.setColumnSpacing(col - 1, 36)
                 gl.setRowStretchFactor(r, int(round(10 * max(self.stretch[gi] for gi in rows[r]))))
             if mode == "rows" and self.col_stretch is not None:
                 for c, st in enumerate(self.col_stretch):
                     gl.setColumnStretchFactor(c, int(round(10 * st)))
+            elif mode == "rows":
+                # groups sharing a row share its width as side by side (not by the size
+                # hints of their tick labels, which change with the data drawn)
+                for r in rows:
+                    if len(r) > 1:
+                        col = 0
+                        for gi in r:
+                            for j, _item in enumerate(self.groups[gi]):
+                                gl.setColumnStretchFactor(
+                                    col, int(round(10 * self.side_stretch[gi])) if j == 0 else 0)
+                                col += 1
+                        break
         # Hiding items in a layout lets the top-level layout item shrink to its preferred
         # size: give it the view's whole area again.
         layout.setGeometry(self.view.range)

@@ -163,7 +163,21 @@ class Panel(QWidget):
 
     #: A :class:`bpttviz.gui.reflow.PlotFlow` the panel sets to have its plots placed side by
     #: side when it is wide and short, in a column when tall (re-fitted on every resize).
-    plot_flow = None
+    _plot_flow = None
+
+    @property
+    def plot_flow(self):
+        return self._plot_flow
+
+    @plot_flow.setter
+    def plot_flow(self, flow) -> None:
+        self._plot_flow = flow
+        if flow is not None:
+            flow.sigReflowed.connect(self._on_reflow_change)
+
+    def _on_reflow_change(self) -> None:
+        if self.session.has_run:
+            self.on_reflow()
 
     @property
     def main_plot(self):

@@ -147,6 +147,10 @@ class TrainingPanel(Panel):
         self.norm_plot = self.view.addPlot(row=0, col=1)
         style.style_plot(self.norm_plot, "iteration", "gradient norm")
         self.norm_plot.setLogMode(x=False, y=True)
+        # Fixed axis widths: ticks like "0.001" or "1e+04" would otherwise widen an axis as
+        # training changes the ranges, and the plots beside each other would jump.
+        for plot in (self.loss_plot, self.norm_plot):
+            plot.getAxis("left").setWidth(int(80 * t.scale))
         # The key sits above the plots: legends inside them covered the curves and the
         # "no training yet" note.
         # One key per plot, shown with its plot (on a short view the pager shows one at a time).
@@ -248,6 +252,7 @@ class TrainingPanel(Panel):
             self.frame_timer.start()
 
     def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
         side = self.height() < 620 and self.width() > 800
         if side != (self.body.direction() == QBoxLayout.LeftToRight):
             self.body.setDirection(QBoxLayout.LeftToRight if side else QBoxLayout.TopToBottom)
@@ -255,8 +260,6 @@ class TrainingPanel(Panel):
             self.body.setStretch(1, 1 if side else 0)
             self.sample_box.setMaximumHeight(16777215 if side else self._sample_lines_h)
             self.sample_box.setMaximumWidth(int(self.width() * 0.3) if side else 16777215)
-            self.layout().activate()  # the plots' new room, before they are fitted into it
-        super().resizeEvent(event)
 
     # --- controls -----------------------------------------------------------------------
     @property
