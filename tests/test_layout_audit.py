@@ -161,3 +161,27 @@ def test_gradient_check_on_a_short_view_shows_the_scatter_large_and_the_table_on
     p.resize(1400, 1000)   # tall: both plots and the table at once
     qtbot.waitUntil(lambda: p.plot_flow.arrangement == "rows", timeout=2000)
     assert p.scatter_plot.isVisible() and p.bar_plot.isVisible() and p.table.isVisible()
+
+
+def test_dhnext_plots_show_the_window_steps_in_a_1920x1080_window(qtbot):
+    """At 1920x1080 the gradient-flow view opened in pages and its ||dhnext|| plot showed
+    steps -30..40 of 25: the hidden ||dh|| split plot, linked by pixels, dragged its range."""
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.session import Session
+
+    win = MainWindow(Session("min-char-rnn"))
+    qtbot.addWidget(win)
+    win.resize(1920, 1080)
+    win.show()
+    qtbot.waitExposed(win)
+    win.session.set_event("backward:3")
+    win.show_view("dhnext_flow")
+    qtbot.wait(100)
+    p = win.panels["dhnext_flow"]
+    T = win.session.trace.T
+    for page in (0, 1, 0):
+        p.plot_flow.show_page(page)
+        qtbot.wait(30)
+        plot = (p.norm_plot, p.split_plot)[page]
+        lo, hi = plot.viewRange()[0]
+        assert -1.5 <= lo <= 0 and T - 1 <= hi <= T + 0.5, (p.plot_flow.arrangement, page, lo, hi)

@@ -68,6 +68,7 @@ class DhnextPanel(Panel):
         # Tall: the two norm plots over the heatmap; wide and short: all three in a row.
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.split_plot], [self.heat_plot]],
                                   rows=[[0, 1], [2]], side_stretch=[1, 1, 2],
+                                  x_links=[(self.split_plot, self.norm_plot)],
                                   names=["||dhnext||", "||dh|| split", "dhnext heatmap"])
         sym = dict(symbol="o", symbolSize=8 * t.scale)
         self.norm_curve = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbolBrush=t.backward,
@@ -93,7 +94,6 @@ class DhnextPanel(Panel):
         self.split_plot.addItem(self.split_cursor)
         self.heatmap = style.Heatmap(self.heat_plot, style.diverging_cmap(), (-1, 1), "dhnext",
                                      describe=self.describe_cell, on_hover=self._show_hover)
-        self.split_plot.setXLink(self.norm_plot)
         self.readout = style.readout_label("Hover a heatmap cell to see its value and formula.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -137,6 +137,13 @@ class DhnextPanel(Panel):
         for p in (self.norm_plot, self.split_plot):
             p.setXRange(-0.5, T - 0.5, padding=0)
         self._set_y_ranges()
+
+    def on_reflow(self):
+        # a plot hidden by the pager, linked by pixels, once dragged the other's range to
+        # -30..40 of 25 steps: put the steps back
+        T = self.session.trace.T
+        for p in (self.norm_plot, self.split_plot):
+            p.setXRange(-0.5, T - 0.5, padding=0)
 
     def _set_y_ranges(self):
         log = self.log_box.isChecked()
