@@ -255,13 +255,23 @@ def run_cli(*args, **kw):
 
 
 def test_cli_window_in_every_format_and_nothing_else(tmp_path):
-    p = run_cli("--panels", "window", "--format", "png,pdf", "--width", "800", "--out", str(tmp_path))
+    p = run_cli("--panels", "window", "--format", "png,pdf,svg", "--width", "800", "--out",
+                str(tmp_path))
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
     names = {f.name for f in tmp_path.iterdir()}
-    assert names == {"window.png", "window.pdf", "manifest.json", "manifest.txt"}, names
+    assert names == {"window.png", "window.pdf", "window.svg", "manifest.json",
+                     "manifest.txt"}, names
     assert Image.open(tmp_path / "window.png").width == 800
     assert similar(Image.open(tmp_path / "window.png"), poppler(tmp_path / "window.pdf", 800)) >= 0.85
+    # The menu bar is part of the window: its names are text in the SVG and the PDF (Qt's
+    # own menu-bar painting left an empty bar there).
+    svg = (tmp_path / "window.svg").read_text(encoding="utf-8")
+    pdf_text = subprocess.run(["pdftotext", str(tmp_path / "window.pdf"), "-"],
+                              capture_output=True, text=True, timeout=60).stdout
+    for name in ("File", "Edit", "Lesson", "Help"):
+        assert f">{name}</text>" in svg, name
+        assert name in pdf_text.split(), name
 
 
 def test_cli_nothing_written_fails(tmp_path):

@@ -213,6 +213,10 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
     if isinstance(widget, pg.GraphicsView):
         _paint_view(painter, widget, offset, transparent)
         return
+    from PyQt5.QtWidgets import QMenuBar
+    if isinstance(widget, QMenuBar):
+        _paint_menu_bar(painter, widget, offset, transparent)
+        return
     from PyQt5.QtGui import QPaintEngine, QPainter, QPicture
     fill = not transparent and (widget.autoFillBackground() or (root and widget.isWindow()))
     flags = QWidget.RenderFlags(QWidget.DrawWindowBackground) if fill else QWidget.RenderFlags()
@@ -237,6 +241,30 @@ def paint_widget(painter, widget, offset, transparent: bool = False, root: bool 
         if (isinstance(child, QWidget) and not child.isWindow() and child.isVisible()
                 and child.geometry().intersects(widget.rect())):
             paint_widget(painter, child, offset + child.pos(), transparent, root=False)
+
+
+def _paint_menu_bar(painter, bar, offset, transparent: bool) -> None:
+    """The window's menu bar, its menu names as text.  Qt's own QMenuBar painting leaves
+    the names out of an SVG or PDF (an empty bar in every whole-window export but PNGs
+    drawn at screen size), so it is drawn here as it looks: the bar, its names, the line."""
+    from PyQt5.QtCore import QRect, Qt
+    from PyQt5.QtGui import QPalette
+    pal = bar.palette()
+    r = QRect(offset, bar.size())
+    painter.save()
+    if not transparent:
+        painter.fillRect(r, pal.color(QPalette.Window))
+    painter.setPen(pal.color(QPalette.Mid))
+    painter.drawLine(r.bottomLeft(), r.bottomRight())
+    painter.setFont(bar.font())
+    painter.setPen(pal.color(QPalette.WindowText))
+    for action in bar.actions():
+        geom = bar.actionGeometry(action)
+        if not action.isVisible() or geom.isEmpty():
+            continue
+        name = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        painter.drawText(geom.translated(offset), Qt.AlignCenter, name)
+    painter.restore()
 
 
 def _atomic(widget) -> bool:
