@@ -36,10 +36,11 @@ def fake_history(session, n: int) -> None:
     h = session.run.history
     rng = np.random.default_rng(0)
     loss = 4.0 * np.exp(-np.arange(n) / (n / 3 + 1)) + 0.2 * rng.random(n)
-    h.loss[:] = loss.tolist()
-    h.smooth_loss[:] = loss.tolist()
-    h.grad_norm_before_clip[:] = (2 + 4 * rng.random(n)).tolist()
-    h.grad_norm_after_clip[:] = np.minimum(5.0, 2 + 4 * rng.random(n)).tolist()
+    # (the history's series are growable float arrays: extend them as training would)
+    h.loss.extend(loss)
+    h.smooth_loss.extend(loss)
+    h.grad_norm_before_clip.extend(2 + 4 * rng.random(n))
+    h.grad_norm_after_clip.extend(np.minimum(5.0, 2 + 4 * rng.random(n)))
 
 
 def time_export_all(history: int, repeats: int):
