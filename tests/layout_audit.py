@@ -98,6 +98,17 @@ def cut_labels(panel) -> List[str]:
             + lab.contentsMargins().right()
         if need > lab.width() + 2:
             cut.append(lab.text()[:40])
+    from PyQt5.QtWidgets import QTabBar
+    for bar in panel.findChildren(QTabBar, "plotPager"):  # a view's pager: names elided?
+        if not bar.isVisibleTo(panel):
+            continue
+        down = bar.shape() in (QTabBar.RoundedWest, QTabBar.RoundedEast)
+        for i in range(bar.count()):
+            need = bar.fontMetrics().horizontalAdvance(bar.tabText(i))
+            rect = bar.tabRect(i)
+            length = rect.height() if down else rect.width()  # (down the side or across)
+            if need > length - 8 or not bar.rect().contains(rect):
+                cut.append("pager: " + bar.tabText(i))
     return cut
 
 

@@ -299,3 +299,35 @@ def test_record_this_step_writes_a_lesson_that_plays(qtbot, warnings):
     assert s.config.truncation == 4
     player.next()
     assert s.config.truncation == 8 and str(s.current_event) == "clip"
+
+
+def _inside(widget, area) -> bool:
+    """``widget`` is shown whole inside ``area``'s visible rectangle (a scroll viewport)."""
+    from PyQt5.QtCore import QRect
+    top_left = widget.mapTo(area, widget.rect().topLeft())
+    return widget.isVisible() and area.rect().contains(QRect(top_left, widget.size()))
+
+
+def test_a_lesson_question_fits_a_1366x768_projector(qtbot, warnings):
+    """Presenting at 1366x768, the lesson column showed only option A: the dock sized its
+    texts to their preferred heights and scrolled the rest away.  Now the whole question,
+    its four options (two a row), the reveal and next buttons are in sight; the narration
+    scrolls instead, and the teacher's "Record this step" is put away."""
+    from bpttviz.gui.panels import PANELS as ALL
+    win = show_window(qtbot, "min-char-rnn", panels=list(ALL), size=(1366, 768))
+    win.set_presentation(True, fullscreen=False)
+    player = win.teaching.lessons
+    assert player.open("dwhh-all-steps")
+    card = player.card
+    qtbot.waitUntil(lambda: card.isVisible() and len(card.buttons) == 4, timeout=3000)
+    qtbot.wait(100)
+    area = player.dock.widget().viewport()
+    prompt = card.prompt
+    assert prompt.height() >= prompt.heightForWidth(prompt.width())  # no line cut
+    for w in [prompt, card.reveal_button, player.next_button] + card.buttons:
+        assert _inside(w, area), w.text()
+    assert len({b.y() for b in card.buttons}) == 2          # two rows of two
+    assert not player.record_button.isVisible()
+    win.set_presentation(False)
+    assert not player.record_button.isHidden()
+    assert not warnings

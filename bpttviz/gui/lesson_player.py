@@ -87,8 +87,11 @@ class LessonPlayer(QObject):
             self.predict.add_card(self.card)
         lay.addWidget(self.title)
         lay.addWidget(self.counter)
+        # the card at its own height, the narration the rest (it scrolls): on a 768-line
+        # projector the options, the reveal and next buttons all stay in sight
+        self.narration.setMinimumHeight(int(3.5 * self.narration.fontMetrics().lineSpacing()))
         lay.addWidget(self.narration, 1)
-        lay.addWidget(self.card, 1)
+        lay.addWidget(self.card, 0)
         lay.addLayout(row)
         # recording
         self.record_note = QPlainTextEdit()
@@ -106,6 +109,16 @@ class LessonPlayer(QObject):
         self.record_note.hide()  # shown while a lesson is being written
         self.dock = side_dock(self.window, "Lesson", "lesson", w)
         self._sync_buttons()
+        # a class does not need the teacher's "Record this step": presenting, it gives its
+        # row to the narration and the question
+        self.window.looks.sigPresentationChanged.connect(self._on_presentation_change)
+
+    def _on_presentation_change(self, presenting: bool) -> None:
+        self.record_button.setVisible(not presenting)
+        if presenting:
+            self.record_note.hide()
+        elif self.recording is not None:
+            self.record_note.show()
 
     def build_menu(self, menu: QMenu) -> None:
         self.menu = menu

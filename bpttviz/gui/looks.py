@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from typing import Dict, Optional
 
-from PyQt5.QtCore import QObject, Qt, QTimer
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QFont, QPalette
 from PyQt5.QtWidgets import QWidget
 
@@ -40,6 +40,9 @@ GC_DELAY_MS = 400
 
 class Looks(QObject):
     """Theme and presentation state of ``window`` (a MainWindow)."""
+
+    #: presentation mode went on (True) or off, after the window was re-arranged
+    sigPresentationChanged = pyqtSignal(bool)
 
     def __init__(self, window):
         super().__init__(window)
@@ -104,6 +107,7 @@ class Looks(QObject):
         self.rebuild_visible()
         QTimer.singleShot(0, self.rebuild_visible)  # any dock Qt places only once shown
         w.statusBar().showMessage("F11: leave presentation · F1: help" if on else "", 6000)
+        self.sigPresentationChanged.emit(on)
 
     def _switch_presentation(self, on: bool, fullscreen: bool) -> None:
         w = self.window

@@ -20,7 +20,7 @@ import logging
 from typing import Optional
 
 from PyQt5.QtCore import QEvent, QObject, Qt
-from PyQt5.QtWidgets import QDockWidget, QFrame, QScrollArea, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QDockWidget, QFrame, QVBoxLayout, QWidget
 
 from ..session import SessionError
 from ..teach.questions import AnswerLog, Question, kinds_at, make_question
@@ -72,9 +72,11 @@ def side_dock(window, title: str, key: str, widget: QWidget) -> QDockWidget:
     """A dock for a teaching card, its content scrolling rather than being crushed.  It is
     placed by :func:`show_card_dock` in a column of its own beside the panels, so the views
     that reveal the answers stay in sight."""
-    scroll = QScrollArea()
+    # (sized to the dock, not to the wrapped texts' preferred heights, which scrolled the
+    # question's options and the Next button out of a 768-line projector's sight)
+    from .dock_layout import FitScrollArea
+    scroll = FitScrollArea()
     scroll.setWidget(widget)
-    scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     dock = QDockWidget(title, window)

@@ -8,7 +8,8 @@ from typing import List, Optional
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import (QButtonGroup, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                             QVBoxLayout, QWidget)
 
 from ..teach.questions import LETTERS, Question
 
@@ -104,6 +105,10 @@ class SketchPlot(pg.PlotWidget):
         self.truth.setData(self.x, np.log10(np.maximum(np.asarray(truth, dtype=float), 1e-30)))
 
 
+#: Options of at most this many characters go two to a row.
+SHORT_OPTION = 14
+
+
 class QuestionCard(QFrame):
     """The question, its options (or the sketch), and after the reveal the truth beside the
     prediction.  ``scale`` sizes the fonts (2 in the classroom vote)."""
@@ -133,7 +138,9 @@ class QuestionCard(QFrame):
         lay.addWidget(self.result)
         lay.addWidget(self.explanation)
         self.choice_box = QWidget()
-        self.choice_layout = QVBoxLayout(self.choice_box)
+        # options in two columns when they are short ("step 11"): half the height on a
+        # projector, where the card shares a column with the lesson's narration
+        self.choice_layout = QGridLayout(self.choice_box)
         self.choice_layout.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.choice_box)
         self.sketch = SketchPlot()
@@ -150,6 +157,19 @@ class QuestionCard(QFrame):
         lay.addLayout(row)
         lay.addStretch(0)
         self.clear("Predict mode: a question appears before the view reveals its answer.")
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self._keep_texts_whole()
+
+    def _keep_texts_whole(self) -> None:
+        """Wrapped texts keep the height their words need at this width: a dock sized to
+        the screen (not to their preferred height) once cut the question's last line."""
+        for lab in (self.prompt, self.result, self.explanation):
+            # (measured a scroll bar narrower: the dock may need one once this grows)
+            need = lab.heightForWidth(max(1, lab.width() - 24)) if lab.text() else 0
+            if lab.minimumHeight() != need:
+                lab.setMinimumHeight(max(0, need))
 
     def _font(self, rel: float, bold: bool = False):
         f = self.font()
@@ -182,6 +202,7 @@ class QuestionCard(QFrame):
         for lab in (self.kind_label, self.result, self.explanation):
             lab.setVisible(bool(lab.text()))
         self.choice_box.setVisible(bool(self.buttons))
+        self._keep_texts_whole()
 
     def show_question(self, q: Question) -> None:
         self.question = q
@@ -207,6 +228,7 @@ class QuestionCard(QFrame):
             b.deleteLater()
         self.buttons = []
         self.group.setExclusive(not multi)
+        cols = 2 if choices and max(len(str(c)) for c in choices) <= SHORT_OPTION else 1
         for i, text in enumerate(choices):
             b = QPushButton(f"{LETTERS[i]}   {text}")
             b.setCheckable(True)
@@ -214,7 +236,7 @@ class QuestionCard(QFrame):
             b.setMinimumHeight(int(b.fontMetrics().height() * 1.6))
             b.setStyleSheet("text-align: left; padding: %dpx;" % int(6 * self.scale))
             self.group.addButton(b, i)
-            self.choice_layout.addWidget(b)
+            self.choice_layout.addWidget(b, i // cols, i % cols)
             self.buttons.append(b)
 
     def response(self):

@@ -18,7 +18,8 @@ import math
 from typing import List, Optional, Sequence
 
 from PyQt5.QtCore import QEvent, QObject, Qt, pyqtSignal
-from PyQt5.QtWidgets import QHBoxLayout, QSizePolicy, QTabBar
+from PyQt5.QtGui import QFontMetrics
+from PyQt5.QtWidgets import QBoxLayout, QSizePolicy, QTabBar
 
 #: Side by side, each group needs at least this many pixels across.
 MIN_GROUP_WIDTH = 330
@@ -59,7 +60,8 @@ class PlotFlow(QObject):
                  x_links: Sequence[tuple] = (),
                  col_stretch: Optional[Sequence[float]] = None,
                  names: Optional[Sequence[str]] = None,
-                 extras: Optional[dict] = None):
+                 extras: Optional[dict] = None,
+                 tips: Optional[Sequence[str]] = None):
         super().__init__(view)
         self.view = view
         # Fit when the view itself is resized: its size settles only after the panel's
@@ -95,10 +97,15 @@ class PlotFlow(QObject):
         self.pager.setElideMode(Qt.ElideRight)
         self.pager.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Ignored)
         self.pager.setDrawBase(False)
+        self._pager_pt: Optional[float] = None  # its font's own size (see _fit_pager_font)
+        self._row: Optional[QBoxLayout] = None  # the pager and the view (see row)
         self.pager.setExpanding(False)
         self.pager.setToolTip("Too little room to show these plots together: one at a time")
-        for name in self.names:
+        # Short names (a projector's 18 pt leaves ~150 px a tab), the long ones as tooltips.
+        for i, name in enumerate(self.names):
             self.pager.addTab(name)
+            if tips is not None and i < len(tips):
+                self.pager.setTabToolTip(i, tips[i])
         self.pager.hide()
         self.pager.currentChanged.connect(self._on_page_change)
 
@@ -123,10 +130,14 @@ class PlotFlow(QObject):
 
     def estimates(self) -> dict:
         """The main plot's expected plot area (w, h) in each arrangement that applies."""
-        # the view's room without the pager (in pages it takes some of the width)
-        pager_w = self.pager.sizeHint().width()
-        w = self.view.width() + (0 if self.pager.isHidden() else pager_w)
-        h = self.view.height()
+        # the view's room without the pager (in pages it takes some of the width, or of the
+        # height when its names run across the top)
+        side = self.pager.shape() == QTabBar.RoundedWest
+        pager_w = self.pager.sizeHint().width() if side else 0
+        pager_h = 0 if side else self.pager.sizeHint().height()
+        shown = not self.pager.isHidden()
+        w = self.view.width() + (pager_w if shown else 0)
+        h = self.view.height() + (pager_h if shown else 0)
         # the height with every group's extras shown (as they are outside pages)
         h += -sum(_height(x, w) for g in self.extras.values() for x in g if x.isHidden())
         # in pages the main plot's page shows none of the other groups' extras (whichever
@@ -146,7 +157,7 @@ class PlotFlow(QObject):
                                / sum(self.side_stretch), h - oh)
             if any(len(r) > 1 for r in self.rows):
                 out["column"] = (w - ow, (h - n * oh) * self.stretch[0] / sum(self.stretch))
-            out["pages"] = (w - ow - pager_w, h - oh + page_extras)
+            out["pages"] = (w - ow - pager_w, h - oh - pager_h + page_extras)
         return out
 
     def choose(self) -> str:
@@ -162,13 +173,47 @@ class PlotFlow(QObject):
         return max(est, key=lambda m: min(est[m][0] / MIN_PLOT[0], est[m][1] / MIN_PLOT[1]))
 
     def eventFilter(self, obj, event):  # noqa: N802
-        if obj is self.view and event.type() == QEvent.Resize and self.fit():
-            self.sigReflowed.emit()
+        if obj is self.view and event.type() == QEvent.Resize:
+            if self.fit():
+                self.sigReflowed.emit()
+            elif self.arrangement == "pages":
+                self._fit_pager_font()  # the names must still fit the new height
         return False
+
+    def _fit_pager_font(self) -> None:
+        """The pager's names in full: down the view's side, its font shrunk to 80 % at
+        least; if they still do not fit (four names at a projector's 18 pt on a 720-line
+        screen), across the top of the view instead, at full size."""
+        bar = self.pager
+        if self._pager_pt is None:
+            self._pager_pt = bar.font().pointSizeF()
+        font = bar.font()
+        fits = False
+        for scale in (1.0, 0.9, 0.8):
+            font.setPointSizeF(self._pager_pt * scale)
+            fm = QFontMetrics(font)
+            # each tab: its name and the style's padding (~1.5 em) along the side
+            need = sum(fm.horizontalAdvance(bar.tabText(i)) + int(1.5 * fm.height())
+                       for i in range(bar.count()))
+            if need <= self.view.height() + (0 if bar.shape() == QTabBar.RoundedWest
+                                              else bar.height()):
+                fits = True
+                break
+        if not fits:
+            font.setPointSizeF(self._pager_pt)
+        if bar.font().pointSizeF() != font.pointSizeF():
+            bar.setFont(font)
+        shape = QTabBar.RoundedWest if fits else QTabBar.RoundedNorth
+        if bar.shape() != shape:
+            bar.setShape(shape)
+            bar.setSizePolicy(*((QSizePolicy.Fixed, QSizePolicy.Ignored) if fits
+                                else (QSizePolicy.Ignored, QSizePolicy.Fixed)))
+            if self._row is not None:
+                self._row.setDirection(QBoxLayout.LeftToRight if fits else QBoxLayout.TopToBottom)
 
     def row(self):
         """The pager and the view side by side: a panel adds this layout where the view goes."""
-        box = QHBoxLayout()
+        box = self._row = QBoxLayout(QBoxLayout.LeftToRight)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
         box.addWidget(self.pager)
@@ -216,6 +261,7 @@ class PlotFlow(QObject):
             else:
                 follower.setXLink(leader)
         if mode == "pages":
+            self._fit_pager_font()
             for j, item in enumerate(self.groups[self.page]):
                 layout.addItem(item, row=0, col=j)
                 item.setVisible(True)

@@ -68,8 +68,9 @@ class ClipComparePanel(Panel):
         self.note.setFont(t.font(t.tick_pt))
         self.note.setContentsMargins(6, 0, 6, 0)
         # The colour key as one line of text above the plots (a legend would hide bars).
-        key = "  ".join(f"<span style='color:{MODE_COLORS[m]}; font-size:{t.pt(t.label_pt + 2):.0f}pt'>"
-                        f"■</span> {m}" for m in MODES)
+        # (a wrapped line breaks only between entries: a swatch stays with its name)
+        key = " &nbsp; ".join(f"<span style='color:{MODE_COLORS[m]}; font-size:{t.pt(t.label_pt + 2):.0f}pt'>"
+                              f"■</span>&nbsp;{m}" for m in MODES)
         self.key_label = QLabel(key)
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
@@ -95,12 +96,11 @@ class ClipComparePanel(Panel):
         top.addWidget(ylab)
         top.addWidget(self.scale_combo)
         top.addSpacing(10)
-        top.addWidget(self.key_label)
-        top.addStretch(1)
+        top.addWidget(self.key_label, 1)
 
         self.view = style.make_layout_widget(t)
         self.norm_plot = self.view.addPlot(row=0, col=0)
-        style.style_plot(self.norm_plot, "", "gradient L2 norm")
+        style.style_plot(self.norm_plot, "", "L2 norm")
         self.cos_plot = self.view.addPlot(row=1, col=0)
         style.style_plot(self.cos_plot, "cos(clipped, raw): 1 = same direction", "")
         self.heat_plot = self.view.addPlot(row=0, col=1)
@@ -119,7 +119,7 @@ class ClipComparePanel(Panel):
             self.view, [[self.norm_plot], [self.heat_plot, self.heatmap.bar], [self.cos_plot],
                         [self.frac_plot]], rows=[[0, 1], [2, 3]], side_stretch=[2, 1.4, 1, 1],
             col_stretch=[0.7, 0.4, 0],
-            names=["norms", "heatmap", "cosines", "entries cut"])
+            names=["norms", "heatmap", "cosines", "cut"])
         # Left axes as wide as "param-norm" (the cosine rows) plus the norm axis's label, so
         # the two left plots line up without wasting the width the group names need.
         fm = QFontMetrics(t.font(t.tick_pt))

@@ -88,6 +88,9 @@ class CodePanel(Panel):
             w.setFont(t.font(t.mono_pt, mono=True))
             w.setLineWrapMode(QPlainTextEdit.NoWrap)
             w.setStyleSheet(f"color: {t.foreground}; background: {t.background};")
+        # the numbers wrap (a vector cut at the pane's edge read "||dhnext|| = 0"); the
+        # code keeps its lines
+        self.values.setLineWrapMode(QPlainTextEdit.WidgetWidth)
         self.code.setToolTip("One training iteration's code; the highlighted line is running")
         self.values.setToolTip("The numbers the highlighted code produced at this step")
         self.split = split = QSplitter(Qt.Vertical)

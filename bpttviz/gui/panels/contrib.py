@@ -91,7 +91,7 @@ class ContributionsPanel(Panel):
         from ..reflow import PlotFlow
         self.plot_flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
                              stretch=[3, 2], x_links=[(self.bar_plot, self.heat_plot)],
-                                  names=["parts per step", "share per step"])
+                                  names=["parts", "shares"])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.bar_plot.addItem(self.bars)

@@ -108,7 +108,7 @@ class DecayPanel(Panel):
         top.addWidget(self.rho_label)
 
         self.plot_widget = style.make_plot_widget("distance d = t − k (steps back)",
-                                                  "||∂h_t / ∂h_k||  (log scale)")
+                                                  "||∂h_t / ∂h_k||")  # (log: its ticks say so)
         self.plot_widget.setToolTip("Each dot: one pair of steps k ≤ t. Lines: mean per distance, "
                                     "ρ^d and σ^d")
         self.plot = self.plot_widget.getPlotItem()

@@ -69,7 +69,9 @@ class DhnextPanel(Panel):
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.split_plot], [self.heat_plot]],
                                   rows=[[0, 1], [2]], side_stretch=[1, 1, 2],
                                   x_links=[(self.split_plot, self.norm_plot)],
-                                  names=["||dhnext||", "||dh|| split", "dhnext heatmap"])
+                                  names=["||dhnext||", "split", "heatmap"],
+                                  tips=["||dhnext_t|| per step", "||dh_t|| split: from its own loss and from the future",
+                                        "dhnext_t, unit by unit"])
         sym = dict(symbol="o", symbolSize=8 * t.scale)
         self.norm_curve = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3), symbolBrush=t.backward,
                                           symbolPen=None, **sym)

@@ -130,7 +130,9 @@ class GradCheckPanel(Panel):
         # Side by side when there is room; short (a projector), the scatter alone and large,
         # the pager turning to the worst errors with their table.
         self.plot_flow = PlotFlow(self.view, [[self.scatter_plot], [self.bar_plot]],
-                                  rows=[[0, 1]], names=["entries: a vs n", "worst errors"],
+                                  rows=[[0, 1]], names=["a vs n", "errors"],
+                                  tips=["analytic against numerical, entry by entry",
+                                        "each parameter's worst entry error, with the table"],
                                   extras={1: [self.table]})
         lay.addLayout(self.plot_flow.row(), 3)
         lay.addWidget(self.table, 2)
@@ -285,7 +287,8 @@ class GradCheckPanel(Panel):
         overall = kinds[worst_i]
         bug = (self.session.config.backprop_bug == "forget-dhnext"
                and not getattr(self.session, "hunting", False))
-        floor = f"(F = {self.floor:.1e})"
+        # (F is the noise floor of the entry errors, not an error: see the help)
+        floor = f"(noise floor F = {self.floor:.1e})"
         if overall == "good":
             msg = (f"\u2714 every checked entry's error is below 1e-7 {floor}: backprop is "
                    "right.")

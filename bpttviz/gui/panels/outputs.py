@@ -55,7 +55,8 @@ class OutputsPanel(Panel):
         self.plot_flow = PlotFlow(self.view, [[self.plot, self.heatmap.bar], [self.loss_plot]],
                                   stretch=[3, 1], side_stretch=[2, 1],
                                   x_links=[(self.loss_plot, self.plot)],
-                                  names=["probabilities", "loss per step"])
+                                  names=["probabilities", "loss"],
+                                  tips=["p_t of every character per step", "loss per step"])
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=t.forward,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.loss_plot.addItem(self.bars)

@@ -212,7 +212,8 @@ class TrainingPanel(Panel):
         lay.addLayout(keys)
         from ..reflow import PlotFlow
         self.plot_flow = PlotFlow(self.view, [[self.loss_plot], [self.norm_plot]], rows=[[0, 1]],
-                                  names=["loss", "gradient norm"],
+                                  names=["loss", "norm"],
+                                  tips=["loss per iteration", "gradient norm before and after clipping"],
                                   extras={0: [self.loss_key], 1: [self.norm_key]})
         # The curves and the sampled text: one over the other in a tall view, side by side
         # in a short, wide one (a projector), where three lines of text would take the plots'

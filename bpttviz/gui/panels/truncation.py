@@ -83,7 +83,7 @@ class TruncationPanel(Panel):
         # Tall: norms and losses over the reach map; wide and short: all three in a row.
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.lost_plot], [self.reach_plot]],
                                   rows=[[0, 1], [2]], stretch=[3, 3, 2],
-                                  names=["gradient norms", "what is cut", "reach"])
+                                  names=["norms", "cut", "reach"])
         for p in (self.norm_plot, self.lost_plot, self.reach_plot):
             p.getAxis("left").setWidth(int(80 * t.scale))
         # The bar plot's axis has no title: pyqtgraph sizes it for digits and cut the
