@@ -47,7 +47,7 @@ from .session_file import (SESSION_FORMAT, SESSION_VERSION, SessionFileError,  #
                            atomic_write, read_session, write_session)
 from .explain import describe
 from .timeline import CursorState, Event, cursor_state, parse_event, timeline
-from .session_parts import (GRADCHECK_STENCIL, RunLoan, SessionError,  # noqa: F401 (re-exported)
+from .session_parts import (GRADCHECK_REFINE, GRADCHECK_STENCIL, RunLoan, SessionError,  # noqa: F401 (re-exported)
                             TeachingAnalyses, _EditCommand, _PresetCommand, _Published,
                             _ScaleWhhCommand)
 from .undo import UndoStack

@@ -16,6 +16,9 @@ from .undo import Command
 #: every preset, including min-char-rnn's ~1e-4 starting gradients where (f(x+e)-f(x-e))/2e
 #: at 1e-5 is dominated by the rounding of a summed loss (measured: 5e-7 for Whh).
 GRADCHECK_STENCIL = {"eps": 1e-3, "order": 4}
+#: Smaller steps each entry is also differenced with (it keeps the best agreeing one): at
+#: 1e-3 alone the exploding preset's correct backward pass was called WRONG (bh 0.34).
+GRADCHECK_REFINE = (1e-4, 1e-5)
 
 
 class SessionError(Exception):
@@ -150,7 +153,7 @@ class TeachingAnalyses:
             work = {k: v.copy() for k, v in tr.params.items()}
             return self._cached(("gradcheck", max_entries), lambda: check_gradients(
                 work, lambda p: caption_forward_backward(p, feats, caps, tr.cell, null).loss,
-                analytic, max_entries=max_entries, **GRADCHECK_STENCIL))
+                analytic, max_entries=max_entries, refine=GRADCHECK_REFINE, **GRADCHECK_STENCIL))
         if getattr(tr, "bptt_window", None):
             raise SessionError("a gradient truncated to windows is not the gradient of any loss, "
                                "so finite differences cannot check it: set 'Truncate BPTT' to "
@@ -158,4 +161,5 @@ class TeachingAnalyses:
         return self._cached(("gradcheck", max_entries), lambda: gradient_check(
             tr.params, tr.inputs, tr.targets, h0=tr.h0, c0=tr.c0, cell=tr.cell,
             max_entries=max_entries, backprop_bug=tr.backprop_bug,
-            last_step_only=getattr(tr, "loss_steps", "all") == "last", **GRADCHECK_STENCIL))
+            last_step_only=getattr(tr, "loss_steps", "all") == "last", refine=GRADCHECK_REFINE,
+            **GRADCHECK_STENCIL))

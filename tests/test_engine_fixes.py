@@ -135,3 +135,24 @@ def test_caption_contribution_parts_have_Wh_shape_and_sum_to_it(cell):
     assert Cc.part(2, 1).shape == char.grads_raw["Whh"].shape
     np.testing.assert_allclose(sum(Cc.part(t, k) for t in range(3) for k in range(t + 1)),
                                char.grads_raw["Whh"], rtol=1e-10, atol=1e-15)
+
+
+def test_gradient_check_refine_keeps_the_step_that_agrees_and_still_fails_a_wrong_gradient():
+    """``refine``: a step too large for a sharply curved loss misjudges a correct entry; each
+    entry keeps the step whose floored error is smallest, and says which one it kept."""
+    from bpttviz.engine.gradcheck import check_gradients, entry_errors, error_floor
+
+    def loss(p):
+        return float(np.sum(np.sin(40.0 * p["w"])))
+    w = np.array([0.3, -0.7, 1.1])
+    right = {"w": 40.0 * np.cos(40.0 * w)}
+    coarse = check_gradients({"w": w.copy()}, loss, right, eps=0.05, order=4)
+    assert coarse["w"].max_rel_error > 1e-3 and coarse["w"].eps is None  # misjudged
+    fine = check_gradients({"w": w.copy()}, loss, right, eps=0.05, order=4, refine=(1e-3, 1e-4))
+    e = fine["w"]
+    assert set(e.eps) <= {1e-3, 1e-4} and e.floor.shape == (3,)
+    np.testing.assert_allclose(e.floor, [error_floor(loss({"w": w}), h, 4) for h in e.eps])
+    assert float(entry_errors(e.analytic, e.numeric, e.floor).max()) < 1e-7
+    wrong = {"w": right["w"] * 1.001}
+    bad = check_gradients({"w": w.copy()}, loss, wrong, eps=0.05, order=4, refine=(1e-3, 1e-4))
+    assert float(entry_errors(bad["w"].analytic, bad["w"].numeric, bad["w"].floor).min()) > 1e-4

@@ -9,7 +9,7 @@ import pytest
 
 from bpttviz.gui import style
 from bpttviz.gui.panels.gradcheck import COLORS, GradCheckPanel, help_text
-from bpttviz.session import GRADCHECK_STENCIL, Session
+from bpttviz.session import GRADCHECK_REFINE, GRADCHECK_STENCIL, Session
 
 EPS64 = 2.220446049250313e-16
 
@@ -36,13 +36,18 @@ def build(qtbot):
 def _independent_errors(session, entry):
     """The criterion the help states, computed here from the engine's raw numbers: per
     entry |a-n| / max(|a|+|n|, F), F = 10 * noise / 1e-7, noise = 1.5 * eps64 * |L| / eps
-    (1.5 = the five-point stencil's |1/12| + |8/12| + |-8/12| + |-1/12|)."""
-    assert GRADCHECK_STENCIL == {"eps": 1e-3, "order": 4}
-    noise = 1.5 * EPS64 * max(abs(session.trace.loss), 1.0) / 1e-3
-    floor = 10 * noise / 1e-7
+    (1.5 = the five-point stencil's |1/12| + |8/12| + |-8/12| + |-1/12|), eps the step the
+    entry was differenced with (1e-3, else the refining 1e-4 or 1e-5).  Returns the floor
+    at the main step 1e-3 (the one the status line prints) last."""
+    assert GRADCHECK_STENCIL == {"eps": 1e-3, "order": 4} and GRADCHECK_REFINE == (1e-4, 1e-5)
+    steps = np.asarray(entry.eps)
+    assert set(np.unique(steps)) <= {1e-3, 1e-4, 1e-5}
+    noise = 1.5 * EPS64 * max(abs(session.trace.loss), 1.0) / steps
+    floors = 10 * noise / 1e-7
     ix = tuple(np.asarray(entry.checked).T)
     a, n = entry.analytic[ix], entry.numeric[ix]
-    return a, n, np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor), floor
+    main_floor = 10 * 1.5 * EPS64 * max(abs(session.trace.loss), 1.0) / 1e-3 / 1e-7
+    return a, n, np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floors), main_floor
 
 
 def _word(err):
@@ -80,6 +85,47 @@ def test_trained_min_char_rnn_is_called_correct_and_worst_entry_agrees(build):
     assert f"{floor:.1e}" in p.status.text()
 
 
+def test_exploding_preset_correct_backprop_is_called_correct(build):
+    """At step 1e-3 alone the exploding preset's (correct) backward pass was called WRONG
+    (bh 0.34): its saturated tanh curves the loss too sharply for that step.  Each entry is
+    now differenced at 1e-3, 1e-4 and 1e-5 and keeps the best; the numbers it keeps are
+    true five-point differences at the step it names, recomputed here."""
+    from bpttviz.engine.model import forward
+    s = Session("exploding")
+    p = build(GradCheckPanel, s)
+    res = s.gradient_check(20)
+    rows = _rows(p)
+    tr = s.trace
+    for name, e in res.items():
+        _a, _n, err, _ = _independent_errors(s, e)
+        assert rows[name][2] == _word(float(err.max())) == "correct", (name, float(err.max()))
+    e = res["bh"]
+    k = int(np.argmin(np.asarray(e.eps)))     # an entry refined to a small step
+    ix, step = tuple(e.checked[k]), float(e.eps[k])
+    assert step < 1e-3
+    params = {n: np.array(v, dtype=float) for n, v in tr.params.items()}
+
+    def loss_at(delta):
+        q = {n: v.copy() for n, v in params.items()}
+        q["bh"][ix] += delta
+        return forward(q, tr.inputs, tr.targets, tr.h0, tr.c0, tr.cell).loss
+    # the five-point rule, its weights summed in the stencil's order (rounding alike)
+    five = 0.0
+    for offset, weight in ((2, -1 / 12), (1, 8 / 12), (-1, -8 / 12), (-2, 1 / 12)):
+        five += weight * loss_at(offset * step)
+    five /= step
+    assert e.numeric[ix] == pytest.approx(five, rel=1e-9, abs=1e-15)
+    assert p.status.text().startswith("\u2714")
+
+
+def test_the_refined_check_still_fails_forget_dhnext_at_every_step(build):
+    s = Session("exploding")
+    s.edit("bug", backprop_bug="forget-dhnext")
+    p = build(GradCheckPanel, s)
+    rows = _rows(p)
+    assert rows["Whh"][2] == rows["bh"][2] == "WRONG" and rows["Why"][2] == "correct"
+
+
 def test_zero_gradient_parameter_is_not_wrong(build):
     # notebook-one-step: one step from h = 0, so dWhh is exactly 0 and the numerical one is
     # rounding noise; the old norm-based ratio called that 1.0 = WRONG.
@@ -114,11 +160,13 @@ def test_forget_dhnext_dots_are_drawn_where_they_are(build, qtbot):
     (x0, x1), (y0, y1) = p.scatter_plot.vb.viewRange()
     assert np.all((x0 < a) & (a < x1) & (y0 < n) & (n < y1))
     # A line joins each wrong dot to the diagonal: from (a, a) to (a, n).
+    # (and each suspicious one: every dot not green)
+    off = err >= 1e-7
     sx, sy = p.sticks.getData()
-    assert len(sx) == 2 * wrong.sum()
-    np.testing.assert_array_equal(sx[0::2], a[wrong])
-    np.testing.assert_array_equal(sy[0::2], a[wrong])
-    np.testing.assert_array_equal(sy[1::2], n[wrong])
+    assert len(sx) == 2 * off.sum()
+    np.testing.assert_array_equal(sx[0::2], a[off])
+    np.testing.assert_array_equal(sy[0::2], a[off])
+    np.testing.assert_array_equal(sy[1::2], n[off])
     # "show n - a": the worst miss is far from the zero line on screen.
     p.diff_box.setChecked(True)
     x, y = p.scatter.getData()
@@ -150,7 +198,8 @@ def test_help_states_the_stencil_really_used():
     eps, order = GRADCHECK_STENCIL["eps"], GRADCHECK_STENCIL["order"]
     assert (eps, order) == (1e-3, 4)
     text = GradCheckPanel.help_html
-    assert text == help_text(GRADCHECK_STENCIL)
+    assert text == help_text(GRADCHECK_STENCIL, GRADCHECK_REFINE)
+    assert "differenced again with \u03b5 = 0.0001 and 1e-05" in text
     assert "5-point" in text and "\u03b5 = 0.001" in text
     assert "8f(x+\u03b5)" in text and "12\u03b5" in text
     assert "0.00001" not in text and "0.00002" not in text

@@ -376,16 +376,18 @@ class GradCheckPanel(Panel):
         res, checks = self.results, self.checks
         cols = ["parameter", "worst_entry_error", "worst_entry_index", "analytic", "numeric",
                 "verdict", "floor"]
-        ecols = ["parameter", "index", "analytic", "numeric", "error"]
+        ecols = ["parameter", "index", "analytic", "numeric", "error", "step"]
         if res is None or checks is None:
-            return {"": (cols, np.zeros((0, len(cols)))), "entries": (ecols, np.zeros((0, 5)))}
+            return {"": (cols, np.zeros((0, len(cols)))), "entries": (ecols, np.zeros((0, 6)))}
         rows = [[n, c.error, str(list(c.index)), c.analytic, c.numeric, WORDS[c.kind], self.floor]
                 for n, c in checks.items()]
         entries = []
         for n, e in res.items():
             a, num = self._entries(e)
             flat = np.ravel_multi_index(tuple(np.asarray(e.checked).T), np.shape(e.analytic))
-            entries += [[n, int(i), float(x), float(y), float(r)]
-                        for i, x, y, r in zip(flat, a, num, checks[n].errors)]
+            # the step each entry's numerical value was taken with (the check refines)
+            steps = e.eps if getattr(e, "eps", None) is not None else np.full(len(a), np.nan)
+            entries += [[n, int(i), float(x), float(y), float(r), float(h)]
+                        for i, x, y, r, h in zip(flat, a, num, checks[n].errors, steps)]
         return {"": (cols, np.array(rows, dtype=object)),
-                "entries": (ecols, np.array(entries, dtype=object).reshape(-1, 5))}
+                "entries": (ecols, np.array(entries, dtype=object).reshape(-1, 6))}

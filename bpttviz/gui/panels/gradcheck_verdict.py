@@ -10,26 +10,19 @@ from fractions import Fraction
 
 import numpy as np
 
-from ...engine.gradcheck import _STENCILS
-from ...session import GRADCHECK_STENCIL
+from ...engine.gradcheck import (_STENCILS, GOOD, MACHINE_EPS, NOISE_FACTOR, entry_errors,  # noqa: F401
+                                 error_floor as _error_floor, fd_noise as _fd_noise)
+from ...session import GRADCHECK_REFINE, GRADCHECK_STENCIL
 
 #: Error thresholds (cs231n's rule of thumb) and their colours (with a word, so the verdict
 #: never depends on colour alone).
-GOOD, SUSPICIOUS = 1e-7, 1e-4
+SUSPICIOUS = 1e-4
 COLORS = {"good": "#1a9850", "suspicious": "#e69f00", "wrong": "#d73027"}
 TINTS = {"good": "#d9f0d3", "suspicious": "#fdebc8", "wrong": "#f8d0cc"}
 WORDS = {"good": "correct", "suspicious": "suspicious", "wrong": "WRONG"}
 MAX_ENTRIES = 20
 _FLOOR = 1e-16
-#: Double precision's machine epsilon: the rounding of one evaluation of the loss is about
-#: this times |loss|.
-MACHINE_EPS = float(np.finfo(float).eps)
-#: How many times the finite-difference rounding noise an entry's |a - n| may be and still
-#: be judged "correct" when |a| + |n| is below the floor (the floor is NOISE_FACTOR x noise
-#: / GOOD, so such an entry is "correct" exactly when |a - n| < NOISE_FACTOR x noise).
-NOISE_FACTOR = 10.0
-
-
+# The criterion is the engine's (bpttviz.engine.gradcheck): one definition of "correct".
 def verdict(error: float) -> str:
     """"good" (< 1e-7), "suspicious" (< 1e-4) or "wrong"."""
     if not np.isfinite(error):
@@ -43,26 +36,14 @@ def _stencil_weights(order: int):
 
 def fd_noise(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
              order: int = GRADCHECK_STENCIL["order"]) -> float:
-    """The rounding noise of one numerical derivative: sum|w| x MACHINE_EPS x |loss| / eps
-    (each of the stencil's loss evaluations is rounded by about MACHINE_EPS x |loss|)."""
-    w = sum(abs(weight) for _, weight in _stencil_weights(order))
-    return w * MACHINE_EPS * max(abs(float(loss)), 1.0) / float(eps)
+    """The rounding noise of one numerical derivative (see the engine's fd_noise)."""
+    return _fd_noise(loss, eps, order)
 
 
 def error_floor(loss: float, eps: float = GRADCHECK_STENCIL["eps"],
                 order: int = GRADCHECK_STENCIL["order"]) -> float:
-    """The floor F of the entry error: NOISE_FACTOR x fd_noise / GOOD."""
-    return NOISE_FACTOR * fd_noise(loss, eps, order) / GOOD
-
-
-def entry_errors(analytic, numeric, floor: float) -> np.ndarray:
-    """Per entry |a - n| / max(|a| + |n|, floor): relative for real gradients, absolute (in
-    units of the floor) for entries that are ~0, so a 0 against 1e-12 is not "100 % wrong"."""
-    a = np.asarray(analytic, dtype=float)
-    n = np.asarray(numeric, dtype=float)
-    with np.errstate(invalid="ignore"):
-        err = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), float(floor))
-    return np.where(np.isnan(err), np.inf, err)
+    """The floor F of the entry error at the main step (see the engine's error_floor)."""
+    return _error_floor(loss, eps, order)
 
 
 @dataclass
@@ -94,7 +75,9 @@ def summarize(entry, floor: float) -> ParamCheck:
     ix = tuple(np.asarray(entry.checked).T)
     a = np.asarray(entry.analytic)[ix].ravel()
     n = np.asarray(entry.numeric)[ix].ravel()
-    err = entry_errors(a, n, floor)
+    # each entry at the floor of the step it was differenced with, when the check refined
+    own = getattr(entry, "floor", None)
+    err = entry_errors(a, n, own if own is not None else floor)
     if not err.size:
         return ParamCheck(err, 0, (), 0.0, 0.0)
     w = int(np.argmax(err))
@@ -126,10 +109,19 @@ def stencil_formula(order: int = GRADCHECK_STENCIL["order"]) -> str:
     return f"({''.join(terms)}) / {'' if den == 1 else den}ε"
 
 
-def help_text(stencil=None) -> str:
-    """The panel's help for ``stencil`` (default: the session's GRADCHECK_STENCIL, the one
-    the window's check really uses)."""
+def help_text(stencil=None, refine=None) -> str:
+    """The panel's help for ``stencil`` and ``refine`` steps (default: the session's
+    GRADCHECK_STENCIL and GRADCHECK_REFINE, what the window's check really uses)."""
+    if refine is None:
+        refine = GRADCHECK_REFINE if stencil is None else ()
     stencil = GRADCHECK_STENCIL if stencil is None else stencil
+    again = ""
+    if refine:
+        steps = " and ".join(f"{e:g}" for e in refine)
+        again = (f" Each entry is differenced again with ε = {steps} and keeps the step that "
+                 "agrees best, judged with that step's own floor F: a large step misjudges a "
+                 "sharply curved loss (an exploding network), a small one drowns in rounding, "
+                 "while a wrong gradient disagrees at every step.")
     eps, order = float(stencil["eps"]), int(stencil["order"])
     points = len(_stencil_weights(order)) + 1
     return (
@@ -137,7 +129,7 @@ def help_text(stencil=None) -> str:
         "the <b>analytic</b> gradient a (what backprop through time computed) is compared with "
         f"a <b>numerical</b> one n: a {points}-point centred difference with step "
         f"ε = {eps:g}, n = {stencil_formula(order)} (f is the window's loss, each "
-        "f(…) a forward pass with that one entry nudged).</p>"
+        f"f(…) a forward pass with that one entry nudged).{again}</p>"
         "<p><b>Left</b>: each dot is one checked entry of the chosen parameter, analytic on x, "
         "numerical on y, coloured by its own error. If backprop is right every dot lies on the "
         "dashed diagonal y = x; a thin line joins a wrong dot to the diagonal. Tick <b>show "
