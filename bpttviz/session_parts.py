@@ -16,7 +16,7 @@ from .undo import Command
 #: every preset, including min-char-rnn's ~1e-4 starting gradients where (f(x+e)-f(x-e))/2e
 #: at 1e-5 is dominated by the rounding of a summed loss (measured: 5e-7 for Whh).
 GRADCHECK_STENCIL = {"eps": 1e-3, "order": 4}
-#: Smaller steps each entry is also differenced with (it keeps the best agreeing one): at
+#: Smaller steps for the entries the main step misjudges (each keeps the best agreeing): at
 #: 1e-3 alone the exploding preset's correct backward pass was called WRONG (bh 0.34).
 GRADCHECK_REFINE = (1e-4, 1e-5)
 

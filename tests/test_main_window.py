@@ -465,3 +465,16 @@ def test_controls_show_true_values_outside_their_typing_range(qtbot):
     # that the session enforces: see bpttviz/engine/limits.py)
     s.edit("lr", lr=1e3)
     assert c.lr.value() == pytest.approx(1e3)
+
+
+def test_status_bar_with_the_last_steps_loss_alone_does_not_sum_earlier_steps(qtbot):
+    """lstm-gates backpropagates the last step's loss alone: at forward:5 the status bar
+    said "loss so far (steps 0-5) 14.843" beside a smooth loss of 4.078 (= ln V)."""
+    from window_helpers import show_window
+    w = show_window(qtbot, "lstm-gates")
+    s = w.session
+    assert s.trace.loss_steps == "last"
+    s.set_event("forward:5")
+    assert "loss (last step only) –" in w.status.text() and "so far" not in w.status.text()
+    s.end()
+    assert f"loss (last step only) {float(s.trace.losses[-1]):.3f}" in w.status.text()

@@ -87,8 +87,8 @@ def test_trained_min_char_rnn_is_called_correct_and_worst_entry_agrees(build):
 
 def test_exploding_preset_correct_backprop_is_called_correct(build):
     """At step 1e-3 alone the exploding preset's (correct) backward pass was called WRONG
-    (bh 0.34): its saturated tanh curves the loss too sharply for that step.  Each entry is
-    now differenced at 1e-3, 1e-4 and 1e-5 and keeps the best; the numbers it keeps are
+    (bh 0.34): its saturated tanh curves the loss too sharply for that step.  An entry that
+    step misjudges is now differenced at 1e-4, then 1e-5, and keeps the best; the numbers it keeps are
     true five-point differences at the step it names, recomputed here."""
     from bpttviz.engine.model import forward
     s = Session("exploding")

@@ -324,7 +324,11 @@ class MainWindow(QMainWindow):
         self.timeline_bar.show_session(s)
         st = s.state
         tr = s.trace
-        if st.forward_count >= tr.T:
+        if getattr(tr, "loss_steps", "all") == "last":
+            # the loss is the last step's alone: a sum of the earlier steps would mislead
+            done = st.forward_count >= tr.T
+            loss = f"loss (last step only) {tr.loss:.3f}" if done else "loss (last step only) –"
+        elif st.forward_count >= tr.T:
             loss = f"loss {tr.loss:.3f}"
         elif st.forward_count > 0:
             loss = f"loss so far (steps 0–{st.forward_count - 1}) {float(tr.losses[:st.forward_count].sum()):.3f}"

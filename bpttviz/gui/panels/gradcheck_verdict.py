@@ -118,10 +118,11 @@ def help_text(stencil=None, refine=None) -> str:
     again = ""
     if refine:
         steps = " and ".join(f"{e:g}" for e in refine)
-        again = (f" Each entry is differenced again with ε = {steps} and keeps the step that "
-                 "agrees best, judged with that step's own floor F: a large step misjudges a "
-                 "sharply curved loss (an exploding network), a small one drowns in rounding, "
-                 "while a wrong gradient disagrees at every step.")
+        again = (f" An entry that step does not judge correct is differenced again with "
+                 f"ε = {steps} and keeps the step that agrees best, judged with that step's "
+                 "own floor F: a large step misjudges a sharply curved loss (an exploding "
+                 "network), a small one drowns in rounding, while a wrong gradient disagrees "
+                 "at every step.")
     eps, order = float(stencil["eps"]), int(stencil["order"])
     points = len(_stencil_weights(order)) + 1
     return (
