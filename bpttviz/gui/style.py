@@ -202,13 +202,33 @@ def color_bar(cmap: pg.ColorMap, values, label: str = "", t: Optional[Theme] = N
                           width=int(18 * t.scale), colorMapMenu=False)
     ax = bar.axis
     ax.enableAutoSIPrefix(False)
-    ax.setWidth(int((84 if label else 66) * t.scale))  # room for "-0.0005"
+    fit_bar_axis(bar, values, bool(label), t)
     ax.setTickFont(t.font(t.tick_pt))
     ax.setPen(t.pen(t.foreground, 1))
     ax.setTextPen(t.pen(t.foreground, 1))
     if label:
         ax.setLabel(label, color=t.foreground, **{"font-size": f"{t.pt(t.label_pt):.0f}pt"})
     return bar
+
+
+def fit_bar_axis(bar: pg.ColorBarItem, levels, labelled: bool, t: Optional[Theme] = None) -> None:
+    """Give the colour bar's axis the room its ticks for ``levels`` need, and its label's line:
+    a fixed room for "-0.0005" left short ticks ("-2") far from the label, which then sat
+    beside the next plot's own."""
+    from PyQt5.QtGui import QFontMetrics
+    t = t or theme()
+    fm = QFontMetrics(t.font(t.tick_pt))
+    lo, hi = float(levels[0]), float(levels[1])
+    span = abs(hi - lo) or 1.0
+    # pyqtgraph's ticks carry about as many decimals as the span needs
+    if np.isfinite(lo) and np.isfinite(hi):
+        decimals = max(0, -int(np.floor(np.log10(span / 4))))  # (~4 ticks over the span)
+        chars = max(len(f"{v:.{decimals}f}") for v in (lo, hi))
+    else:
+        chars = len("-0.0005")
+    need = fm.horizontalAdvance("0" * chars)
+    label = int(1.3 * t.pt(t.label_pt) * 96 / 72) if labelled else 0
+    bar.axis.setWidth(need + label + int(8 * t.scale))
 
 
 def format_values(name: str, values, max_shown: int = 6, precision: int = 3) -> str:
@@ -266,6 +286,7 @@ class Heatmap:
         if levels != self.levels:
             self.levels = levels
             self.bar.setLevels(levels)
+            fit_bar_axis(self.bar, levels, bool(self.bar.axis.labelText))
         self.image.setLevels(levels)
 
     def set_shape(self, rows: int, cols: int):
