@@ -383,3 +383,16 @@ def test_hidden_panel_catches_up_when_shown(qtbot, session):
     p.show()
     qtbot.waitExposed(p)
     assert np.isfinite(p.heatmap.image.image[:, :6]).all()
+
+
+def test_a_colour_bar_axis_is_as_wide_as_its_ticks_need(qtbot):
+    """A fixed room for "-0.0005" put the label of a bar with ticks "-2".."-7" far from
+    them, beside the next plot's label (contributions view on a projector)."""
+    from bpttviz.gui import style
+    short = style.color_bar(style.sequential_cmap(), (-8.0, -2.0), "log10 ||part||")
+    long = style.color_bar(style.sequential_cmap(), (-0.0005, 0.0005), "log10 ||part||")
+    from PyQt5.QtGui import QFontMetricsF
+    fm = QFontMetricsF(style.theme().font(style.theme().tick_pt))
+    w_short, w_long = short.axis.minimumWidth(), long.axis.minimumWidth()  # (set, fixed)
+    assert w_long - w_short >= fm.horizontalAdvance("0.0000") - fm.horizontalAdvance("0")
+    assert w_short >= fm.horizontalAdvance("-8") + 10          # the ticks and a label fit
