@@ -115,6 +115,12 @@ def _check(args):
         raise _ArgError(str(e)) from None
     if args.one_file and "pdf" not in formats:
         raise _ArgError("--one-file puts every panel into one PDF: it needs pdf in --format")
+    if not args.out.strip():
+        # (an empty name is no folder: it wrote into the current one)
+        raise _ArgError("--out needs a folder name; got an empty one")
+    if args.at is not None and not args.at.strip():
+        raise _ArgError("--at needs an event (forward:N, backward:N, clip, update, start or "
+                        "end); got an empty one")
     try:
         folder = check_folder(args.out)
     except ExportError as e:
@@ -171,7 +177,7 @@ def _run(args) -> int:
             except SessionError as e:
                 print(f"{PROG}: error: {e}", file=sys.stderr)
                 return 1
-        if args.at:
+        if args.at is not None:
             try:
                 session.set_event(args.at)
             except ValueError as e:

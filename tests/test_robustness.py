@@ -208,12 +208,25 @@ def test_cli_bad_arguments(args, word):
     (["--format", "bmp"], "--format"),
     (["--panels", "nope"], "--panels"),
     (["--preset", "min-char-rnn", "--session", "x.npz"], "not allowed"),
+    (["--at", ""], "--at"),
+    (["--panels", ""], "--panels"),
 ])
 def test_export_bad_arguments(args, word, tmp_path):
     line = one_line_error(run_cli("export", "--panels", "code", "--format", "csv", *args,
                                   "--out", str(tmp_path / "out")) if "--panels" not in args else
                           run_cli("export", "--format", "csv", *args, "--out", str(tmp_path / "out")))
     assert word in line, line
+
+
+def test_export_to_an_empty_out_name_is_refused_and_writes_nothing(tmp_path):
+    """``--out ""`` wrote thirteen pictures into the current folder."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", BPTTVIZ_NO_PROBE="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "bpttviz.cli", "export", "--panels", "code",
+                        "--format", "csv", "--out", ""], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    line = one_line_error(r)
+    assert "--out" in line and list(tmp_path.iterdir()) == []
 
 
 def test_export_training_that_diverges_exits_1_with_one_line(bad_inputs, tmp_path):
