@@ -396,3 +396,26 @@ def test_a_colour_bar_axis_is_as_wide_as_its_ticks_need(qtbot):
     w_short, w_long = short.axis.minimumWidth(), long.axis.minimumWidth()  # (set, fixed)
     assert w_long - w_short >= fm.horizontalAdvance("0.0000") - fm.horizontalAdvance("0")
     assert w_short >= fm.horizontalAdvance("-8") + 10          # the ticks and a label fit
+
+
+@pytest.mark.parametrize("size", [(1280, 330), (700, 300), (1600, 700)])
+def test_gradient_norm_values_stay_inside_a_short_plot(qtbot, size):
+    """At 1280x720 in presentation the upright "7.06" above the by bar ran off the plot's
+    top: the headroom is the printed values' own height, not a fixed 30 %."""
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key("grad_norms")(s)
+    qtbot.addWidget(p)
+    p.resize(*size)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(30)
+    p.refresh()
+    top = p.plot.getViewBox().sceneBoundingRect().top()
+    shown = [ti for pair in p.value_texts for ti in pair if ti.isVisible() and ti.toPlainText()]
+    assert shown
+    for ti in shown:
+        assert ti.sceneBoundingRect().top() >= top - 1, (ti.toPlainText(), size)

@@ -290,15 +290,18 @@ class GradNormsPanel(Panel):
             self._ymax = max(self._ymax, top)
             self.log_scale = log
             self.plot.setLogMode(x=False, y=log)
+            # Headroom for the printed values (upright, ~6 characters tall): the share of
+            # the plot's height they take, at least the old 23 % (a short projector plot
+            # cut "7.06" at its top)
+            share = max(0.23, min(0.6, self._value_text_px() / max(1.0, self.plot.getViewBox().height())))
             if log:
                 lo = math.floor(math.log10(max(min(self._ymin, self._ymax / 10), 1e-300)))
                 self._bottom = float(lo)
-                # Headroom: a fifth of the decades shown, for the printed values.
-                span = math.log10(self._ymax) - lo
-                self.plot.setYRange(lo, math.log10(self._ymax) + 0.25 * span + 0.2, padding=0)
+                span = math.log10(self._ymax) - lo + 0.2
+                self.plot.setYRange(lo, lo + span / (1 - share), padding=0)
             else:
                 self._bottom = 0.0
-                self.plot.setYRange(0, self._ymax * 1.3, padding=0)
+                self.plot.setYRange(0, self._ymax / (1 - share), padding=0)
         x = np.arange(len(self.groups), dtype=float)
         for bars, values, dx in ((self.raw_bars, raw, -BAR_W / 2), (self.clip_bars, clipped, BAR_W / 2)):
             h = np.nan_to_num(values, nan=0.0, posinf=self._ymax * 1.2)
@@ -337,6 +340,15 @@ class GradNormsPanel(Panel):
             self.info.setText("Gradients appear during the backward pass (forward step "
                               f"{st.current_t} of {tr.T - 1}).")
 
+
+    def _value_text_px(self) -> float:
+        """How tall a printed value stands above its bar: a line, or a number's length when
+        the values turn upright (bars narrower than the numbers)."""
+        fm = self._value_fm
+        vb_w = max(self.plot.vb.boundingRect().width(), 1.0)
+        px_bar = BAR_W * vb_w / max(len(self.groups), 1)
+        long = fm.horizontalAdvance("0.0519")
+        return (long if long + 4 > px_bar else fm.height()) + 12
     def _place_values(self, raw, clipped, log):
         """Print each drawn bar's value on top of it; upright when it fits the bar's width,
         turned 90 degrees when it does not (never wider than its bar, so no two overlap)."""
