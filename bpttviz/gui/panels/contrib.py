@@ -194,14 +194,8 @@ class ContributionsPanel(Panel):
         self.mask.setImage(mask, autoLevels=False)
         self.mask.setRect(QRectF(-0.5, -0.5, T, T))
         self.heatmap.set_cursor(st.current_t if st.in_backward and st.current_t is not None else None)
-        # Axis ticks: every step for short windows, fewer for long ones.
-        if T != getattr(self, "_ticks_T", None):
-            self._ticks_T = T
-            xticks = [[(k, str(k)) for k in range(0, T, max(1, int(np.ceil(T / 20))))], []]
-            yticks = [[(k, str(k)) for k in range(0, T, max(1, int(np.ceil(T / 8))))], []]
-            self.bar_plot.getAxis("bottom").setTicks(xticks)
-            self.heat_plot.getAxis("bottom").setTicks(xticks)
-            self.heat_plot.getAxis("left").setTicks(yticks)
+        # Axis ticks: pyqtgraph's own, spaced for the plot's width in pixels (a fixed "every
+        # second step" ran together as "10121416" on a projector's narrow plot).
 
         x = np.arange(T, dtype=float)
         ok = np.isfinite(bars)

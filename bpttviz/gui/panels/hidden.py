@@ -49,6 +49,8 @@ class HiddenStatesPanel(Panel):
         self._theme = t
         self.combo = QComboBox()
         self.combo.setFont(t.font(t.tick_pt))
+        # filled when the trace arrives: sized to its items then ("h  hidden" was cut)
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.combo.setToolTip("Which quantity to show: h (default); for an LSTM also the cell "
                               "state c and the gates i, f, o, g; for a GRU the gates z, r, n")
         self.combo.currentIndexChanged.connect(self._on_view_option_change)
