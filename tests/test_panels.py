@@ -419,3 +419,23 @@ def test_gradient_norm_values_stay_inside_a_short_plot(qtbot, size):
     assert shown
     for ti in shown:
         assert ti.sceneBoundingRect().top() >= top - 1, (ti.toPlainText(), size)
+
+
+@pytest.mark.parametrize("event", ["backward:3", "backward:20", "backward:12"])
+def test_dhnext_readout_is_not_crossed_by_the_cursor_line(qtbot, event):
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+    s = Session("min-char-rnn")
+    s.set_event(event)
+    p = panel_by_key("dhnext_flow")(s)
+    qtbot.addWidget(p)
+    p.resize(1300, 450)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(30)
+    vb = p.norm_plot.getViewBox()
+    text = p.norm_text.sceneBoundingRect()
+    line_x = vb.mapViewToScene(pg.Point(p.norm_cursor.value(), 0)).x()
+    assert not (text.left() - 2 <= line_x <= text.right() + 2), (event, text, line_x)
+    assert text.left() >= vb.sceneBoundingRect().left()     # clear of the axis

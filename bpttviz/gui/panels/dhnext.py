@@ -167,7 +167,8 @@ class DhnextPanel(Panel):
                 y1 = top * (1.0 + room)
                 plot.setYRange(0, y1, padding=0)
             if plot is self.norm_plot:
-                self.norm_text.setPos(-0.5, y1)
+                self._text_top = y1
+                self._place_norm_text()
 
     def _log_toggled(self, _on):
         if self._trace_serial is not None:
@@ -208,6 +209,20 @@ class DhnextPanel(Panel):
             self.norm_text.setText("appears during the backward pass")
         else:
             self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}")
+        self._place_norm_text(cur, tr.T)
+
+    def _place_norm_text(self, cur=None, T=None) -> None:
+        """The readout in the top corner away from the cursor line (it ran through the
+        text at the early steps), clear of the axis."""
+        if T is None:
+            T, cur = getattr(self, "_text_T", None), getattr(self, "_text_cur", None)
+        self._text_T, self._text_cur = T, cur
+        top = getattr(self, "_text_top", None)
+        if T is None or top is None:
+            return
+        right = cur is not None and cur < T / 2
+        self.norm_text.setAnchor((1, 0) if right else (0, 0))
+        self.norm_text.setPos((T - 0.8) if right else -0.2, top)
 
     def _show_hover(self, text):
         self.readout.setText(text)
