@@ -331,3 +331,20 @@ def test_a_lesson_question_fits_a_1366x768_projector(qtbot, warnings):
     win.set_presentation(False)
     assert not player.record_button.isHidden()
     assert not warnings
+
+
+def test_a_lesson_step_shown_right_after_presentation_mode_keeps_its_view(qtbot, warnings):
+    """Presentation mode re-arranges the docks and raised the preset's view again on the
+    next pass of the event loop: a lesson step shown before that pass lost its view to it."""
+    from bpttviz.gui.panels import PANELS as ALL
+    win = show_window(qtbot, "min-char-rnn", panels=list(ALL), size=(1280, 720))
+    win.set_presentation(True, fullscreen=False)
+    player = win.teaching.lessons
+    assert player.open("clipping") and player.go(1)   # step 2: the clipping view, at clip
+    qtbot.wait(50)
+    # (Qt parks a dock behind another tab outside the window)
+    fronts = [k for k in ("decay", "truncation", "clipping")
+              if win.docks[k].geometry().intersects(win.rect())]
+    assert "clipping" in fronts and "decay" not in fronts, fronts
+    win.set_presentation(False)
+    assert not warnings

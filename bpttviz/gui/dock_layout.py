@@ -236,8 +236,9 @@ class DockLayout(QObject):
             self.mode = mode
             self.show_preset_view()
             # Qt builds the tab bars of new tab groups on its next layout pass; raise again
-            # then, or the first tab stays in front.
-            QTimer.singleShot(0, self.show_preset_view)
+            # then, or the first tab stays in front: the view last asked for by then (a
+            # lesson step shown right after presentation mode went on kept the preset's).
+            QTimer.singleShot(0, self._raise_again)
         finally:
             self._arranging = False
 
@@ -286,8 +287,14 @@ class DockLayout(QObject):
             if dock.isHidden():
                 dock.show()
             dock.raise_()
+            self._last_raised = key
             return key
         return None
+
+    def _raise_again(self) -> None:
+        key = getattr(self, "_last_raised", None)
+        if key is not None:
+            self.show_view(key)
 
     def show_preset_view(self) -> Optional[str]:
         """Bring the current preset's view to the front of its tab stack (shown if closed)."""

@@ -64,6 +64,7 @@ class LessonPlayer(QObject):
         f.setBold(True)
         self.title.setFont(f)
         self.counter = QLabel("")
+        self.counter.setWordWrap(True)  # a step's long title must not widen the column
         fc = self.counter.font()
         fc.setPointSizeF(13)
         self.counter.setFont(fc)
