@@ -41,27 +41,31 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
         return (f"Forward, step {t} of {T - 1}: compute h_{t} from x_{t} and {start}, then "
                 f"p_{t} and the loss of step {t}", forward_eq(cell))
     if event.phase == "backward":
-        back = f"h_{t - 1}" if t > 0 else "the starting state h_prev (the backward pass ends here)"
+        # (no longer than the usual step's words: the header keeps room for the longest, so
+        # a long first or last step would take a projector's lines from every step)
+        back = f"h_{t - 1}" if t > 0 else "h_prev"
+        end = " (the end)" if t == 0 else ""
         if loss_steps == "last" and t < T - 1:
-            words = (f"Backward, step {t}: the gradient at h_{t} comes from the future only (this "
-                     f"run backpropagates the last step's loss alone), goes through the cell and "
-                     f"sends dhnext back to {back}")
+            words = (f"Backward, step {t}{end}: the gradient at h_{t} comes from the future only "
+                     f"(only the last step has a loss) and goes back to {back}")
         elif t == T - 1:
-            words = (f"Backward, step {t} (the last): the gradient at h_{t} comes from loss {t} "
-                     f"only (nothing comes from the future at the last step), goes through the "
-                     f"cell and sends dhnext back to {back}")
+            words = (f"Backward, step {t} (the last): nothing comes from the future; the "
+                     f"gradient at h_{t} is loss {t}'s and goes back to {back}")
+        elif t == 0:
+            words = (f"Backward, step 0{end}: the gradient at h_0 (from loss 0 and from the "
+                     f"future) sends dhnext back to {back}")
         else:
             words = (f"Backward, step {t}: the gradient at h_{t} (from loss {t} and from the "
-                     f"future) goes through the cell and sends dhnext back to {back}")
+                     f"future) goes through the cell, sending dhnext to {back}")
         return words, backward_eq(cell)
     if event.phase == "clip":
         from .engine.clipping import clip_spec
         words = clip_spec(clip).words
         return words, clip_eq(clip)
     if task == "captioning":
-        words = (f"Update: the optimizer ({optimizer}) applies the gradient of this iteration's "
-                 f"minibatch of {batch_size} captions (the timeline showed its first caption); "
-                 "the next iteration draws a new minibatch, each caption's h0 from its image")
+        words = (f"Update: the optimizer ({optimizer}) applies the gradient of the whole "
+                 f"minibatch of {batch_size} captions (the timeline showed the first); the next "
+                 "iteration draws a new one")
     elif task in ("text", "names") and carry_state:  # as CharRun._starts_fresh decides
         words = (f"Update: the optimizer ({optimizer}) changes the parameters; the next window "
                  "starts from the last h")

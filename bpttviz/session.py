@@ -205,10 +205,12 @@ class Session(TeachingAnalyses, QObject):
     def current_event(self) -> Event:
         return self.state.event
 
-    def describe_event(self):
-        """``(words, equation)`` for the event at the cursor."""
+    def describe_event(self, event=None):
+        """``(words, equation)`` for the event at the cursor (or for ``event``, one of
+        :attr:`events`)."""
         c = self.config
-        return describe(self.current_event, c.cell, c.clip, c.optimizer, self.trace.T,
+        return describe(self.current_event if event is None else event, c.cell, c.clip,
+                        c.optimizer, self.trace.T,
                         task=c.task, carry_state=c.carry_state, batch_size=c.batch_size,
                         loss_steps=getattr(c, "loss_steps", "all"))
 

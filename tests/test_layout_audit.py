@@ -4,6 +4,7 @@ sideways scroll bar and no label of the app's own (nor a pager's tab name) is cu
 3840x2160 screen, unscaled and with HiDPI scaling at 200 % (1920x1080 logical pixels).
 ``python tests/layout_audit.py`` prints the whole table."""
 import pytest
+from PyQt5.QtWidgets import QApplication
 
 from layout_audit import MIN_PLOT, SIZES, audit
 
@@ -214,3 +215,34 @@ def test_dhnext_plots_show_the_window_steps_in_a_1920x1080_window(qtbot):
         plot = (p.norm_plot, p.split_plot)[page]
         lo, hi = plot.viewRange()[0]
         assert -1.5 <= lo <= 0 and T - 1 <= hi <= T + 0.5, (p.plot_flow.arrangement, page, lo, hi)
+
+
+@pytest.mark.parametrize("preset, size, presenting", [
+    ("min-char-rnn", (1280, 720), True), ("min-char-rnn", (1366, 768), True),
+    ("lstm-gates", (1366, 768), True), ("min-char-rnn", (1920, 1080), False)])
+def test_the_views_do_not_move_while_stepping_through_an_iteration(qtbot, preset, size, presenting):
+    """The header keeps room for the iteration's longest description: stepping from the
+    forward pass into the backward pass (or to clip and update) pushed the views down by
+    10-36 px at 1366x768 and 1280x720 in presentation mode."""
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.session import Session
+
+    win = MainWindow(Session(preset))
+    qtbot.addWidget(win)
+    if presenting:
+        win.set_presentation(True, fullscreen=False)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    s = win.session
+    qtbot.waitUntil(lambda: win.timeline_bar.height() == win.timeline_bar.sizeHint().height(),
+                    timeout=3000)   # (the window settled after presentation mode)
+    tops = set()
+    for i in range(len(s.events)):
+        s.set_cursor(i)
+        for _ in range(3):
+            QApplication.processEvents()
+        tops.add((win.header.height(), win.timeline_bar.height()))
+    assert len(tops) == 1, (preset, size, sorted(tops))
+    if presenting:
+        win.set_presentation(False)

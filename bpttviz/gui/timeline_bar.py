@@ -23,6 +23,9 @@ class EventHeader(QWidget):
         self._fitted_for = None
         self._compact = False
         self._shown = None
+        #: (event, words, equation) of the iteration's longest descriptions: the header keeps
+        #: room for them, so the views below do not move down at the first backward step
+        self._candidates: list = []
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 4)
         lay.setSpacing(4)
@@ -65,6 +68,15 @@ class EventHeader(QWidget):
         fonts = (self.words.font().pointSizeF(), self.equation.font().pointSizeF())
         if (width, fonts) == self._fitted_for:
             need = max(need, self.minimumHeight())
+        elif self._candidates and self._shown is not None:
+            # measured with the real layout, each longest text in turn, then the shown one
+            # put back (all in this call: nothing is painted in between)
+            for cand in self._candidates:
+                self._set_texts(*cand)
+                self._invalidate()
+                need = max(need, self.layout().totalHeightForWidth(width) + 6)
+            self._set_texts(*self._shown)
+            self._invalidate()
         self._fitted_for = (width, fonts)
         if need > 0 and need != self.minimumHeight():
             self.setMinimumHeight(need)
@@ -84,8 +96,41 @@ class EventHeader(QWidget):
         if self._shown is not None:
             self.show_event(*self._shown)
 
+    def sizeHint(self):  # noqa: N802
+        """As tall as :meth:`_fit` keeps it: the labels' own hints (one long line each)
+        made the bar above the views taller at the first event than at the others."""
+        hint = super().sizeHint()
+        if self.minimumHeight() > 0:
+            hint.setHeight(self.minimumHeight())
+        return hint
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        """No: its height is what :meth:`_fit` keeps (the longest description), not the
+        wrapped height of the text shown now, which moved the views at the first event."""
+        return False
+
+    def _invalidate(self) -> None:
+        """Forget the layouts' cached heights (per width, nested rows included): the texts
+        changed within one call, before Qt's own layout request arrives."""
+        todo = [self.layout()]
+        while todo:
+            lay = todo.pop()
+            lay.invalidate()
+            todo += [lay.itemAt(i).layout() for i in range(lay.count())
+                     if lay.itemAt(i).layout() is not None]
+
+    def set_candidates(self, candidates) -> None:
+        """Keep room for these ``(event, words, equation)`` (the longest of the iteration)."""
+        self._candidates = list(candidates)
+        self._fitted_for = None
+        self._fit()
+
     def show_event(self, event, words: str, equation: str) -> None:
         self._shown = (event, words, equation)
+        self._set_texts(event, words, equation)
+        self._fit()
+
+    def _set_texts(self, event, words: str, equation: str) -> None:
         colour = PHASE_COLOURS.get(event.phase, "#444")
         self.phase.setText(event.phase.upper())
         self.phase.setStyleSheet(f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
@@ -98,7 +143,6 @@ class EventHeader(QWidget):
             self.words.setTextFormat(Qt.PlainText)
             self.words.setText(words)
         self.equation.setText(equation)
-        self._fit()
 
 
 class Scrubber(QWidget):
@@ -189,10 +233,25 @@ class TimelineBar(QWidget):
         self.slider.blockSignals(old)
         ev = session.state.event
         words, eq = session.describe_event()
+        self._reserve_longest(session)
         self.header.show_event(ev, words, eq)
         self.scrubber.fit_label(session.trace.T)
         self.scrubber.label.setText(f"{ev} · {session.cursor + 1} / {n}")
         self.scrubber.label.setToolTip(f"event {session.cursor + 1} of the {n} in this iteration")
+
+    #: How many of the longest descriptions (by words, and by equation) the header measures.
+    RESERVE = 4
+
+    def _reserve_longest(self, session) -> None:
+        """Room in the header for the iteration's longest descriptions, chosen once per trace
+        (they depend on the run's settings and length, not on the cursor)."""
+        if session.trace_serial == getattr(self, "_reserved_for", None):
+            return
+        self._reserved_for = session.trace_serial
+        texts = [(e, *session.describe_event(e)) for e in session.events]
+        longest = sorted(texts, key=lambda c: -len(c[1]))[:self.RESERVE] + \
+            sorted(texts, key=lambda c: -len(c[2]))[:self.RESERVE]
+        self.header.set_candidates(longest)
 
     def scaled_widgets(self):
         """The texts with sizes of their own, which presentation mode enlarges."""
