@@ -237,7 +237,7 @@ LSTM = register_cell(CellSpec(
     forward_eq=("i,f,o,g = σ,σ,σ,tanh(Wxh·x_t + Whh·h_{t-1} + bh);  c_t = f⊙c_{t-1} + i⊙g;  "
                 "h_t = o⊙tanh(c_t);  p_t = softmax(Why·h_t + by)"),
     backward_eq=("dh = Whyᵀ·dy + dhnext;  dc = dh⊙o⊙(1 - tanh²c_t) + dcnext;  "
-                 "da = [di,df,do,dg]⊙gate'  ;  dhnext = Whhᵀ·da;  dcnext = f⊙dc"),
+                 "da = [di,df,do,dg]⊙gate';  dhnext = Whhᵀ·da;  dcnext = f⊙dc"),
     forward_code="""\
  |# forward pass: one event per step t (gate blocks i, f, o, g)
 f|for t in range(len(inputs)):
