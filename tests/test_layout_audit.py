@@ -246,3 +246,11 @@ def test_the_views_do_not_move_while_stepping_through_an_iteration(qtbot, preset
     assert len(tops) == 1, (preset, size, sorted(tops))
     if presenting:
         win.set_presentation(False)
+
+
+@pytest.mark.parametrize("theme, size, presenting", [("dark", (1366, 768), True),
+                                                    ("dark", (1280, 720), False),
+                                                    ("high-contrast", (1366, 768), False)])
+def test_every_view_is_readable_in_the_other_themes(qapp, theme, size, presenting):
+    bad = [str(m) for m in audit(size, presenting, theme=theme) if not m.ok]
+    assert bad == [], "\n".join(bad)
