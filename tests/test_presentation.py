@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QLabel, QMessageBox, QVBoxLayout
+from PyQt5.QtWidgets import QLabel, QMessageBox, QTabBar, QVBoxLayout
 
 from window_helpers import show_window
 from bpttviz.gui import style
@@ -328,3 +328,26 @@ def test_a_presentation_switch_rebuilds_the_views_on_screen_and_the_others_when_
     fresh = win.looks.fresh("hidden_states")   # what an export of it draws
     assert fresh is not behind and fresh.heatmap.cursor.brush().style() == Qt.NoBrush
     assert win.panels["hidden_states"] is fresh
+
+
+def test_check_boxes_grow_with_presentation_fonts_and_shrink_back(qtbot):
+    """A 13 px box beside 18 pt words (log scale, show n - a, Forget dhnext) was hard to see
+    from the back of a room."""
+    from PyQt5.QtWidgets import QCheckBox, QStyle
+    win = make_window(qtbot, panels=[DhnextPanel])
+
+    def box():
+        cb = win.panels["dhnext_flow"].findChildren(QCheckBox)[0]
+        return cb.style().pixelMetric(QStyle.PM_IndicatorWidth, None, cb), cb
+    normal, _ = box()
+    win.set_presentation(True, fullscreen=False)
+    win.show_view("dhnext_flow")
+    big, cb = box()
+    assert big >= 0.7 * cb.fontMetrics().height() > normal
+    # the dock tabs keep the window's presentation font (a style sheet on the window had
+    # shrunk them)
+    bars = [b for b in win.findChildren(QTabBar) if b.objectName() != "plotPager"]
+    assert all(b.fontInfo().pointSizeF() >= 0.95 * win.fontInfo().pointSizeF() for b in bars)
+    win.set_presentation(False)
+    win.show_view("dhnext_flow")
+    assert box()[0] == normal

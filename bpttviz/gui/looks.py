@@ -11,7 +11,7 @@ import gc
 from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QFont, QPalette
+from PyQt5.QtGui import QFontMetrics, QFont, QPalette
 from PyQt5.QtWidgets import QWidget
 
 from . import style
@@ -152,6 +152,15 @@ class Looks(QObject):
         if self.presenting:
             font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
         w.setFont(font)
+        # check boxes as large as the text beside them (a 13 px box beside 18 pt words was
+        # hard to see from the back of a room)
+        # (on each view's scroll area: a style sheet on the window re-resolved the dock
+        # tabs' fonts and shrank them)
+        box = round(QFontMetrics(font).height() * 0.8)
+        css = f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}" if self.presenting else ""
+        for dock in w.docks.values():
+            if dock.widget() is not None and dock.widget().styleSheet() != css:
+                dock.widget().setStyleSheet(css)
         self._scale_fonts()
         self.rebuild_panels()
         w.sync()
