@@ -2,6 +2,7 @@
 training lock-out, and the layout at classroom resolutions."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QLabel, QMessageBox, QTabBar, QVBoxLayout
@@ -351,3 +352,29 @@ def test_check_boxes_grow_with_presentation_fonts_and_shrink_back(qtbot):
     win.set_presentation(False)
     win.show_view("dhnext_flow")
     assert box()[0] == normal
+
+
+@pytest.mark.parametrize("preset", ["lstm-gates", "min-char-rnn"])
+def test_views_in_front_after_presentation_mode_follow_the_cursor(qtbot, preset):
+    """A view rebuilt for presentation mode while in front was told it was off screen (its
+    visible region was still empty before a paint) and skipped every redraw: the gates view
+    showed step 0 at forward:10.  Every view, raised, is drawn at the cursor."""
+    from bpttviz.gui.panels import PANELS as ALL
+    win = show_window(qtbot, preset, panels=list(ALL), size=(1366, 768))
+    win.set_presentation(True, fullscreen=False)
+    win.session.set_event("forward:10")
+    qtbot.wait(30)
+    # the views in front now (Qt parks a tab behind another outside the window)
+    front = [c.key for c in ALL if win.docks[c.key].geometry().intersects(win.rect())]
+    assert front
+    for key in front:
+        assert not win.panels[key]._dirty, key
+    for cls in ALL:
+        win.show_view(cls.key)
+        qtbot.wait(10)
+        p = win.panels[cls.key]
+        assert not p._dirty, cls.key      # drawn at the cursor, not left for later
+    gates = win.panels["gates"]
+    if preset == "lstm-gates":
+        assert int(np.isfinite(gates.data["f"]).sum()) == 11 * win.session.trace.hidden_size
+    win.set_presentation(False)

@@ -256,8 +256,11 @@ class Looks(QObject):
         w.panels[cls.key] = widget
         if isinstance(widget, Panel):
             dock.visibilityChanged.connect(widget.set_shown)
-            # a tab behind another is not on screen: it catches up when raised
-            widget.set_shown(dock.isVisible() and not dock.visibleRegion().isEmpty())
+            # a tab behind another is not on screen: it catches up when raised.  On screen
+            # is what the dock's visibilityChanged last said (its visible region can still
+            # be empty before a paint: the rebuilt panel then skipped every redraw while in
+            # front, and the gates view showed step 0 at step 10)
+            widget.set_shown(self._on_screen.get(cls.key, dock.isVisible()))
         if old is not None:
             old.hide()
             old.deleteLater()
