@@ -439,3 +439,24 @@ def test_dhnext_readout_is_not_crossed_by_the_cursor_line(qtbot, event):
     line_x = vb.mapViewToScene(pg.Point(p.norm_cursor.value(), 0)).x()
     assert not (text.left() - 2 <= line_x <= text.right() + 2), (event, text, line_x)
     assert text.left() >= vb.sceneBoundingRect().left()     # clear of the axis
+
+
+def test_gradient_norms_near_the_float_maximum_keep_a_finite_range(qtbot):
+    """The 10,000-action monkey (action 665): a norm near 1.8e308 made the headroom above
+    the bars overflow, "Cannot set range [0, inf]"."""
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+    s = Session("min-char-rnn")
+    s.set_event("clip")
+    tr = s.trace
+    for d in (tr.grad_norms_raw, tr.grad_norms):
+        for k in d:
+            d[k] = 1.5e308
+    p = panel_by_key("grad_norms")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 300)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()                      # raised "Cannot set range [0, inf]"
+    lo, hi = p.plot.viewRange()[1]
+    assert np.isfinite(lo) and np.isfinite(hi) and hi > lo

@@ -301,7 +301,9 @@ class GradNormsPanel(Panel):
                 self.plot.setYRange(lo, lo + span / (1 - share), padding=0)
             else:
                 self._bottom = 0.0
-                self.plot.setYRange(0, self._ymax / (1 - share), padding=0)
+                top = self._ymax / (1 - share)
+                # (a norm near the float maximum: the headroom would overflow to inf)
+                self.plot.setYRange(0, top if math.isfinite(top) else self._ymax, padding=0)
         x = np.arange(len(self.groups), dtype=float)
         for bars, values, dx in ((self.raw_bars, raw, -BAR_W / 2), (self.clip_bars, clipped, BAR_W / 2)):
             h = np.nan_to_num(values, nan=0.0, posinf=self._ymax * 1.2)
