@@ -77,6 +77,8 @@ class DockLayout(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.docks: Dict[str, QDockWidget] = {}
+        #: the view last brought to the front (raised again after a re-arrangement)
+        self._last_raised: Optional[str] = None
         self.stacks: List[List[str]] = [[], [], []]
         self.default_state = None
         self.version = 0
@@ -292,7 +294,7 @@ class DockLayout(QObject):
         return None
 
     def _raise_again(self) -> None:
-        key = getattr(self, "_last_raised", None)
+        key = self._last_raised
         if key is not None:
             self.show_view(key)
 

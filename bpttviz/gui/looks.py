@@ -223,11 +223,6 @@ class Looks(QObject):
             self._rebuild(next(c for c in w.panel_classes if c.key == key))
         return w.panels.get(key)
 
-    def fresh_all(self) -> None:
-        """Rebuild every stale panel now (before drawing them all, as Export all does)."""
-        for key in list(self._stale):
-            self.fresh(key)
-
     def _on_dock_visibility_change(self, visible: bool) -> None:
         # (a dock in a tab behind another still says isVisible(); its signal knows better)
         dock = self.sender()

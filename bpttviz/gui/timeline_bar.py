@@ -214,6 +214,7 @@ class TimelineBar(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         self.header = EventHeader()
+        self._reserved_for = None  # the trace serial the header's room was chosen for
         self.scrubber = Scrubber(actions)
         self.slider = self.scrubber.slider
         lay.addWidget(self.header)
@@ -245,7 +246,7 @@ class TimelineBar(QWidget):
     def _reserve_longest(self, session) -> None:
         """Room in the header for the iteration's longest descriptions, chosen once per trace
         (they depend on the run's settings and length, not on the cursor)."""
-        if session.trace_serial == getattr(self, "_reserved_for", None):
+        if session.trace_serial == self._reserved_for:
             return
         self._reserved_for = session.trace_serial
         texts = [(e, *session.describe_event(e)) for e in session.events]

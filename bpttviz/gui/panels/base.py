@@ -186,11 +186,6 @@ class Panel(QWidget):
         None (then the largest plot counts)."""
         return self.plot_flow.groups[0][0] if self.plot_flow is not None else None
 
-    def resizeEvent(self, event):  # noqa: N802
-        super().resizeEvent(event)
-        if self.plot_flow is not None and self.plot_flow.fit() and self.session.has_run:
-            self.on_reflow()
-
     def on_reflow(self) -> None:
         """The plots were re-placed (side by side or stacked): put back ranges that linked
         axes may have dragged along while the shapes changed."""
