@@ -2,10 +2,13 @@
 
 Run:  python benchmarks/memory.py                 # 60 s of training, then 50 exports
       python benchmarks/memory.py --seconds 3600 --exports 50 --preset dinosaurs
+      python benchmarks/memory.py --seconds 300 --history-points 65536  # see the plateau soon
 
 Issue 16's targets: memory during live training stays bounded (the per-iteration history is
 what grows: the script prints bytes per iteration so it can be compared with the ~550 B the
-issue measured), and exporting 50 times in one process grows RSS by less than 10 MB (exit 1
+issue measured; once the history holds ``limits.HISTORY_POINTS`` entries it merges them in
+pairs, so RSS levels off: ``--history-points`` lowers that to see it in minutes, and the
+history's entries and stride are printed), and exporting 50 times in one process grows RSS by less than 10 MB (exit 1
 if not), measured after ``--warmup`` exports that fill Qt's caches (printed separately).
 Everything runs inside the application's event loop, as in the window (the panels an export
 deletes are deleted when control returns to the loop).  RSS is read from
@@ -60,7 +63,8 @@ class Driver(QObject):
         self.t0, self.rss0 = time.perf_counter(), rss_bytes()
         self.it0 = self.win.session.iteration
         print(f"live training ({self.win.session.preset.name}) for {self.seconds:g} s")
-        print(f"{'seconds':>8} {'iterations':>11} {'RSS MB':>8} {'grown MB':>9}")
+        print(f"{'seconds':>8} {'iterations':>11} {'RSS MB':>8} {'grown MB':>9} "
+              f"{'entries':>8} {'stride':>6}")
         self.timer.start(int(self.every * 1000))
 
     def _iteration(self) -> int:
@@ -70,7 +74,10 @@ class Driver(QObject):
     def sample(self):
         t = time.perf_counter() - self.t0
         rss, it = rss_bytes(), self._iteration()
-        print(f"{t:8.1f} {it:11d} {rss / MB:8.1f} {(rss - self.rss0) / MB:9.1f}", flush=True)
+        w = self.win.controller.worker
+        h = w.run.history if w is not None else self.win.session.history
+        print(f"{t:8.1f} {it:11d} {rss / MB:8.1f} {(rss - self.rss0) / MB:9.1f} "
+              f"{len(h):8d} {h.stride:6d}", flush=True)
         if t >= self.seconds:
             self.timer.stop()
             self.win.controller.sigStopped.connect(self.stopped)
@@ -123,6 +130,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=10, help="exports before measuring (10)")
     p.add_argument("--preset", default="min-char-rnn")
     p.add_argument("--every", type=float, default=5.0, help="seconds between two samples (5)")
+    p.add_argument("--history-points", type=int, default=None,
+                   help="history entries kept before merging (default: limits.HISTORY_POINTS)")
     args = p.parse_args(argv)
     from bpttviz.export import quiet_qt_messages
     quiet_qt_messages()
@@ -130,7 +139,11 @@ def main(argv=None) -> int:
     from bpttviz.gui.main_window import MainWindow
     from bpttviz.session import Session
 
-    window = MainWindow(Session(args.preset))
+    session = Session(args.preset)
+    if args.history_points:
+        from bpttviz.engine.history import History
+        session.run.history = History(capacity=args.history_points)
+    window = MainWindow(session)
     window.resize(1600, 900)
     window.show()
     with tempfile.TemporaryDirectory() as folder:

@@ -7,7 +7,9 @@ member                       content
 ===========================  ====================================================================
 ``session.json``             UTF-8 JSON: ``format`` ("bpttviz-session"), ``version`` (2),
                              ``app_version``, ``preset``, ``cursor``, ``config`` (RunConfig fields
-                             without ``text``), ``state`` (``iteration, pointer, smooth_loss``)
+                             without ``text``), ``state`` (``iteration, pointer, smooth_loss``;
+                             for a compacted history also ``history_stride`` and
+                             ``history_pending``: see :class:`~bpttviz.engine.history.History`)
 ``corpus.txt``               the corpus (``config.text``), UTF-8; absent when empty
 ``param_<name>.npy``         float64 parameters (exact)
 ``opt_<name>.npy``           float64 optimizer state (exact)
@@ -129,6 +131,10 @@ def session_bytes(config: RunConfig, state: dict, preset: Optional[str] = None, 
             "preset": preset, "cursor": int(cursor), "config": cfg,
             "state": {"iteration": int(state["iteration"]), "pointer": int(state["pointer"]),
                       "smooth_loss": float(state["smooth_loss"])}}
+    hist = state["history"]
+    if int(hist.get("stride", 1)) != 1 or np.any(np.asarray(hist.get("pending", 0)) != 0):
+        meta["state"]["history_stride"] = int(hist["stride"])
+        meta["state"]["history_pending"] = [float(v) for v in hist["pending"]]
     keep = int(L.HISTORY_LENGTH.high)  # a longer history keeps its most recent entries
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
@@ -510,6 +516,17 @@ class _Reader:
                 self.fail(f"its carried state {k} holds non-finite values (inf or NaN)")
         if not state["params"]:
             self.fail("holds no parameters")
+        stride, pending = scalars.get("history_stride", 1), scalars.get("history_pending")
+        if isinstance(stride, bool) or not isinstance(stride, int) \
+                or not 1 <= stride <= L.ITERATION.high:
+            self.fail(f"its history stride must be a whole number from 1 to "
+                      f"{L.ITERATION.high:g}; got {str(stride)[:40]}")
+        history["stride"] = stride
+        if pending is not None:
+            if not isinstance(pending, list) or len(pending) != 5 or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in pending):
+                self.fail("its history's pending block is not a list of five numbers")
+            history["pending"] = np.array(pending, dtype=np.float64)
         state.update(iteration=int(scalars["iteration"]), pointer=int(scalars["pointer"]),
                      smooth_loss=float(smooth), history=history)
         preset = meta.get("preset")

@@ -196,6 +196,14 @@ def make_hostile_sessions(folder: Path, session) -> Dict[str, Tuple[Path, str]]:
     put("pointer outside the corpus", zip_bytes(with_meta(state=dict(meta["state"], pointer=10 ** 9))),
         "pointer")
     put("version 99", zip_bytes(with_meta(version=99)), "version")
+    put("history stride 0", zip_bytes(with_meta(state=dict(meta["state"], history_stride=0))),
+        "stride")
+    put("history stride of the wrong kind", zip_bytes(with_meta(state=dict(
+        meta["state"], history_stride="2"))), "stride")
+    put("history pending block too long", zip_bytes(with_meta(state=dict(
+        meta["state"], history_stride=4, history_pending=[9, 1, 1, 1, 1]))), "pending")
+    put("history pending block not numbers", zip_bytes(with_meta(state=dict(
+        meta["state"], history_stride=4, history_pending=[1, "x", 1, 1, 1]))), "pending")
     d = folder / "a folder.npz"
     d.mkdir(exist_ok=True)
     out["directory"] = (d, "folder")

@@ -55,9 +55,12 @@ def test_state_dict_round_trip_continues_identically(name):
     # plain data only: ints, floats, numpy float arrays, dicts of those
     assert isinstance(sd["iteration"], int) and isinstance(sd["pointer"], int)
     assert isinstance(sd["smooth_loss"], float)
-    for group in ("params", "optimizer", "history"):
+    for group in ("params", "optimizer"):
         assert all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in sd[group].values())
-    assert set(sd["history"]) == set(HISTORY_FIELDS)
+    assert set(sd["history"]) == set(HISTORY_FIELDS) | {"stride", "pending"}
+    assert all(isinstance(sd["history"][k], np.ndarray) and sd["history"][k].dtype == np.float64
+               for k in HISTORY_FIELDS + ("pending",))
+    assert sd["history"]["stride"] == 1 and isinstance(sd["history"]["stride"], int)
     b = make_run(a.config)  # fresh parameters: everything must come from the state
     b.load_state_dict(sd)
     a.train(4)

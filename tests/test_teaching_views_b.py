@@ -192,11 +192,12 @@ def test_rnn_shows_the_message_and_the_button_switches_to_lstm(make_panel, qtbot
 def _assert_csv_is_history(p):
     cols, arr = p.csv_tables()[""]
     h = p.session.run.history
-    assert cols == ["iteration"] + list(HIST)
-    assert arr.shape == (len(h.loss), 5)
+    assert cols == ["iteration"] + list(HIST) + ["averaged_over"]
+    assert arr.shape == (len(h.loss), 6)
     np.testing.assert_array_equal(arr[:, 0], np.arange(len(h.loss)))
     for j, k in enumerate(HIST, start=1):
         np.testing.assert_array_equal(arr[:, j], getattr(h, k))
+    assert np.all(arr[:, 5] == 1)  # not compacted: one iteration per row
     x, y = p.smooth_curve.getData()
     np.testing.assert_array_equal(y, h.smooth_loss)
 
@@ -290,3 +291,41 @@ def test_a_loss_at_the_float_maximum_does_not_break_the_live_plot(make_panel, qt
     assert not raised
     lo, hi = p.loss_plot.viewRange()[1]
     assert np.isfinite(lo) and np.isfinite(hi)
+
+
+def test_live_curves_follow_a_history_compacted_while_training(make_panel, qtbot):
+    """Issue 16: the history merges its entries when it fills (bounded memory).  The worker
+    then sends the whole compacted history and the live plot replaces its copy: its curve
+    puts each entry at the centre of the iterations it averages."""
+    from bpttviz.engine.run import History
+    from bpttviz.gui.training import TrainingWorker
+    p = make_panel(TrainingPanel, "min-char-rnn")
+    s = p.session
+    s.run.history = History(capacity=8)
+    s.train(6)
+    p.redraw()
+    worker = TrainingWorker(s.run)
+    msgs = []
+    for _ in range(12):  # 6 -> 18 iterations: compacted at 8 and at 16
+        s.run.update()
+        msgs.append(worker._new_entries())
+    h = s.run.history
+    assert h.stride == 4 and [m["stride"] for m in msgs].count(4) == 3
+    strides = [m["stride"] for m in msgs]
+    changed = [i for i in range(1, len(msgs)) if strides[i] != strides[i - 1]]
+    assert len(changed) == 2 and all(msgs[i]["start"] == 0 for i in changed)
+    assert all(msgs[i]["start"] > 0 for i in range(1, len(msgs)) if i not in changed)
+    for m in msgs:
+        p._on_progress(s.run.iteration, 1.0, m)
+    assert p.hist_stride == 4
+    for k in HIST:
+        np.testing.assert_array_equal(p.hist[k].values, getattr(h, k).values)
+    p._draw_curves()
+    x, y = p.loss_curve.getData()
+    np.testing.assert_array_equal(x, [1.5, 5.5, 9.5, 13.5][:len(h)])
+    np.testing.assert_array_equal(y, h.loss.values)
+    cols, table = p.csv_tables()[""]
+    assert cols[-1] == "averaged_over" and np.all(table[:, -1] == 4)
+    # A stale message of the old stride is ignored.
+    p._on_progress(s.run.iteration, 1.0, dict(msgs[0], start=len(h)))
+    assert p.hist["loss"].n == len(h)

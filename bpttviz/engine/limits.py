@@ -163,6 +163,11 @@ HISTORY_LENGTH = Limit(
     "history length", 0, 10_000_000,
     "the training history kept in a session file (4 float64 series: 320 MB at the limit, "
     "about 80 minutes of training at 2,000 iterations per second)")
+HISTORY_POINTS = Limit(
+    "history points", 2, 2 ** 19,
+    "the training history kept in memory: when it holds this many entries, neighbouring ones "
+    "are merged in pairs (so each stands for 2, 4, 8 ... iterations), which keeps an hour of "
+    "training at 2,000 iterations per second within 16 MB per copy")
 SESSION_FILE_BYTES = Limit(
     "session file size (bytes)", 1, 512 * 1024 * 1024,
     "a session after 100,000 iterations is under 2 MB; larger files are not sessions")
@@ -192,6 +197,7 @@ LIMITS: Dict[str, Limit] = {
     "batch_size": BATCH_SIZE, "delay": DELAY, "symbols": SYMBOLS, "seed": SEED,
     "init_scale": INIT_SCALE, "whh_radius": WHH_RADIUS, "lr": LR, "clip_value": CLIP_VALUE,
     "truncation": TRUNCATION, "iteration": ITERATION, "history_length": HISTORY_LENGTH,
+    "history_points": HISTORY_POINTS,
     "session_file_bytes": SESSION_FILE_BYTES, "session_member_bytes": SESSION_MEMBER_BYTES,
     "session_total_bytes": SESSION_TOTAL_BYTES, "session_members": SESSION_MEMBERS,
     "json_bytes": JSON_BYTES, "json_depth": JSON_DEPTH, "array_elements": ARRAY_ELEMENTS,

@@ -1,6 +1,6 @@
 """What every run shares: its configuration (:class:`RunConfig` with the one
-:meth:`RunConfig.validate`), the :class:`Run` protocol, the training history and the one
-training loop.
+:meth:`RunConfig.validate`), the :class:`Run` protocol and the one training loop (the
+training history it records is :mod:`bpttviz.engine.history`).
 
 The protocol (implemented by :class:`~bpttviz.engine.train.CharRun` and
 :class:`~bpttviz.engine.caption_run.CaptionRun`, both through :class:`RunBase`):
@@ -29,20 +29,23 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Dict, Iterator, Optional, Protocol, runtime_checkable
+from dataclasses import dataclass, fields, replace
+from typing import Callable, Dict, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
 from . import limits as L
 from .cells import CELLS
+from .checks import finite as _finite, is_bool as _is_bool, is_int as _is_int, \
+    real_array as _real_array
 from .clipping import CLIP_MODES
+from .history import (HISTORY_COLUMNS, HISTORY_FIELDS, History, Series,  # noqa: F401 (re-exported)
+                      check_history_state, history_table)
 from .model import BACKPROP_BUGS
 from .optim import OPTIMIZERS
 
 TASKS = ("text", "names", "delay", "fixed", "captioning")
 LOSS_STEPS = ("all", "last")
-HISTORY_FIELDS = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
 
 
 class DivergenceError(ArithmeticError):
@@ -54,14 +57,6 @@ class DivergenceError(ArithmeticError):
                          "(the learning rate is probably too high); the last good parameters "
                          "were kept")
         self.iteration = iteration
-
-
-def _is_bool(v) -> bool:
-    return isinstance(v, (bool, np.bool_))
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not _is_bool(v)
 
 
 @dataclass
@@ -240,103 +235,6 @@ def config_from_dict(values: dict) -> RunConfig:
     return RunConfig(**cfg)
 
 
-class Series:
-    """A growable float64 array (amortised doubling): ``append``, ``extend``, ``len``,
-    indexing and slicing (slices are copies), iteration, ``np.asarray(series)``.
-
-    Live training appends one value per iteration; as a Python list that cost ~550 B per
-    iteration for the four series, as an array it is 32 B.
-    """
-
-    __slots__ = ("_buf", "_n")
-    __hash__ = None
-
-    def __init__(self, values=()):
-        values = np.asarray(values, dtype=np.float64).reshape(-1)
-        self._buf = np.empty(max(256, values.size), dtype=np.float64)
-        self._buf[:values.size] = values
-        self._n = values.size
-
-    def _reserve(self, n: int):
-        if n > self._buf.size:
-            new = np.empty(max(2 * self._buf.size, n), dtype=np.float64)
-            new[:self._n] = self._buf[:self._n]
-            self._buf = new
-
-    def append(self, value: float) -> None:
-        if self._n == self._buf.size:
-            self._reserve(self._n + 1)
-        self._buf[self._n] = value
-        self._n += 1
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=np.float64).reshape(-1)
-        self._reserve(self._n + values.size)
-        self._buf[self._n:self._n + values.size] = values
-        self._n += values.size
-
-    @property
-    def values(self) -> np.ndarray:
-        """(len,) read-only view of the values."""
-        v = self._buf[:self._n]
-        v.flags.writeable = False
-        return v
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __bool__(self) -> bool:
-        return self._n > 0
-
-    def __getitem__(self, index):
-        out = self._buf[:self._n][index]
-        return out.copy() if isinstance(out, np.ndarray) else float(out)
-
-    def __iter__(self) -> Iterator[float]:
-        return iter(self._buf[:self._n].tolist())
-
-    def __array__(self, dtype=None, copy=None):
-        out = self._buf[:self._n]
-        if copy is False and (dtype is None or np.dtype(dtype) == out.dtype):
-            return out  # a view, as asked (append-only: entries before len never change)
-        return out.astype(dtype) if dtype is not None else out.copy()
-
-    def __eq__(self, other) -> bool:
-        try:
-            return bool(np.array_equal(self._buf[:self._n], np.asarray(other, dtype=float)))
-        except (TypeError, ValueError):
-            return NotImplemented
-
-    def tolist(self):
-        return self._buf[:self._n].tolist()
-
-    def __repr__(self) -> str:
-        return f"Series({self._n} values)"
-
-
-@dataclass
-class History:
-    """Per-iteration records, one entry per update, as :class:`Series` (float64 arrays)."""
-
-    loss: Series = field(default_factory=Series)
-    smooth_loss: Series = field(default_factory=Series)
-    grad_norm_before_clip: Series = field(default_factory=Series)
-    grad_norm_after_clip: Series = field(default_factory=Series)
-
-    def record(self, loss: float, smooth_loss: float, before: float, after: float) -> None:
-        self.loss.append(loss)
-        self.smooth_loss.append(smooth_loss)
-        self.grad_norm_before_clip.append(before)
-        self.grad_norm_after_clip.append(after)
-
-    def arrays(self) -> Dict[str, np.ndarray]:
-        """Field name -> (n,) float64 copy."""
-        return {k: np.asarray(getattr(self, k)) for k in HISTORY_FIELDS}
-
-    def __len__(self) -> int:
-        return len(self.loss)
-
-
 @runtime_checkable
 class Run(Protocol):
     """The interface of every run (see the module docstring for the contract)."""
@@ -420,13 +318,13 @@ class RunBase:
     def state_dict(self) -> dict:
         """Everything training changes, as copies: ``iteration, pointer`` (int),
         ``smooth_loss`` (float), ``h, c`` (H,), ``params`` and ``optimizer`` (name -> array),
-        ``history`` (field -> (n,) float64)."""
+        ``history`` (field -> (n,) float64, plus its ``stride`` and ``pending`` block)."""
         return {"iteration": int(self.iteration), "pointer": int(self.pointer),
                 "smooth_loss": float(self.smooth_loss),
                 "h": np.array(self.h, dtype=float), "c": np.array(self.c, dtype=float),
                 "params": {k: v.copy() for k, v in self.params.items()},
                 "optimizer": {k: np.array(v, dtype=float) for k, v in self.optimizer.state.items()},
-                "history": self.history.arrays()}
+                "history": self.history.state()}
 
     def _max_pointer(self) -> int:
         return 0
@@ -471,39 +369,15 @@ class RunBase:
             _finite(f"parameter {k}", v)
         opt = _array_dict("optimizer state", state["optimizer"])
         self.optimizer.check_state(opt, params)
-        history = state["history"]
-        if not isinstance(history, dict) or set(history) != set(HISTORY_FIELDS):
-            raise ValueError(f"the history must hold exactly {', '.join(HISTORY_FIELDS)}")
-        series = {k: _real_array(f"history {k}", history[k], None) for k in HISTORY_FIELDS}
-        lengths = {v.shape[0] if v.ndim == 1 else -1 for v in series.values()}
-        if len(lengths) != 1 or -1 in lengths:
-            raise ValueError("the history series are not aligned (each must be 1-D, all equally long)")
-        n = lengths.pop()
-        L.HISTORY_LENGTH.check(n, "history length")
-        for k, v in series.items():
-            _finite(f"history {k}", v)
+        history = check_history_state(state["history"])
         # All checked: now change the run.
         self.iteration, self.pointer, self.smooth_loss = int(iteration), int(pointer), float(smooth)
         self.h, self.c = h.copy(), c.copy()
         self.params = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
         self.optimizer.state = {k: np.array(v, dtype=float, copy=True) for k, v in opt.items()}
-        self.history = History(**{k: Series(v) for k, v in series.items()})
+        self.history = history
         self._trace = None
 
-
-def _real_array(name: str, value, shape) -> np.ndarray:
-    arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
-    if arr is None or arr.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be an array of real numbers; got "
-                         f"{getattr(value, 'dtype', type(value).__name__)}")
-    if shape is not None and arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}; this model needs {shape}")
-    return arr.astype(np.float64)
-
-
-def _finite(name: str, arr: np.ndarray) -> None:
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds non-finite values (inf or NaN)")
 
 
 def _array_dict(name: str, value) -> Dict[str, np.ndarray]:

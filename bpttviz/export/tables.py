@@ -9,13 +9,13 @@ from typing import List, Sequence
 
 import numpy as np
 
+from ..engine.run import HISTORY_COLUMNS as _HISTORY_COLUMNS, history_table
 from .pictures import write_bytes
 
 #: Columns that hold timesteps or indices: written as integers, not "10.0".
-_INDEX_COLUMNS = {"t", "k", "step", "iteration", "distance", "input", "target", "index", "unit"}
+_INDEX_COLUMNS = {"t", "k", "step", "iteration", "averaged_over", "distance", "input", "target", "index", "unit"}
 #: The columns of ``loss_history.csv`` (a panel table with exactly these is that file).
-HISTORY_COLUMNS = ["iteration", "loss", "smooth_loss", "grad_norm_before_clip",
-                   "grad_norm_after_clip"]
+HISTORY_COLUMNS = list(_HISTORY_COLUMNS)
 
 
 def _cell(v, is_index: bool = False):
@@ -100,18 +100,15 @@ def save_csv_tables(panel, folder, skip_history: bool = False) -> List[str]:
 
 
 def history_array(session) -> np.ndarray:
-    h = session.run.history
-    n = len(h.loss)
-    cols = [np.arange(n, dtype=float)]
-    for k in HISTORY_COLUMNS[1:]:
-        v = np.asarray(getattr(h, k), dtype=float)
-        cols.append(v if len(v) == n else np.full(n, np.nan))
-    return np.column_stack(cols) if n else np.zeros((0, len(HISTORY_COLUMNS)))
+    """The session's history as a table (columns :data:`HISTORY_COLUMNS`)."""
+    h = session.history
+    return history_table(h.arrays(), h.stride)
 
 
 def save_loss_history_csv(session, folder) -> str:
     """``loss_history.csv``: per iteration the loss, the smoothed loss and the gradient norm
-    before and after clipping, as training recorded them. Returns the path."""
+    before and after clipping, as training recorded them (after a long run, per block of
+    ``averaged_over`` iterations: see :class:`~bpttviz.engine.run.History`). Returns the path."""
     path = os.path.join(os.fspath(folder), "loss_history.csv")
     write_bytes(path, table_csv(HISTORY_COLUMNS, history_array(session)).encode())
     return path

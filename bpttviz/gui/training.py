@@ -23,6 +23,7 @@ from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from ..engine.run import HISTORY_FIELDS
 from ..engine.train import DivergenceError
 
 #: Seconds between progress signals (about 30 per second: the panel redraws no faster).
@@ -35,16 +36,15 @@ SAMPLE_INTERVAL = 1.0
 #: Characters per sample.
 SAMPLE_LENGTH = 200
 
-HISTORY_FIELDS = ("loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip")
-
 
 class TrainingWorker(QObject):
     """The training loop; lives in a QThread while it runs (see the module docstring).
 
     sigProgress(iteration, smooth_loss, new_entries): ``new_entries`` maps each history field
     to a float64 array (a copy) of the values appended since the previous signal (only new
-    entries are sent), and "start" to the history index of the first of them (so a receiver
-    can ignore stale ones).
+    entries are sent), "start" to the history index of the first of them (so a receiver
+    can ignore stale ones) and "stride" to the iterations each entry stands for.  When the
+    history has been compacted (its stride doubled) the whole history is sent, with start 0.
     sigSample(iteration, temperature, text): text sampled from the model (seeded by the
     iteration, so the run's own random state is not consumed).
     sigFinished(reason): "paused", "limit" (stop-after-N reached), "diverged" or "error".
@@ -67,6 +67,7 @@ class TrainingWorker(QObject):
         self.reason = None            # why the loop ended (set before sigFinished)
         self.divergence = None        # (iteration, message) if it diverged
         self._sent = len(run.history.loss)
+        self._stride = run.history.stride
         self._last_emit = self._last_sample = 0.0
 
     def request_stop(self):
@@ -74,8 +75,11 @@ class TrainingWorker(QObject):
 
     def _new_entries(self) -> Dict[str, object]:
         h, n = self.run.history, self._sent
+        if h.stride != self._stride:  # compacted since the last signal: send it all again
+            n = 0
+            self._stride = h.stride
         out = {k: getattr(h, k)[n:] for k in HISTORY_FIELDS}  # float64 array copies
-        out["start"] = n
+        out["start"], out["stride"] = n, h.stride
         self._sent = len(h.loss)
         return out
 

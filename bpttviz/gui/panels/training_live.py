@@ -17,7 +17,7 @@ from PyQt5.QtWidgets import (QBoxLayout, QDoubleSpinBox, QHBoxLayout, QLabel, QM
                              QPushButton, QSpinBox, QVBoxLayout)
 
 from .. import style
-from ..training import HISTORY_FIELDS
+from ...engine.run import HISTORY_COLUMNS, HISTORY_FIELDS, history_table
 from .base import Panel
 
 #: Milliseconds between two redraws while training (<= 30 frames per second).
@@ -225,6 +225,7 @@ class TrainingPanel(Panel):
         lay.addLayout(self.body, 1)
 
         self.hist = {k: _Growing() for k in HISTORY_FIELDS}
+        self.hist_stride = 1           # iterations per history entry (see engine History)
         self._ranges = {}
         self._run_serial = None
         self._data_dirty = False
@@ -323,7 +324,12 @@ class TrainingPanel(Panel):
             self.frame_timer.stop()
 
     def _on_progress(self, iteration: int, smooth_loss: float, new: dict):
-        if new.get("start") != self.hist["loss"].n:
+        start, stride = new.get("start"), new.get("stride", 1)
+        if start == 0 and stride != self.hist_stride:  # the history was compacted: all of it
+            for k in HISTORY_FIELDS:
+                self.hist[k].clear()
+            self.hist_stride = stride
+        if start != self.hist["loss"].n or stride != self.hist_stride:
             return  # stale (already re-read from the run) or for another run
         for k in HISTORY_FIELDS:
             self.hist[k].extend(new[k])
@@ -364,8 +370,9 @@ class TrainingPanel(Panel):
         """Re-read the whole history from the session (the published copy while training)."""
         s = self.session
         h = s.history
-        if self._run_serial != s.run_serial or self.hist["loss"].n != len(h.loss):
-            self._run_serial = s.run_serial
+        if self._run_serial != s.run_serial or self.hist["loss"].n != len(h.loss) \
+                or self.hist_stride != h.stride:
+            self._run_serial, self.hist_stride = s.run_serial, h.stride
             for k in HISTORY_FIELDS:
                 self.hist[k].clear()
                 self.hist[k].extend(getattr(h, k))
@@ -386,7 +393,8 @@ class TrainingPanel(Panel):
     def _draw_curves(self):
         n = self.hist["loss"].n
         self.empty_text.setVisible(n == 0)
-        x = np.arange(n, dtype=float)
+        stride = self.hist_stride  # an entry is the mean of `stride` iterations: at their centre
+        x = np.arange(n, dtype=float) * stride + (stride - 1) / 2
         loss, smooth = self.hist["loss"].values, self.hist["smooth_loss"].values
         before = self.hist["grad_norm_before_clip"].values
         after = self.hist["grad_norm_after_clip"].values
@@ -395,8 +403,8 @@ class TrainingPanel(Panel):
         self.before_curve.setData(x, np.maximum(before, _TINY))
         self.after_curve.setData(x, np.maximum(after, _TINY))
         # Ranges move in "nice" steps only, so the axes (costly to redraw) rarely change.
-        self._set_range(self.loss_plot, "x", 0.0, _nice_up(max(float(n), 10.0)))
-        self._set_range(self.norm_plot, "x", 0.0, _nice_up(max(float(n), 10.0)))
+        self._set_range(self.loss_plot, "x", 0.0, _nice_up(max(float(n * stride), 10.0)))
+        self._set_range(self.norm_plot, "x", 0.0, _nice_up(max(float(n * stride), 10.0)))
         if n:
             finite = loss[np.isfinite(loss)]
             top = max(float(finite.max()) if finite.size else 1.0,
@@ -433,11 +441,8 @@ class TrainingPanel(Panel):
         return self.view
 
     def csv_tables(self):
-        n = self.hist["loss"].n
         if not self.running:
             self._resync()
-            n = self.hist["loss"].n
-        cols = ["iteration", "loss", "smooth_loss", "grad_norm_before_clip", "grad_norm_after_clip"]
-        arr = np.column_stack([np.arange(n, dtype=float)] + [self.hist[k].values.copy()
-                                                           for k in HISTORY_FIELDS[:4]])
-        return {"": (cols, arr)}
+        table = history_table({k: self.hist[k].values.copy() for k in HISTORY_FIELDS},
+                              self.hist_stride)
+        return {"": (list(HISTORY_COLUMNS), table)}
