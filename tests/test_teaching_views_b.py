@@ -326,6 +326,8 @@ def test_live_curves_follow_a_history_compacted_while_training(make_panel, qtbot
     np.testing.assert_array_equal(y, h.loss.values)
     cols, table = p.csv_tables()[""]
     assert cols[-1] == "averaged_over" and np.all(table[:, -1] == 4)
+    for plot in (p.loss_plot, p.norm_plot):  # the axis says what a point is
+        assert "mean of 4" in plot.getAxis("bottom").labelText
     # A stale message of the old stride is ignored.
     p._on_progress(s.run.iteration, 1.0, dict(msgs[0], start=len(h)))
     assert p.hist["loss"].n == len(h)

@@ -7,7 +7,6 @@ replaced panel leaves no connection behind, and its view toggles are carried ove
 """
 from __future__ import annotations
 
-import gc
 from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
@@ -15,6 +14,7 @@ from PyQt5.QtGui import QFontMetrics, QFont, QPalette
 from PyQt5.QtWidgets import QWidget
 
 from . import style
+from .memory import release_memory
 from .panels.base import Panel
 
 #: Presentation mode multiplies the panels' fonts and lines by this (12 pt ticks -> 18 pt).
@@ -30,8 +30,9 @@ SHORT_HEADER_SCALE = 0.78
 
 def collect_garbage() -> None:
     """Free replaced panels' pyqtgraph items now, from the event loop, rather than whenever
-    the cycle collector happens to run (possibly in the middle of a paint)."""
-    gc.collect()
+    the cycle collector happens to run (possibly in the middle of a paint), and give the
+    memory back to the system (:func:`~bpttviz.gui.memory.release_memory`)."""
+    release_memory()
 
 
 #: How long after a rebuild the discarded panels are collected.

@@ -25,6 +25,7 @@ from ..export import (DEFAULT_WIDTH, FORMAT_REGISTRY, PANEL_SIZE, ExportError, c
 from .controls import warn
 from .export_dialog import (ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress,
                             default_export_folder)
+from .memory import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,12 @@ EXPORT_FILTERS = {name: f.filter for name, f in FORMAT_REGISTRY.items()}
 ANIMATIONS = tuple(n for n, f in FORMAT_REGISTRY.items() if f.kind == "animation")
 
 
+#: How long after an export its panels (deleted from the event loop) are collected.
+RELEASE_DELAY_MS = 300
+
+
 def _collect_garbage() -> None:
-    import gc
-    gc.collect()
+    release_memory()
 
 
 class PanelClickFilter(QObject):
@@ -174,7 +178,7 @@ class WindowExports(QObject):
         for w in widgets:
             w.close()
             w.deleteLater()
-        QTimer.singleShot(0, _collect_garbage)
+        QTimer.singleShot(RELEASE_DELAY_MS, _collect_garbage)  # after the deferred deletes
 
     def _picture_copy(self, key: str):
         panel = self._live_panel(key)

@@ -73,7 +73,10 @@ class TrainingPanel(Panel):
         "<p><b>Left</b>: the loss of every iteration (thin grey) and the smoothed loss "
         "(0.999 \u00b7 previous + 0.001 \u00b7 this one, thick blue) against the iteration. "
         "<b>Right</b>: the size of the whole gradient before clipping (orange) and after it "
-        "(purple), on a logarithmic axis; where they differ, clipping stopped an explosion.</p>"
+        "(purple), on a logarithmic axis; where they differ, clipping stopped an explosion. "
+        "After a long run (over half a million iterations) neighbouring points are merged to "
+        "keep memory bounded: each point is then the mean of 2, 4, 8 ... iterations, as the "
+        "iteration axis says.</p>"
         "<p><b>Bottom</b>: text sampled from the model every second or so. Low temperature "
         "picks the likeliest characters, high temperature is more adventurous.</p>")
 
@@ -226,6 +229,7 @@ class TrainingPanel(Panel):
 
         self.hist = {k: _Growing() for k in HISTORY_FIELDS}
         self.hist_stride = 1           # iterations per history entry (see engine History)
+        self._labelled_stride = 1      # the stride the iteration axes name
         self._ranges = {}
         self._run_serial = None
         self._data_dirty = False
@@ -394,6 +398,13 @@ class TrainingPanel(Panel):
         n = self.hist["loss"].n
         self.empty_text.setVisible(n == 0)
         stride = self.hist_stride  # an entry is the mean of `stride` iterations: at their centre
+        if stride != self._labelled_stride:
+            self._labelled_stride = stride
+            t = self._theme
+            text = "iteration" if stride == 1 else f"iteration (a point: mean of {stride:,})"
+            for plot in (self.loss_plot, self.norm_plot):
+                plot.setLabel("bottom", text, color=t.foreground,
+                              **{"font-size": f"{t.pt(t.label_pt):.0f}pt"})
         x = np.arange(n, dtype=float) * stride + (stride - 1) / 2
         loss, smooth = self.hist["loss"].values, self.hist["smooth_loss"].values
         before = self.hist["grad_norm_before_clip"].values
