@@ -169,6 +169,7 @@ def _run(args) -> int:
     quiet_qt_messages()
     app = QApplication.instance() or QApplication(["bpttviz-export"])
     progress = ProgressPrinter()
+    files = None
     try:
         session = _session(args)
         if args.train:
@@ -196,7 +197,8 @@ def _run(args) -> int:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 1
     except KeyboardInterrupt as e:
-        kept = len(getattr(e, "files", []))
+        # ExportInterrupted lists what was finished; after export_panels returned, all was
+        kept = len(getattr(e, "files", files or []))
         print(f"{PROG}: interrupted; kept {kept} finished file{'s' if kept != 1 else ''}"
               f"{' (listed in manifest.txt)' if kept else ''} in {folder}", file=sys.stderr)
         return 130

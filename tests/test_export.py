@@ -192,3 +192,26 @@ def test_headless_export_names_every_teaching_view(tmp_path):
         assert any(word in n and n.endswith(".csv") for n in names), word
     for p in tmp_path.glob("*.png"):
         assert _distinct_colours(p) > 10, p.name
+
+
+def test_ctrl_c_while_the_final_manifest_is_written_still_lists_every_file(tmp_path, qapp,
+                                                                           monkeypatch):
+    """Found when Ctrl-C landed after the last file: the manifest was not written and the
+    command line said it kept 0 files, with 26 files in the folder."""
+    import bpttviz.export.bundle as bundle
+    from bpttviz.export import ExportInterrupted, build_panels
+    real = bundle.write_manifest
+
+    def interrupted_once(session, folder, files, interrupted=False):
+        if not interrupted:
+            raise KeyboardInterrupt
+        return real(session, folder, files, interrupted=True)
+    monkeypatch.setattr(bundle, "write_manifest", interrupted_once)
+    s = Session("notebook-one-step")
+    panels = build_panels(s, ["hidden_states", "outputs"])
+    with pytest.raises(ExportInterrupted) as e:
+        export_panels(s, panels, tmp_path, ["png"], width=320)
+    assert [f.file for f in e.value.files] == ["hidden_states.png", "outputs.png"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["interrupted"] is True
+    assert {f["file"] for f in manifest["files"]} == {"hidden_states.png", "outputs.png"}

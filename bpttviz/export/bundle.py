@@ -223,13 +223,16 @@ def export_panels(session, panels, folder, formats: Iterable[str] = ("png", "svg
             job.files.append(ExportedFile("loss_history.csv", "loss", "Training loss", "csv",
                                           "loss, smoothed loss and gradient norms per training "
                                           "iteration"))
+        if job.files:
+            write_manifest(session, folder, job.files)
     except KeyboardInterrupt:
+        # (also when Ctrl-C lands while the final manifest is written: the files are all
+        # there, and a manifest marked interrupted lists them)
         if job.files:
             write_manifest(session, folder, job.files, interrupted=True)
         raise ExportInterrupted(job.files) from None
     if not job.files:
         raise ExportError("nothing was written: " + _why_nothing(panels, formats, window))
-    write_manifest(session, folder, job.files)
     return job.files
 
 
