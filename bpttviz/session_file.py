@@ -516,17 +516,10 @@ class _Reader:
                 self.fail(f"its carried state {k} holds non-finite values (inf or NaN)")
         if not state["params"]:
             self.fail("holds no parameters")
-        stride, pending = scalars.get("history_stride", 1), scalars.get("history_pending")
-        if isinstance(stride, bool) or not isinstance(stride, int) \
-                or not 1 <= stride <= L.ITERATION.high:
-            self.fail(f"its history stride must be a whole number from 1 to "
-                      f"{L.ITERATION.high:g}; got {str(stride)[:40]}")
-        history["stride"] = stride
-        if pending is not None:
-            if not isinstance(pending, list) or len(pending) != 5 or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in pending):
-                self.fail("its history's pending block is not a list of five numbers")
-            history["pending"] = np.array(pending, dtype=np.float64)
+        # (checked with the rest of the history by Run.load_state_dict)
+        history["stride"] = scalars.get("history_stride", 1)
+        if "history_pending" in scalars:
+            history["pending"] = scalars["history_pending"]
         state.update(iteration=int(scalars["iteration"]), pointer=int(scalars["pointer"]),
                      smooth_loss=float(smooth), history=history)
         preset = meta.get("preset")
