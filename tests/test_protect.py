@@ -421,9 +421,9 @@ def test_exports_of_every_panel_give_their_memory_back(qtbot, tmp_path):
     """Every panel is built and deleted by each export; glibc kept the freed pages, so RSS
     grew by ~90 MB over the first few exports of the whole window although nothing leaked
     (benchmarks/memory.py).  The window now collects and returns them after each export."""
-    from bpttviz.gui.memory import release_memory
+    from bpttviz.engine.allocator import release_freed_memory
     from bpttviz.gui.window_export import RELEASE_DELAY_MS
-    assert release_memory() is True  # glibc (Linux): pages can be returned
+    assert release_freed_memory() is True  # glibc (Linux): pages can be returned
     w = MainWindow(Session("min-char-rnn"))
     qtbot.addWidget(w)
     w.resize(1600, 900)

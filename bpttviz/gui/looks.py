@@ -13,8 +13,8 @@ from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QFontMetrics, QFont, QPalette
 from PyQt5.QtWidgets import QWidget
 
+from ..engine.allocator import release_freed_memory
 from . import style
-from .memory import release_memory
 from .panels.base import Panel
 
 #: Presentation mode multiplies the panels' fonts and lines by this (12 pt ticks -> 18 pt).
@@ -31,8 +31,8 @@ SHORT_HEADER_SCALE = 0.78
 def collect_garbage() -> None:
     """Free replaced panels' pyqtgraph items now, from the event loop, rather than whenever
     the cycle collector happens to run (possibly in the middle of a paint), and give the
-    memory back to the system (:func:`~bpttviz.gui.memory.release_memory`)."""
-    release_memory()
+    memory back to the system (:func:`~bpttviz.engine.allocator.release_freed_memory`)."""
+    release_freed_memory()
 
 
 #: How long after a rebuild the discarded panels are collected.

@@ -19,13 +19,13 @@ from typing import List, Optional
 from PyQt5.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt5.QtWidgets import QApplication, QDockWidget, QFileDialog, QInputDialog, QMenu, QWidget
 
+from ..engine.allocator import release_freed_memory
 from ..export import (DEFAULT_WIDTH, FORMAT_REGISTRY, PANEL_SIZE, ExportError, check_folder,
                       export_panels, render_image, save_csv_tables, save_gif, save_pdf, save_png,
                       save_svg, save_video)
 from .controls import warn
 from .export_dialog import (ExportAllDialog, ExportCancelled, PngOptionsDialog, Progress,
                             default_export_folder)
-from .memory import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ RELEASE_DELAY_MS = 300
 
 
 def _collect_garbage() -> None:
-    release_memory()
+    release_freed_memory()
 
 
 class PanelClickFilter(QObject):
