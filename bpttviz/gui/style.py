@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF, Qt
-from PyQt5.QtGui import QColor, QFont
+from PyQt5.QtGui import QColor, QFont, QFontMetrics
 from PyQt5.QtWidgets import QGraphicsRectItem
 
 _CONFIGURED = False
@@ -173,6 +173,17 @@ def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Op
     plot.hideButtons()
     plot.setMouseEnabled(x=mouse, y=mouse)
     return plot
+
+
+def room_for_descenders(axis: pg.AxisItem, t: Optional[Theme] = None) -> None:
+    """Give a bottom axis' tick labels their whole line height.  pyqtgraph reserves 80 % of
+    it and lets the axis title overlap the rest, so a glyph that hangs below the baseline
+    (the "␣" of a space among character ticks, "p", "y") touched the title.  The axis keeps
+    its own sizing (title, offset), only the tick text gets its full height."""
+    t = t or theme()
+    fm = QFontMetrics(axis.style["tickFont"] or t.font(t.tick_pt))
+    axis.setStyle(autoExpandTextSpace=False,
+                  tickTextHeight=int(fm.height() + max(2, round(2 * t.scale))))
 
 
 def make_plot_widget(xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,

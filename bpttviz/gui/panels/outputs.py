@@ -101,6 +101,10 @@ class OutputsPanel(Panel):
         # Align the two plots' left edges (the heatmap's axis labels are characters).
         self.plot.getAxis("left").setWidth(int(64 * t.scale))
         self.loss_plot.getAxis("left").setWidth(int(64 * t.scale))
+        # The "␣" of a space hangs below the baseline: room for it above the axis title
+        # (both plots alike, so side by side their x axes stay level).
+        for plot in (self.plot, self.loss_plot):
+            style.room_for_descenders(plot.getAxis("bottom"), t)
 
     def on_reflow(self):
         T = self.session.trace.T
