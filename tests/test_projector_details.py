@@ -73,3 +73,46 @@ def test_space_tick_glyph_clears_the_x_axis_title(presenting, size):
     ink_bottom = max(rect.top() + fm.ascent() + fm.tightBoundingRect(s).bottom()
                      for rect, _, s in texts)
     assert ink_bottom + 1 <= title_ink_top(axis), (ink_bottom, title_ink_top(axis))
+
+
+def test_outputs_plots_show_every_step_after_any_resize(qtbot):
+    """Stacked, the loss plot is linked to the heatmap by pixels: spanning the colour bar's
+    column as well it was wider, and setting its range after the heatmap's dragged the
+    heatmap to steps 0..21 of 25.  After every resize (rows, side by side and back) both
+    show exactly the window's steps, and stacked their steps line up."""
+    from bpttviz.gui.panels import panel_by_key
+
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key("outputs")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 700)
+    p.show()
+    qtbot.waitExposed(p)
+    T = s.trace.T
+    seen = set()
+    for w, h in [(900, 700), (700, 900), (1400, 420), (900, 700), (600, 1000), (1200, 800),
+                 (1400, 430), (500, 900), (800, 600)]:
+        p.resize(w, h)
+        settle(5)
+        seen.add(p.plot_flow.arrangement)
+        for plot in (p.plot, p.loss_plot):
+            lo, hi = plot.viewRange()[0]
+            assert lo == pytest.approx(-0.5, abs=0.02) and hi == pytest.approx(T - 0.5, abs=0.02), \
+                ((w, h), p.plot_flow.arrangement, plot is p.plot, lo, hi)
+        if p.plot_flow.arrangement == "rows":
+            heat, loss = p.plot.vb.sceneBoundingRect(), p.loss_plot.vb.sceneBoundingRect()
+            assert abs(heat.left() - loss.left()) < 1 and abs(heat.right() - loss.right()) < 1
+    assert {"rows", "side"} <= seen
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_outputs_colour_bar_sits_beside_its_heatmap(presenting, size):
+    """Side by side the heatmap kept the empty right axis that lines it up with the loss
+    plot below it when stacked: its colour bar stood ~85 px away."""
+    p = presenting(size, "outputs")
+    assert p.plot_flow.arrangement == "side"
+    heat = p.plot.vb.sceneBoundingRect()
+    bar = p.heatmap.bar.sceneBoundingRect()
+    assert 0 <= bar.left() - heat.right() < 0.5 * p._right_w, (heat, bar)
+
