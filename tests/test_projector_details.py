@@ -116,3 +116,27 @@ def test_outputs_colour_bar_sits_beside_its_heatmap(presenting, size):
     bar = p.heatmap.bar.sceneBoundingRect()
     assert 0 <= bar.left() - heat.right() < 0.5 * p._right_w, (heat, bar)
 
+
+def combo_text_room(combo) -> int:
+    """The width the combo's style gives its text (the edit field, without the arrow)."""
+    from PyQt5.QtWidgets import QStyle, QStyleOptionComboBox
+    opt = QStyleOptionComboBox()
+    combo.initStyleOption(opt)
+    opt.rect = combo.rect()
+    return combo.style().subControlRect(QStyle.CC_ComboBox, opt, QStyle.SC_ComboBoxEditField,
+                                        combo).width()
+
+
+@pytest.mark.parametrize("preset", ["min-char-rnn", "lstm-gates"])
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_hidden_states_quantity_combo_shows_its_whole_text(presenting, size, preset):
+    """The combo asked for five characters and showed "h  hidden" cut in presentation."""
+    from PyQt5.QtGui import QFontMetrics
+    p = presenting(size, "hidden_states", preset=preset)
+    combo = p.combo
+    assert combo.count() >= 1
+    fm = QFontMetrics(combo.font())   # the font the combo paints its text with
+    need = fm.horizontalAdvance(combo.currentText())
+    assert combo_text_room(combo) >= need, (combo.currentText(), combo.width(), need)
+    longest = max(fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+    assert combo.sizeHint().width() >= longest

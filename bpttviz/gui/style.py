@@ -415,11 +415,15 @@ def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
 
 def shrinkable(widget):
     """Let a label/combo shrink below its text width, so six docked panels fit 1280x720
-    (long texts are elided by the layout instead of widening the window)."""
+    (long texts are elided by the layout instead of widening the window).  A combo still
+    asks for its longest item (its size hint, measured with the font it paints with) and
+    gets it where there is room: only its minimum is five characters.  (It asked for five
+    characters and showed "h  hidden" cut even with the whole row free.)"""
     from PyQt5.QtWidgets import QComboBox, QLabel, QSizePolicy
     if isinstance(widget, QComboBox):
-        widget.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        widget.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         widget.setMinimumContentsLength(5)
+        widget.setSizePolicy(QSizePolicy.Preferred, widget.sizePolicy().verticalPolicy())
     elif isinstance(widget, QLabel):
         widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         widget.setMinimumWidth(0)
