@@ -50,7 +50,8 @@ def _height(widget, width: int) -> int:
 
 
 class PlotFlow(QObject):
-    #: The groups were re-placed (another arrangement or page).
+    #: The groups were re-placed (another arrangement or page; from every :meth:`fit` that
+    #: re-places them, the first one when the panel is shown included).
     sigReflowed = pyqtSignal()
 
     def __init__(self, view, groups: Sequence[Sequence[object]],
@@ -174,9 +175,7 @@ class PlotFlow(QObject):
 
     def eventFilter(self, obj, event):  # noqa: N802
         if obj is self.view and event.type() == QEvent.Resize:
-            if self.fit():
-                self.sigReflowed.emit()
-            elif self.arrangement == "pages":
+            if not self.fit() and self.arrangement == "pages":
                 self._fit_pager_font()  # the names must still fit the new height
         return False
 
@@ -230,9 +229,19 @@ class PlotFlow(QObject):
         """Turn to group ``index`` (it is shown now if the view is in pages)."""
         self.pager.setCurrentIndex(index)
 
+    def set_x_range(self, plots, lo: float, hi: float) -> None:
+        """Show x from ``lo`` to ``hi`` in each of ``plots``: the followers of :attr:`x_links`
+        first, their leaders last.  Linked by pixels (stacked), a follower's range set after
+        its leader's is pushed back onto the leader mapped through their pixel positions (the
+        heatmap above the loss bars then showed steps 0..21 of 25); set first, the leader's
+        own range replaces it and the follower takes its pixel share of it."""
+        followers = {id(f) for f, _ in self.x_links}
+        for plot in sorted(plots, key=lambda p: id(p) not in followers):
+            plot.setXRange(lo, hi, padding=0)
+
     def fit(self, force: bool = False) -> bool:
-        """Re-place the groups if the view's shape calls for another arrangement; True if it
-        did."""
+        """Re-place the groups if the view's shape calls for another arrangement (or, with
+        ``force``, anyway); True if it did, and then :attr:`sigReflowed` was emitted."""
         mode = self.choose()
         if mode == self.arrangement and not force:
             return False
@@ -279,9 +288,12 @@ class PlotFlow(QObject):
             rows = self.rows if mode == "rows" else [[i] for i in range(len(self.groups))]
             items_per_row = [[item for gi in r for item in self.groups[gi]] for r in rows]
             width = max(len(r) for r in items_per_row)
+            # A follower linked by pixels keeps to its leader's column: spanning the colour
+            # bar's column too it was wider and showed steps that do not exist.
+            followers = {id(f) for f, _ in self.x_links}
             for r, items in enumerate(items_per_row):
                 for c, item in enumerate(items):
-                    span = width - c if c == len(items) - 1 else 1
+                    span = width - c if c == len(items) - 1 and id(item) not in followers else 1
                     layout.addItem(item, row=r, col=c, colspan=span)
                 # groups side by side in a row get the same air as side by side (so an
                 # export at another size, which may arrange it the other way, looks alike)
@@ -308,4 +320,5 @@ class PlotFlow(QObject):
         # Hiding items in a layout lets the top-level layout item shrink to its preferred
         # size: give it the view's whole area again.
         layout.setGeometry(self.view.range)
+        self.sigReflowed.emit()
         return True

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF, Qt
-from PyQt5.QtGui import QColor, QFont
+from PyQt5.QtGui import QColor, QFont, QFontMetrics
 from PyQt5.QtWidgets import QGraphicsRectItem
 
 _CONFIGURED = False
@@ -173,6 +173,17 @@ def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Op
     plot.hideButtons()
     plot.setMouseEnabled(x=mouse, y=mouse)
     return plot
+
+
+def room_for_descenders(axis: pg.AxisItem, t: Optional[Theme] = None) -> None:
+    """Give a bottom axis' tick labels their whole line height.  pyqtgraph reserves 80 % of
+    it and lets the axis title overlap the rest, so a glyph that hangs below the baseline
+    (the "␣" of a space among character ticks, "p", "y") touched the title.  The axis keeps
+    its own sizing (title, offset), only the tick text gets its full height."""
+    t = t or theme()
+    fm = QFontMetrics(axis.style["tickFont"] or t.font(t.tick_pt))
+    axis.setStyle(autoExpandTextSpace=False,
+                  tickTextHeight=int(fm.height() + max(2, round(2 * t.scale))))
 
 
 def make_plot_widget(xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,
@@ -404,11 +415,15 @@ def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
 
 def shrinkable(widget):
     """Let a label/combo shrink below its text width, so six docked panels fit 1280x720
-    (long texts are elided by the layout instead of widening the window)."""
+    (long texts are elided by the layout instead of widening the window).  A combo still
+    asks for its longest item (its size hint, measured with the font it paints with) and
+    gets it where there is room: only its minimum is five characters.  (It asked for five
+    characters and showed "h  hidden" cut even with the whole row free.)"""
     from PyQt5.QtWidgets import QComboBox, QLabel, QSizePolicy
     if isinstance(widget, QComboBox):
-        widget.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        widget.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         widget.setMinimumContentsLength(5)
+        widget.setSizePolicy(QSizePolicy.Preferred, widget.sizePolicy().verticalPolicy())
     elif isinstance(widget, QLabel):
         widget.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         widget.setMinimumWidth(0)

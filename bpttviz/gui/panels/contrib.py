@@ -129,8 +129,7 @@ class ContributionsPanel(Panel):
 
     def on_reflow(self):
         T = self.session.trace.T
-        for plot in (self.heat_plot, self.bar_plot):
-            plot.setXRange(-0.5, T - 0.5, padding=0)
+        self.plot_flow.set_x_range([self.heat_plot, self.bar_plot], -0.5, T - 0.5)
 
     # --- numbers ----------------------------------------------------------------------------
     def _running_totals(self, tr) -> np.ndarray:

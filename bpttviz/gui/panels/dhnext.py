@@ -144,8 +144,7 @@ class DhnextPanel(Panel):
         # a plot hidden by the pager, linked by pixels, once dragged the other's range to
         # -30..40 of 25 steps: put the steps back
         T = self.session.trace.T
-        for p in (self.norm_plot, self.split_plot):
-            p.setXRange(-0.5, T - 0.5, padding=0)
+        self.plot_flow.set_x_range([self.norm_plot, self.split_plot], -0.5, T - 0.5)
 
     def _set_y_ranges(self):
         log = self.log_box.isChecked()

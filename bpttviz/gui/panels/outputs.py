@@ -101,11 +101,25 @@ class OutputsPanel(Panel):
         # Align the two plots' left edges (the heatmap's axis labels are characters).
         self.plot.getAxis("left").setWidth(int(64 * t.scale))
         self.loss_plot.getAxis("left").setWidth(int(64 * t.scale))
+        self.plot_flow.sigReflowed.connect(self._on_arrangement)
+        # The "␣" of a space hangs below the baseline: room for it above the axis title
+        # (both plots alike, so side by side their x axes stay level).
+        for plot in (self.plot, self.loss_plot):
+            style.room_for_descenders(plot.getAxis("bottom"), t)
+
+    def _on_arrangement(self):
+        # The heatmap's empty right axis lines its x axis up with the loss plot's below it
+        # ("ln V"); side by side it only pushed the colour bar away from its heatmap.
+        stacked = self.plot_flow.arrangement in ("rows", "column")
+        if self.plot.getAxis("right").isVisible() != stacked:
+            self.plot.showAxis("right", stacked)
 
     def on_reflow(self):
+        self._show_every_step()
+
+    def _show_every_step(self):
         T = self.session.trace.T
-        self.plot.setXRange(-0.5, T - 0.5, padding=0)
-        self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
+        self.plot_flow.set_x_range([self.plot, self.loss_plot], -0.5, T - 0.5)
 
     def _new_trace(self, tr):
         T, V = tr.T, tr.vocab_size
@@ -113,8 +127,7 @@ class OutputsPanel(Panel):
         top = max(float(np.max(tr.losses)), math.log(V)) * 1.12
         self.loss_plot.setYRange(0, top, padding=0)
         # Both plots span every step (linked when stacked, side by side each on its own).
-        self.plot.setXRange(-0.5, T - 0.5, padding=0)
-        self.loss_plot.setXRange(-0.5, T - 0.5, padding=0)
+        self._show_every_step()
         self.uniform.setPos(math.log(V))
         self.uniform_axis.setTicks([[(math.log(V), "ln V")], []])
         self._tick_key = None
@@ -172,6 +185,7 @@ class OutputsPanel(Panel):
         self._tick_key = None
         if not self._dirty and self.session is not None:
             self._update_ticks(self.session.trace)
+            self._show_every_step()
 
     def _show_hover(self, text):
         self.readout.setText(text)

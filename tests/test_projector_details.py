@@ -1,0 +1,142 @@
+"""Details a student at the back of the room sees on a projector (1366x768 and 1280x720, in
+presentation mode): glyphs that touch, text cut short, ranges that lose steps, marks too faint
+to read.  Each test measures the geometry Qt and pyqtgraph actually use."""
+import pytest
+from PyQt5.QtCore import QRectF
+from PyQt5.QtGui import QFontMetricsF, QImage, QPainter
+from PyQt5.QtWidgets import QApplication
+
+from bpttviz.gui.main_window import MainWindow
+from bpttviz.session import Session
+
+PROJECTORS = [(1366, 768), (1280, 720)]
+IDS = ["1366x768", "1280x720"]
+
+
+def settle(n=6):
+    for _ in range(n):
+        QApplication.processEvents()
+
+
+@pytest.fixture
+def presenting(qtbot):
+    """open(preset, size, view) -> the view's panel in a presenting window at that size."""
+    windows = []
+
+    def open_view(size, view, preset="min-char-rnn", at="backward:3"):
+        win = MainWindow(Session(preset))
+        qtbot.addWidget(win)
+        windows.append(win)
+        win.set_presentation(True, fullscreen=False)
+        win.resize(*size)
+        win.show()
+        qtbot.waitExposed(win)
+        settle()
+        win.session.set_event(at)
+        win.show_view(view)
+        settle()
+        return win.panels[view]
+    yield open_view
+    for win in windows:
+        win.set_presentation(False)
+        win.close()
+
+
+def draw_specs(axis):
+    img = QImage(8, 8, QImage.Format_ARGB32)
+    qp = QPainter(img)
+    try:
+        return axis.generateDrawSpecs(qp)
+    finally:
+        qp.end()
+
+
+def title_ink_top(axis) -> float:
+    """The top of the ink of an axis title, in the axis' coordinates."""
+    label = axis.label
+    block = label.document().firstBlock()
+    line = block.layout().lineAt(0)
+    font = block.begin().fragment().charFormat().font()
+    tight = QFontMetricsF(font).tightBoundingRect(block.text())
+    return label.pos().y() + block.layout().position().y() + line.y() + line.ascent() + tight.top()
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_space_tick_glyph_clears_the_x_axis_title(presenting, size):
+    """The "␣" tick (a space) hangs below the baseline: it touched "input character x_t"."""
+    p = presenting(size, "outputs")
+    axis = p.plot.getAxis("bottom")
+    _, _, texts = draw_specs(axis)
+    strings = [s for _, _, s in texts]
+    assert "␣" in strings
+    fm = QFontMetricsF(axis.style["tickFont"])
+    ink_bottom = max(rect.top() + fm.ascent() + fm.tightBoundingRect(s).bottom()
+                     for rect, _, s in texts)
+    assert ink_bottom + 1 <= title_ink_top(axis), (ink_bottom, title_ink_top(axis))
+
+
+def test_outputs_plots_show_every_step_after_any_resize(qtbot):
+    """Stacked, the loss plot is linked to the heatmap by pixels: spanning the colour bar's
+    column as well it was wider, and setting its range after the heatmap's dragged the
+    heatmap to steps 0..21 of 25.  After every resize (rows, side by side and back) both
+    show exactly the window's steps, and stacked their steps line up."""
+    from bpttviz.gui.panels import panel_by_key
+
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key("outputs")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 700)
+    p.show()
+    qtbot.waitExposed(p)
+    T = s.trace.T
+    seen = set()
+    for w, h in [(900, 700), (700, 900), (1400, 420), (900, 700), (600, 1000), (1200, 800),
+                 (1400, 430), (500, 900), (800, 600)]:
+        p.resize(w, h)
+        settle(5)
+        seen.add(p.plot_flow.arrangement)
+        for plot in (p.plot, p.loss_plot):
+            lo, hi = plot.viewRange()[0]
+            assert lo == pytest.approx(-0.5, abs=0.02) and hi == pytest.approx(T - 0.5, abs=0.02), \
+                ((w, h), p.plot_flow.arrangement, plot is p.plot, lo, hi)
+        if p.plot_flow.arrangement == "rows":
+            heat, loss = p.plot.vb.sceneBoundingRect(), p.loss_plot.vb.sceneBoundingRect()
+            assert abs(heat.left() - loss.left()) < 1 and abs(heat.right() - loss.right()) < 1
+    assert {"rows", "side"} <= seen
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_outputs_colour_bar_sits_beside_its_heatmap(presenting, size):
+    """Side by side the heatmap kept the empty right axis that lines it up with the loss
+    plot below it when stacked: its colour bar stood ~85 px away."""
+    p = presenting(size, "outputs")
+    assert p.plot_flow.arrangement == "side"
+    heat = p.plot.vb.sceneBoundingRect()
+    bar = p.heatmap.bar.sceneBoundingRect()
+    assert 0 <= bar.left() - heat.right() < 0.5 * p._right_w, (heat, bar)
+
+
+def combo_text_room(combo) -> int:
+    """The width the combo's style gives its text (the edit field, without the arrow)."""
+    from PyQt5.QtWidgets import QStyle, QStyleOptionComboBox
+    opt = QStyleOptionComboBox()
+    combo.initStyleOption(opt)
+    opt.rect = combo.rect()
+    return combo.style().subControlRect(QStyle.CC_ComboBox, opt, QStyle.SC_ComboBoxEditField,
+                                        combo).width()
+
+
+@pytest.mark.parametrize("preset", ["min-char-rnn", "lstm-gates"])
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_hidden_states_quantity_combo_shows_its_whole_text(presenting, size, preset):
+    """The combo asked for five characters and showed "h  hidden" cut in presentation."""
+    from PyQt5.QtGui import QFontMetrics
+    p = presenting(size, "hidden_states", preset=preset)
+    combo = p.combo
+    assert combo.count() >= 1
+    fm = QFontMetrics(combo.font())   # the font the combo paints its text with
+    need = fm.horizontalAdvance(combo.currentText())
+    assert combo_text_room(combo) >= need, (combo.currentText(), combo.width(), need)
+    longest = max(fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+    assert combo.sizeHint().width() >= longest
