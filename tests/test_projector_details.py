@@ -2,7 +2,6 @@
 presentation mode): glyphs that touch, text cut short, ranges that lose steps, marks too faint
 to read.  Each test measures the geometry Qt and pyqtgraph actually use."""
 import pytest
-from PyQt5.QtCore import QRectF
 from PyQt5.QtGui import QFontMetricsF, QImage, QPainter
 from PyQt5.QtWidgets import QApplication
 

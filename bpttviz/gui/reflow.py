@@ -235,9 +235,14 @@ class PlotFlow(QObject):
         its leader's is pushed back onto the leader mapped through their pixel positions (the
         heatmap above the loss bars then showed steps 0..21 of 25); set first, the leader's
         own range replaces it and the follower takes its pixel share of it."""
-        followers = {id(f) for f, _ in self.x_links}
-        for plot in sorted(plots, key=lambda p: id(p) not in followers):
+        for plot in sorted(plots, key=self._is_leader):
             plot.setXRange(lo, hi, padding=0)
+
+    def _is_follower(self, item) -> bool:
+        return any(f is item for f, _ in self.x_links)
+
+    def _is_leader(self, item) -> bool:
+        return not self._is_follower(item)
 
     def fit(self, force: bool = False) -> bool:
         """Re-place the groups if the view's shape calls for another arrangement (or, with
@@ -290,10 +295,9 @@ class PlotFlow(QObject):
             width = max(len(r) for r in items_per_row)
             # A follower linked by pixels keeps to its leader's column: spanning the colour
             # bar's column too it was wider and showed steps that do not exist.
-            followers = {id(f) for f, _ in self.x_links}
             for r, items in enumerate(items_per_row):
                 for c, item in enumerate(items):
-                    span = width - c if c == len(items) - 1 and id(item) not in followers else 1
+                    span = width - c if c == len(items) - 1 and not self._is_follower(item) else 1
                     layout.addItem(item, row=r, col=c, colspan=span)
                 # groups side by side in a row get the same air as side by side (so an
                 # export at another size, which may arrange it the other way, looks alike)
