@@ -215,3 +215,37 @@ def test_ctrl_c_while_the_final_manifest_is_written_still_lists_every_file(tmp_p
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["interrupted"] is True
     assert {f["file"] for f in manifest["files"]} == {"hidden_states.png", "outputs.png"}
+
+
+def test_long_qt_path_is_decimated_and_cut_in_pieces():
+    """Qt writes a curve as ``M x,y L x,y L x,y ...`` (one L per point): such a path over
+    thousands of points is decimated to its per-column envelope and cut into short pieces
+    that continue one another; a filled outline and a dashed line are left whole."""
+    from bpttviz.export.svgfix import CHUNK, fix_svg
+    n = 5000
+    x = np.linspace(0, 100, n)
+    y = 50 + 40 * np.sin(np.arange(n))  # a zigzag: every column spans 10..90
+    d = "M%.3f,%.3f " % (x[0], y[0]) + " ".join("L%.3f,%.3f" % p for p in zip(x[1:], y[1:]))
+    short = "M0,0 L1,1 L2,0"
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100">'
+           f'<g fill="none" stroke="#000" stroke-width="2" transform="matrix(2,0,0,1,0,0)">'
+           f'<path d="{d}"/></g>'
+           f'<g fill="#f00" stroke="#000" stroke-width="1" transform="matrix(2,0,0,1,0,0)">'
+           f'<path d="{d}"/></g>'
+           f'<g fill="none" stroke="#000" stroke-dasharray="4,2" transform="matrix(2,0,0,1,0,0)">'
+           f'<path d="{short}"/></g></svg>')
+    root = ET.fromstring(fix_svg(svg.encode(), 200, 100))
+    ns = "{http://www.w3.org/2000/svg}"
+    stroked, filled, dashed = root.iter(f"{ns}g")
+    pieces = [p.get("d") for p in stroked.iter(f"{ns}path")]
+    pts = [np.array([[float(v) for v in xy.split(",")]
+                     for xy in piece.replace("M", " ").replace("L", " ").split()]) for piece in pieces]
+    assert len(pieces) > 1 and all(len(p) <= CHUNK for p in pts)
+    for a, b in zip(pts, pts[1:]):
+        np.testing.assert_allclose(a[-1], b[0])  # each piece starts where the last ended
+    whole = np.vstack(pts)
+    assert len(whole) < n / 3  # decimated (2 page px per column, ~4 points each)
+    np.testing.assert_allclose([whole[:, 0].min(), whole[:, 0].max()], [0, 200], atol=0.01)
+    np.testing.assert_allclose([whole[:, 1].min(), whole[:, 1].max()], [y.min(), y.max()], atol=0.01)
+    assert len(list(filled.iter(f"{ns}path"))) == 1  # a filled outline stays one piece
+    assert len(list(dashed.iter(f"{ns}path"))) == 1

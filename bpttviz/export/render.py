@@ -292,8 +292,9 @@ def export_mode(scene, painter):
     try:
         yield
     finally:
-        for it, saved in thinned:
+        for it, saved, segmented in thinned:
             it.setDownsampling(*saved)
+            it.curve.setSegmentedLineMode(segmented)
         for it in items:
             it.setExportMode(False)
 
@@ -319,8 +320,12 @@ def _thin_long_curves(scene) -> list:
             continue
         o = it.opts
         out.append((it, (o.get("downsample", 1), o.get("autoDownsample", False),
-                         o.get("downsampleMethod", "peak"))))
+                         o.get("downsampleMethod", "peak")), it.curve.opts["segmentedLineMode"]))
         it.setDownsampling(ds=max(1, n // px), auto=False, method="peak")
+        # One path, not one SVG element per segment (the live plots draw thick lines as
+        # segments, fast on screen, but thousands of elements cost export time in every
+        # format); svgfix cuts it into short pieces that renderers stroke fast.
+        it.curve.setSegmentedLineMode("off")
     return out
 
 
