@@ -139,3 +139,47 @@ def test_hidden_states_quantity_combo_shows_its_whole_text(presenting, size, pre
     assert combo_text_room(combo) >= need, (combo.currentText(), combo.width(), need)
     longest = max(fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
     assert combo.sizeHint().width() >= longest
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+@pytest.mark.parametrize("preset, at", [("min-char-rnn", "backward:3"), ("lstm-gates", "forward:3"),
+                                        ("min-char-rnn", "update")])
+def test_code_lines_fit_and_the_running_loop_shows_from_its_start(presenting, size, preset, at):
+    """Every code line (comments too) fits the pane without a sideways scroll bar or a
+    wrap, and the loop the event runs is shown from its first line, running line included."""
+    panel = presenting(size, "code", preset=preset, at=at)
+    code = panel.code
+    fm = QFontMetricsF(code.font())
+    room = code.viewport().width() - 2 * code.document().documentMargin()
+    longest = max((text for text, _ in panel.lines), key=len)
+    assert fm.horizontalAdvance(longest) <= room, (longest, fm.horizontalAdvance(longest), room)
+    assert not code.horizontalScrollBar().isVisible()
+    # still projector-sized: not shrunk below 60 % of the presentation font
+    assert code.font().pointSizeF() >= 0.6 * panel._theme.font(panel._theme.mono_pt, mono=True).pointSizeF()
+    top = code.firstVisibleBlock().blockNumber()
+    first, last = min(panel.highlighted_lines), max(panel.highlighted_lines)
+    rows = code.viewport().height() // fm.lineSpacing()
+    assert top <= first, (top, first)  # the loop's head is on screen
+    assert panel.main_line < top + rows  # ... and so is the running line
+    if last - first + 2 <= rows:
+        assert last < top + rows  # the whole loop when it fits
+
+
+def test_code_reports_norm_clipping_as_rescaled(qtbot):
+    """Norm clipping rescales every entry by one factor: the numbers say "rescaled by",
+    never "% of entries clipped" (that is value clipping's effect)."""
+    s = Session("min-char-rnn")
+    s.edit("clip", clip="norm", clip_value=0.05)
+    s.set_event("clip")
+    from bpttviz.gui.panels.code import CodePanel
+    panel = CodePanel(s)
+    qtbot.addWidget(panel)
+    panel.redraw()
+    lines = panel.value_lines()
+    per_param = [ln for ln in lines if ln.startswith("||d")]
+    assert per_param and all("rescaled by" in ln for ln in per_param), lines
+    assert not any("entries clipped" in ln for ln in lines)
+    s.edit("clip", clip="value", clip_value=0.05)
+    s.set_event("clip")
+    panel.redraw()
+    assert any("entries clipped" in ln for ln in panel.value_lines())

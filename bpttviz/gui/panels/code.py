@@ -11,9 +11,9 @@ backward loop, ``c``/``C`` clipping, ``u``/``U`` the update.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
+from PyQt5.QtGui import QColor, QFont, QTextCharFormat, QTextCursor, QTextFormat
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, pyqtSignal
 
 from ...engine.clipping import clip_spec
 from ...engine.optim import OPTIMIZER_SPECS
@@ -23,8 +23,11 @@ from .base import Panel
 
 _BACK_HEAD = [
     ("# backward pass: one event per step, t = T-1 down to 0", ""),
-    ("dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)", ""),
-    ("dbh, dby = np.zeros_like(bh), np.zeros_like(by)", ""),
+    # (seed 000 zeroes the five on two lines of up to 77 characters: three shorter lines
+    # keep every line of every listing within 75, readable at projector size)
+    ("dWxh, dWhh = np.zeros_like(Wxh), np.zeros_like(Whh)", ""),
+    ("dWhy, dby = np.zeros_like(Why), np.zeros_like(by)", ""),
+    ("dbh = np.zeros_like(bh)", ""),
 ]
 
 PHASE_TAG = {"forward": "f", "backward": "b", "clip": "c", "update": "u"}
@@ -49,8 +52,30 @@ def _step_values(tr, source: str, t: int):
     return getattr(tr, source)[t]
 
 
+def _clip_effect(report, k: str) -> str:
+    """What the clip rule did to parameter ``k``, in the rule's own words: value clipping
+    changes entries, norm clipping rescales (it changes every entry, by one factor)."""
+    if report.mode is None:
+        return "no clipping"
+    if report.mode == "value":
+        return f"{100 * report.fraction_clipped[k]:.1f}% of entries clipped"
+    before, after = report.norms_before[k], report.norms_after[k]
+    if before > 0 and np.isfinite(before) and after < before:
+        return f"rescaled by {after / before:.3g}"
+    return "unchanged"
+
+
 def fmt(name, values, n=6):
     return style.format_values(name, values, max_shown=n)
+
+
+class _CodeView(QPlainTextEdit):
+    """The code pane: says when it has been resized (its scroll range then up to date)."""
+    sigResized = pyqtSignal()
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self.sigResized.emit()
 
 
 class CodePanel(Panel):
@@ -81,7 +106,7 @@ class CodePanel(Panel):
         for w in (self.words, self.equation):
             style.shrinkable(w)
             w.setStyleSheet(f"color: {t.foreground}; padding: 2px 6px;")
-        self.code = QPlainTextEdit()
+        self.code = _CodeView()
         self.values = QPlainTextEdit()
         for w in (self.code, self.values):
             w.setReadOnly(True)
@@ -105,9 +130,11 @@ class CodePanel(Panel):
         lay.addWidget(self.equation)
         lay.addWidget(split, 1)
         self._code_key = None
+        self._fitting = False
         self.lines = []
         self.highlighted_lines = []
         self.main_line = None
+        self.code.sigResized.connect(self._on_code_resize)
 
     #: Below this height the view is short (a 720-line screen): the words and equation,
     #: which the window's header also shows, give their lines to the code, and the numbers
@@ -125,7 +152,71 @@ class CodePanel(Panel):
         if self.split.orientation() != orient:
             self.split.setOrientation(orient)
             total = self.width() if side else self.height()
-            self.split.setSizes([total * 3 // 5, total * 2 // 5])
+            # beside the numbers, the code gets two thirds: its lines are up to 75
+            # characters and do not wrap well, the numbers wrap at any width
+            share = 2 / 3 if side else 3 / 5
+            self.split.setSizes([int(total * share), total - int(total * share)])
+
+    def _on_code_resize(self):
+        # The code pane's own size (the panel's, a splitter drag), once its scroll range is
+        # updated
+        if not self._fitting:
+            self._fitting = True
+            try:
+                self._fit_code_font()
+            finally:
+                self._fitting = False
+
+    #: The code's font shrinks to this fraction of the theme's at the least, so that its
+    #: longest line fits the pane; below it the lines wrap (nothing is cut off).
+    MIN_FONT_FRACTION = 0.6
+
+    def _fit_code_font(self):
+        """The code in the theme's monospace font, or smaller so that its longest line fits
+        the pane's width (comments included: they say why each line is there)."""
+        from PyQt5.QtGui import QFontMetricsF
+        base = self._theme.font(self._theme.mono_pt, mono=True)
+        longest = max((text for text, _ in self.lines), key=len, default="")
+        room = self.code.viewport().width() - 2 * self.code.document().documentMargin() - 4
+        need = QFontMetricsF(base).horizontalAdvance(longest)
+        fraction = 1.0 if need <= room or need <= 0 else max(self.MIN_FONT_FRACTION, room / need)
+        font = QFont(base)
+        while True:  # (text widths do not scale exactly with the size: hinting)
+            font.setPointSizeF(base.pointSizeF() * fraction)
+            fits = QFontMetricsF(font).horizontalAdvance(longest) <= room
+            if fits or fraction <= self.MIN_FONT_FRACTION:
+                break
+            fraction = max(self.MIN_FONT_FRACTION, fraction * 0.97)
+        if font != self.code.font():
+            self.code.setFont(font)
+            self.values.setFont(font)  # (the numbers at the code's size, side by side)
+        mode = QPlainTextEdit.NoWrap if fits else QPlainTextEdit.WidgetWidth
+        if self.code.lineWrapMode() != mode:
+            self.code.setLineWrapMode(mode)
+        self._scroll_to_block()
+
+    def _scroll_to_block(self):
+        """Show the loop the event runs from its first line (one line of context above)
+        when it fits the pane; otherwise keep the running line in the middle."""
+        if self.main_line is None or not self.highlighted_lines:
+            return
+        code, doc = self.code, self.code.document()
+        first, last = min(self.highlighted_lines), max(self.highlighted_lines)
+        bar = code.verticalScrollBar()
+        bar.setValue(min(doc.findBlockByNumber(max(0, first - 1)).firstLineNumber(), bar.maximum()))
+
+        def bottom_of(n):
+            block = doc.findBlockByNumber(n)
+            return code.blockBoundingGeometry(block).translated(code.contentOffset()).bottom()
+        height = code.viewport().height()
+        if bottom_of(last) > height:  # the loop's end below: scroll down as far as its head allows
+            while bar.value() < min(doc.findBlockByNumber(first).firstLineNumber(), bar.maximum()) \
+                    and bottom_of(last) > height:
+                bar.setValue(bar.value() + 1)
+        if bottom_of(self.main_line) > height or code.firstVisibleBlock().blockNumber() > first:
+            # the loop is longer than the pane: the running line in the middle
+            code.setTextCursor(QTextCursor(doc.findBlockByNumber(self.main_line)))
+            code.centerCursor()
 
     def _set_code(self, cell, clip, optimizer):
         key = (cell, clip, optimizer)
@@ -134,6 +225,7 @@ class CodePanel(Panel):
         self._code_key = key
         self.lines = code_lines(cell, clip, optimizer)
         self.code.setPlainText("\n".join(text for text, _ in self.lines))
+        self._fit_code_font()
 
     def redraw(self):
         s = self.session
@@ -162,9 +254,8 @@ class CodePanel(Panel):
             sels.append(sel)
         self.code.setExtraSelections(sels)
         if self.main_line is not None:
-            cur = QTextCursor(doc.findBlockByNumber(self.main_line))
-            self.code.setTextCursor(cur)
-            self.code.centerCursor()
+            self.code.setTextCursor(QTextCursor(doc.findBlockByNumber(self.main_line)))
+        self._scroll_to_block()
         self.values.setPlainText("\n".join(self.value_lines()))
 
     def value_lines(self):
@@ -206,7 +297,7 @@ class CodePanel(Panel):
             rep = tr.clip
             for k in list(tr.grads_raw):
                 out.append(f"||d{k}||: {tr.grad_norms_raw[k]:.4g} -> {tr.grad_norms[k]:.4g}   "
-                           f"({100 * rep.fraction_clipped[k]:.1f}% of entries clipped)")
+                           f"({_clip_effect(rep, k)})")
             out.append(f"global norm: {tr.grad_norm_before_clip:.4g} -> {tr.grad_norm_after_clip:.4g}")
             out.append(f"cos(raw, clipped) = {rep.cosine:.5f}")
         else:
