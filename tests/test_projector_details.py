@@ -183,3 +183,18 @@ def test_code_reports_norm_clipping_as_rescaled(qtbot):
     s.set_event("clip")
     panel.redraw()
     assert any("entries clipped" in ln for ln in panel.value_lines())
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+@pytest.mark.parametrize("preset", ["min-char-rnn", "vanishing"])
+def test_decay_labels_its_top_tick_one(presenting, size, preset):
+    """Distance 0 is the identity (||dh_t/dh_t|| = 1): its tick '1' keeps its label however
+    many decades the plot spans (pyqtgraph drops a label that sticks out of the plot)."""
+    panel = presenting(size, "decay", preset=preset)
+    axis = panel.plot.getAxis("left")
+    texts = [text for _, _, text in draw_specs(axis)[2]]
+    assert "1" in texts or "10⁰" in texts, texts
+    panel.resize(panel.width(), panel.height() - 120)  # ... also after the view shrinks
+    settle()
+    texts = [text for _, _, text in draw_specs(axis)[2]]
+    assert "1" in texts or "10⁰" in texts, texts

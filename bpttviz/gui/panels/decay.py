@@ -113,6 +113,8 @@ class DecayPanel(Panel):
                                     "ρ^d and σ^d")
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setLogMode(x=False, y=True)
+        self._y_wanted = None
+        self.plot.getViewBox().sigResized.connect(self._on_plot_resize)
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.plot.getAxis("left").setWidth(int(96 * t.scale))
         dot = pg.mkColor(t.forward)
@@ -281,7 +283,8 @@ class DecayPanel(Panel):
         hi = max(hi, 0.6)
         lo = min(lo, -0.6)
         self.plot.setXRange(-0.5, max(T - 0.5, 1.0), padding=0)
-        self.plot.setYRange(lo, hi, padding=0)
+        self._y_wanted = (lo, hi - 0.6)  # (the lowest value, the highest: 10^0 at distance 0)
+        self._apply_y_range()
         self.message.setPos(max(T - 1, 1) / 2, 10 ** ((lo + hi) / 2))
         if not self.skipped and T > 1:
             far = self.mean[-1]
@@ -292,6 +295,24 @@ class DecayPanel(Panel):
             self.info.setText("")
         else:
             self.info.setText(f"ρ and σ still describe this Whh (×{self._applied:.2f}).")
+
+    def _apply_y_range(self):
+        """The y range from the lowest value to above the highest, with room in *pixels* for
+        the top tick's label: pyqtgraph drops a label that would stick out of the plot, and
+        a fixed 0.6 decade left '1' (10^0: distance 0, the identity) unlabelled on a
+        projector, where 25 decades share 300 px."""
+        from PyQt5.QtGui import QFontMetricsF
+        lo, top = self._y_wanted
+        axis = self.plot.getAxis("left")
+        label = QFontMetricsF(axis.style.get("tickFont") or axis.font()).height()
+        height = max(1.0, self.plot.getViewBox().height())
+        a = min(0.3, (label / 2 + 3) / height)  # the share of the height above the top value
+        hi = max(top + 0.6, (top - a * lo) / (1 - a))
+        self.plot.setYRange(lo, hi, padding=0)
+
+    def _on_plot_resize(self, *_):
+        if self._y_wanted is not None:
+            self._apply_y_range()
 
     @staticmethod
     def reference(x, T: int) -> np.ndarray:
