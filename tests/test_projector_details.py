@@ -198,3 +198,25 @@ def test_decay_labels_its_top_tick_one(presenting, size, preset):
     settle()
     texts = [text for _, _, text in draw_specs(axis)[2]]
     assert "1" in texts or "10⁰" in texts, texts
+
+
+def test_gates_box_the_current_step_in_both_passes_and_explain_the_empty_flow(qtbot):
+    """The heatmaps frame the current step's column in the backward pass too (its gates are
+    what the step's gradient goes through), and the gradient-flow plot, empty during the
+    forward pass, says what fills it."""
+    from bpttviz.gui.panels.gates import GatesPanel
+    s = Session("lstm-gates")
+    panel = GatesPanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 500)
+    panel.show()
+    settle()
+    for at, t, empty in (("forward:5", 5, True), ("backward:3", 3, False)):
+        s.set_event(at)
+        panel.refresh()
+        settle()
+        for hm in panel.heatmaps.values():
+            assert hm.cursor.isVisible(), at
+            assert hm.cursor.rect().center().x() == pytest.approx(t)
+        assert panel.flow_empty.isVisible() is empty, at
+        assert panel.flow_cursor.isVisible() is not empty

@@ -229,6 +229,11 @@ class GatesPanel(Panel):
             prefix="gradient flow plot: "))
         self.flow_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.flow_plot.addItem(self.flow_cursor)
+        # Before the backward pass the plot is empty: say what fills it
+        self.flow_empty = pg.TextItem("the backward pass\nfills this plot", color=t.foreground,
+                                      anchor=(0.5, 0.5))
+        self.flow_empty.setFont(t.font(t.label_pt))
+        self.flow_plot.addItem(self.flow_empty)
 
     def _new_trace(self, tr):
         for name, hm in self.heatmaps.items():
@@ -242,8 +247,10 @@ class GatesPanel(Panel):
         allv = np.concatenate(list(self.flow.values()))
         pos = allv[np.isfinite(allv) & (allv > 0)]
         lo, hi = (np.log10(pos.min()), np.log10(pos.max())) if pos.size else (-3.0, 0.0)
-        self.flow_plot.setYRange(np.floor(lo - 0.15), np.ceil(hi + 0.15), padding=0)
+        y0, y1 = np.floor(lo - 0.15), np.ceil(hi + 0.15)
+        self.flow_plot.setYRange(y0, y1, padding=0)
         self.flow_plot.setXRange(-0.5, tr.T - 0.5, padding=0)
+        self.flow_empty.setPos((tr.T - 1) / 2, (y0 + y1) / 2)  # (log axis: the exponent)
         H = tr.hidden_size
         cm = ""
         if "c" in self.heatmaps:
@@ -309,11 +316,13 @@ class GatesPanel(Panel):
             self.data[name] = data
         for name, hm in self.heatmaps.items():
             hm.set_data(self.data[name])
-            hm.set_cursor(cur if not st.in_backward else None)
+            # (backward too: the step's gates are what its gradient passes through)
+            hm.set_cursor(cur)
         b = st.backward_from
         ts = np.arange(b, tr.T, dtype=float)
         for key, curve in self.flow_curves.items():
             curve.setData(ts, np.maximum(self.flow[key][b:], _TINY))
+        self.flow_empty.setVisible(b >= tr.T)
         back = cur if st.in_backward else None
         self.flow_cursor.setVisible(back is not None)
         if back is not None:
