@@ -220,3 +220,22 @@ def test_gates_box_the_current_step_in_both_passes_and_explain_the_empty_flow(qt
             assert hm.cursor.rect().center().x() == pytest.approx(t)
         assert panel.flow_empty.isVisible() is empty, at
         assert panel.flow_cursor.isVisible() is not empty
+
+
+def test_grad_norms_key_names_the_threshold_line_only_when_drawn(qtbot):
+    """Value clipping draws no threshold line (it limits entries, not a norm): the key
+    leaves it out then; with a norm mode the line is drawn and keyed with heavy dashes."""
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    s = Session("min-char-rnn")
+    s.set_event("clip")
+    panel = GradNormsPanel(s)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    assert s.config.clip == "value"
+    assert "threshold" not in panel.key_label.text()
+    assert len(panel.threshold.xData if panel.threshold.xData is not None else []) == 0
+    s.edit("clip", clip="norm")
+    s.set_event("clip")
+    panel.refresh()
+    assert "threshold" in panel.key_label.text() and "\u2501" in panel.key_label.text()
+    assert len(panel.threshold.xData) == 2

@@ -32,6 +32,9 @@ def fmt_norm(v: float) -> str:
     return f"{v:.3g}"
 
 
+THRESHOLD_COLOUR = "#d7191c"
+
+
 def clip_summary(report, names) -> str:
     """What the clip rule did, in the words of that rule: value clipping changed entries,
     norm clipping rescaled everything by one factor, param-norm rescaled some parameters."""
@@ -143,12 +146,11 @@ class GradNormsPanel(Panel):
                                          brush=t.clipped, pen=pg.mkPen(t.foreground, width=1))
         self.plot.addItem(self.raw_bars)
         self.plot.addItem(self.clip_bars)
-        self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 3, Qt.DashLine), connect="pairs")
+        self.threshold = pg.PlotDataItem([], [], pen=t.pen(THRESHOLD_COLOUR, 3, Qt.DashLine), connect="pairs")
         self.plot.addItem(self.threshold)
         # The key outside the plot: inside, it covered the tall bars.
-        self.key_label = style.key_label([(t.raw, "\u25a0", "before clipping"),
-                                          (t.clipped, "\u25a0", "after clipping"),
-                                          ("#d7191c", "\u2504", "threshold c")], t)
+        self.key_label = style.key_label(self._key_entries(True), t)
+        self._key_threshold = True
         self.value_font = t.font(t.tick_pt - 1, bold=True)
         self._value_fm = QFontMetrics(self.value_font)
         self.value_texts = []   # (raw, clipped) TextItems per group: the printed values
@@ -315,6 +317,7 @@ class GradNormsPanel(Panel):
                 bars.setOpts(x=x + dx, y0=0.0, height=h, width=BAR_W)
         self._place_values(raw, clipped, log)
         c = cfg.clip_value
+        self._show_threshold_in_key(cfg.clip in ("norm", "param-norm"))
         if cfg.clip == "norm":
             self.threshold.setData([len(self.groups) - 1.5, len(self.groups) - 0.5], [c, c])
             self._annot(f"threshold c = {c:g} on the global norm")
@@ -342,6 +345,20 @@ class GradNormsPanel(Panel):
             self.info.setText("Gradients appear during the backward pass (forward step "
                               f"{st.current_t} of {tr.T - 1}).")
 
+
+    def _key_entries(self, threshold: bool):
+        t = self._theme
+        entries = [(t.raw, "\u25a0", "before clipping"), (t.clipped, "\u25a0", "after clipping")]
+        if threshold:  # (heavy dashes: a light '┄' was a faint smudge on a projector)
+            entries.append((THRESHOLD_COLOUR, "\u2501 \u2501", "threshold c"))
+        return entries
+
+    def _show_threshold_in_key(self, shown: bool):
+        """The key names the threshold line only when the plot draws it (norm modes; value
+        clipping limits entries, not a norm)."""
+        if shown != self._key_threshold:
+            self._key_threshold = shown
+            self.key_label.setText(style.key_html(self._key_entries(shown)))
 
     def _value_text_px(self) -> float:
         """How tall a printed value stands above its bar: a line, or a number's length when
