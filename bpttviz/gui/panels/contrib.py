@@ -82,7 +82,9 @@ class ContributionsPanel(Panel):
         self.mask.setZValue(5)
         self.heat_plot.addItem(self.mask)
         self.bar_plot = self.view.addPlot(row=1, col=0)
-        style.style_plot(self.bar_plot, "step k (backward: right to left)", "‖part‖")
+        # (the key names both marks; "‖part‖" here, beside the colour bar's "log10 ||part||",
+        # read as one crowded label on a projector)
+        style.style_plot(self.bar_plot, "step k (backward: right to left)", "norm")
         self.bar_plot.setXLink(self.heat_plot)
         self.bar_plot.getAxis("left").setWidth(int(92 * t.scale))
         self.heat_plot.getAxis("left").setWidth(int(92 * t.scale))
@@ -100,8 +102,7 @@ class ContributionsPanel(Panel):
         self.bar_plot.addItem(self.total)
         # The key sits above the plots: a legend inside the small bar plot covered its data.
         self.plot_key = style.key_label([(t.raw, "■", "step k's own part"),
-                                    (t.clipped, "●", "running total ||dWhh||")], t,
-                                   prefix="bars: ")
+                                    (t.clipped, "●", "running total ||dWhh||")], t)
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.bar_plot.addItem(self.bar_cursor)
         self.empty_text = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
