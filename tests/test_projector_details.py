@@ -239,3 +239,46 @@ def test_grad_norms_key_names_the_threshold_line_only_when_drawn(qtbot):
     panel.refresh()
     assert "threshold" in panel.key_label.text() and "\u2501" in panel.key_label.text()
     assert len(panel.threshold.xData) == 2
+
+
+def test_controls_never_touch_their_neighbours(qtbot):
+    """In every view's rows of controls on a 1280x720 projector, an input (button, box,
+    slider) and what follows it are apart: a following label by a group gap, a following
+    input by a small one ("Pause" touched "stop after", a combo the next label)."""
+    from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox,
+                                 QHBoxLayout, QLabel, QWidget)
+    inputs = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox)
+    win = MainWindow(Session("min-char-rnn"))
+    qtbot.addWidget(win)
+    win.set_presentation(True, fullscreen=False)
+    win.resize(1280, 720)
+    win.show()
+    qtbot.waitExposed(win)
+    settle()
+    win.session.set_event("backward:3")
+    touching, rows_seen = [], 0
+    for key in list(win.panels):
+        win.show_view(key)
+        settle(4)
+        panel = win.panels[key]
+        layouts = [w.layout() for w in [panel] + panel.findChildren(QWidget)
+                   if w.layout() is not None and not isinstance(w, inputs)]
+        while layouts:
+            layout = layouts.pop()
+            layouts.extend(layout.itemAt(i).layout() for i in range(layout.count())
+                           if layout.itemAt(i).layout() is not None)
+            if not isinstance(layout, QHBoxLayout):
+                continue
+            row = [layout.itemAt(i).widget() for i in range(layout.count())]
+            row = sorted((w for w in row if w is not None and w.isVisible()), key=lambda w: w.x())
+            rows_seen += 1
+            for a, b in zip(row, row[1:]):
+                if not isinstance(a, inputs):
+                    continue
+                gap = b.x() - (a.x() + a.width())
+                need = 8 if isinstance(b, QLabel) else 4
+                if gap < need:
+                    touching.append((key, getattr(a, "text", str)(), getattr(b, "text", str)(), gap))
+    win.set_presentation(False)
+    assert rows_seen >= 8
+    assert not touching, touching

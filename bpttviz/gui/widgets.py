@@ -91,3 +91,42 @@ class ExplainBox(QWidget):
 
     def is_open(self) -> bool:
         return self.toggle.isChecked()
+
+
+def space_control_rows(root, gap: int, group: int) -> int:
+    """Give the rows of controls under ``root`` room to breathe: the style lays a row's
+    widgets 2 px apart, so on a projector "Pause" touched "stop after" and a combo box the
+    label of the next control.  In every horizontal row, a label that follows an input
+    starts a new group (``group`` px before it) and two neighbouring inputs get ``gap`` px;
+    a label stays close to the input it names.  Rows that already space an item are left
+    as they are there.  Returns how many gaps were added."""
+    from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox,
+                                 QHBoxLayout, QLabel, QLineEdit, QWidget)
+    inputs = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
+
+    def rows(layout):
+        if layout is None:
+            return
+        if isinstance(layout, QHBoxLayout):
+            yield layout
+        for i in range(layout.count()):
+            sub = layout.itemAt(i).layout()
+            if sub is not None:
+                yield from rows(sub)
+    added = 0
+    for widget in [root] + root.findChildren(QWidget):
+        if isinstance(widget, inputs):
+            continue  # (a spin box's or combo's own parts)
+        for row in list(rows(widget.layout())):
+            i = row.count() - 1
+            while i > 0:
+                item, before = row.itemAt(i).widget(), row.itemAt(i - 1).widget()
+                if item is not None and before is not None and isinstance(before, inputs):
+                    if isinstance(item, QLabel):
+                        row.insertSpacing(i, group)
+                        added += 1
+                    elif isinstance(item, inputs):
+                        row.insertSpacing(i, gap)
+                        added += 1
+                i -= 1
+    return added

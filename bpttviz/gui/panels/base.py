@@ -70,6 +70,7 @@ class Panel(QWidget):
         self._dirty = True
         self._seen_serial = None   # the trace serial on_trace last ran for
         self._shown = True
+        self._rows_spaced = False
         self._connections: List[tuple] = []
         self.listen(session.sigTraceChanged, self._on_trace_change)
         self.listen(session.sigCursorChanged, self._on_cursor_change)
@@ -201,6 +202,12 @@ class Panel(QWidget):
         """Bring the panel up to date now: ``on_trace`` if the trace changed since it last
         ran, then ``on_cursor``."""
         self._dirty = False
+        if not self._rows_spaced:  # (once the subclass has built its rows)
+            self._rows_spaced = True
+            from .. import style
+            from ..widgets import space_control_rows
+            t = style.theme()
+            space_control_rows(self, int(4 * t.scale), int(12 * t.scale))
         serial = self.session.trace_serial
         if serial != self._seen_serial:
             self._seen_serial = serial
