@@ -31,6 +31,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from PyQt5.QtCore import QEvent, QObject  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QGridLayout, QWidget  # noqa: E402
 
 import bpttviz.session as session_module  # noqa: E402
@@ -128,6 +129,32 @@ def bench(app, hidden_size, seq_length, events=None, cls=Session):
             builds)
 
 
+class _PaintCounter(QObject):
+    """Which of the views' viewports received a paint event since the last clear()."""
+
+    def __init__(self, views):
+        super().__init__()
+        self._viewports = [v.viewport() for v in views]
+        self._painted = []
+        for vp in self._viewports:
+            vp.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if event.type() == QEvent.Paint and not any(obj is p for p in self._painted):
+            self._painted.append(obj)
+        return False
+
+    def __contains__(self, viewport) -> bool:
+        return any(viewport is p for p in self._painted)
+
+    def clear(self) -> None:
+        self._painted.clear()
+
+    def remove(self) -> None:
+        for vp in self._viewports:
+            vp.removeEventFilter(self)
+
+
 def _views_shown(win):
     """The pyqtgraph views on screen now (the raised tabs' and the stepping core's)."""
     import pyqtgraph as pg
@@ -166,18 +193,23 @@ def bench_window(app, hidden_size, seq_length, steps=24):
         for _ in range(3):
             app.processEvents()
         views = _views_shown(win)
+        painted = _PaintCounter(views)
         times = []
         for _ in range(steps):
             if s.cursor >= n_events - 1:
                 s.home()
                 app.processEvents()
+            painted.clear()
             t0 = time.perf_counter()
             s.step(1)
             app.processEvents()
-            # (offscreen, Qt may defer the paint: paint the views now, as a screen would)
+            # (offscreen, Qt may defer the paint: paint the views it left, as a screen
+            # would; a view Qt painted already is not painted twice)
             for v in views:
-                v.viewport().repaint()
+                if v.viewport() not in painted:
+                    v.viewport().repaint()
             times.append(time.perf_counter() - t0)
+        painted.remove()
         bare = []
         for _ in range(steps):
             t0 = time.perf_counter()
