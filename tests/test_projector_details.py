@@ -282,3 +282,19 @@ def test_controls_never_touch_their_neighbours(qtbot):
     win.set_presentation(False)
     assert rows_seen >= 8
     assert not touching, touching
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+@pytest.mark.parametrize("view, at, item", [("loss", "backward:3", "empty_text"),
+                                            ("contrib", "forward:7", "empty_text"),
+                                            ("clipping", "forward:7", "empty_text")])
+def test_empty_plot_messages_stay_inside_their_plot(presenting, size, view, at, item):
+    """What fills an empty plot is said inside that plot, whole: wrapped to its width and
+    centred ("No training yet" lost its first and last letters side by side at 1366x768)."""
+    panel = presenting(size, view, at=at)
+    message = getattr(panel, item)
+    assert message.isVisible() and message.textItem.toPlainText()
+    vb = message.getViewBox()
+    inside = vb.sceneBoundingRect()
+    text = message.mapRectToScene(message.boundingRect())
+    assert inside.contains(text), (view, text, inside)

@@ -168,10 +168,7 @@ class ClipComparePanel(Panel):
                                         brush=pg.mkBrush("#000000"), pen=pg.mkPen("#ffffff", width=1))
         self.marks.setZValue(6)
         self.heat_plot.addItem(self.marks)
-        self.empty_text = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
-        self.empty_text.setFont(t.font(t.label_pt))
-        self.empty_text.setZValue(20)
-        self.norm_plot.addItem(self.empty_text)
+        self.empty_text = style.PlotMessage(self.norm_plot, t=t)
 
         self.explain = explain_label(EXPLAIN, t)
         lay = QVBoxLayout(self)
@@ -262,7 +259,6 @@ class ClipComparePanel(Panel):
             self.log_scale = False
             self.norm_plot.setYRange(0, 1, padding=0)
             self.empty_text.setText("No gradient yet:\nstep to the backward pass")
-            self.empty_text.setPos((G - 1) / 2, 0.5)
             self.empty_text.setVisible(True)
             self.note.setText(f"Forward pass (step {st.current_t} of {tr.T - 1}): no gradient yet; "
                               f"threshold c = {c:g}")

@@ -105,10 +105,7 @@ class ContributionsPanel(Panel):
                                     (t.clipped, "●", "running total ||dWhh||")], t)
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.bar_plot.addItem(self.bar_cursor)
-        self.empty_text = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
-        self.empty_text.setFont(t.font(t.label_pt))
-        self.empty_text.setZValue(20)
-        self.heat_plot.addItem(self.empty_text)
+        self.empty_text = style.PlotMessage(self.heat_plot, t=t)
 
         self.readout = style.readout_label("Hover a cell to read its value.")
         self.explain = explain_label(EXPLAIN, t)
@@ -212,7 +209,6 @@ class ContributionsPanel(Panel):
 
         if not st.in_backward:
             self.empty_text.setText("Filled during the backward pass\n(step forward or press End)")
-            self.empty_text.setPos((T - 1) / 2, (T - 1) / 2)
             self.empty_text.setVisible(True)
         else:
             self.empty_text.setVisible(False)

@@ -137,10 +137,7 @@ class DecayPanel(Panel):
             (t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance"),
             (t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d"),
             (t.highlight, "●", "pairs ending at the current t")], t)
-        self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
-        self.message.setFont(t.font(t.label_pt, bold=True))
-        self.message.setZValue(30)
-        self.plot.addItem(self.message)
+        self.message = style.PlotMessage(self.plot, t=t, bold=True)
         self.explain = explain_label(EXPLAIN, t)
         self.info = QLabel("")
         self.info.setFont(t.font(t.tick_pt))
@@ -285,7 +282,6 @@ class DecayPanel(Panel):
         self.plot.setXRange(-0.5, max(T - 0.5, 1.0), padding=0)
         self._y_wanted = (lo, hi - 0.6)  # (the lowest value, the highest: 10^0 at distance 0)
         self._apply_y_range()
-        self.message.setPos(max(T - 1, 1) / 2, 10 ** ((lo + hi) / 2))
         if not self.skipped and T > 1:
             far = self.mean[-1]
             # one line on a projector (the Whh factor is beside the slider)

@@ -230,10 +230,7 @@ class GatesPanel(Panel):
         self.flow_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.flow_plot.addItem(self.flow_cursor)
         # Before the backward pass the plot is empty: say what fills it
-        self.flow_empty = pg.TextItem("the backward pass\nfills this plot", color=t.foreground,
-                                      anchor=(0.5, 0.5))
-        self.flow_empty.setFont(t.font(t.label_pt))
-        self.flow_plot.addItem(self.flow_empty)
+        self.flow_empty = style.PlotMessage(self.flow_plot, "the backward pass fills this plot", t=t)
 
     def _new_trace(self, tr):
         for name, hm in self.heatmaps.items():
@@ -250,7 +247,6 @@ class GatesPanel(Panel):
         y0, y1 = np.floor(lo - 0.15), np.ceil(hi + 0.15)
         self.flow_plot.setYRange(y0, y1, padding=0)
         self.flow_plot.setXRange(-0.5, tr.T - 0.5, padding=0)
-        self.flow_empty.setPos((tr.T - 1) / 2, (y0 + y1) / 2)  # (log axis: the exponent)
         H = tr.hidden_size
         cm = ""
         if "c" in self.heatmaps:

@@ -188,11 +188,8 @@ class TrainingPanel(Panel):
         self.loss_plot.addItem(self.smooth_curve)
         # Before the first update the plots are empty: say what fills them (an exported
         # picture of empty axes explained nothing).
-        self.empty_text = pg.TextItem("No training yet:\n▶ Run (or Ctrl+T) fills these curves",
-                                      color=t.foreground, anchor=(0.5, 0.5))
-        self.empty_text.setFont(t.font(t.label_pt))
-        self.empty_text.setPos(5.0, 0.5)  # the middle of the empty plot's fixed range
-        self.loss_plot.addItem(self.empty_text)
+        self.empty_text = style.PlotMessage(
+            self.loss_plot, "No training yet: ▶ Run (or Ctrl+T) fills these curves", t=t)
         self.norm_plot.addItem(self.before_curve)
         self.norm_plot.addItem(self.after_curve)
 

@@ -139,9 +139,7 @@ class TruncationPanel(Panel):
         # each key shows while its plot does (one plot at a time when the view is short)
         self.plot_flow.extras.update({0: [self.key_label], 1: [self.key2_label],
                                       2: [self.key3_label]})
-        self.message = pg.TextItem("", color=t.foreground, anchor=(0.5, 0.5))
-        self.message.setFont(t.font(t.label_pt, bold=True))
-        self.norm_plot.addItem(self.message)
+        self.message = style.PlotMessage(self.norm_plot, t=t, bold=True)
 
         self.explain = explain_label(EXPLAIN, t)
         lay = QVBoxLayout(self)
@@ -215,7 +213,6 @@ class TruncationPanel(Panel):
             self.full_reach.setData([], [])
             self.boundaries.setData([], [])
             self.message.setText(extra)
-            self.message.setPos(0, 0.5)
             self.message.setVisible(True)
             self.summary.setText("")
             return
