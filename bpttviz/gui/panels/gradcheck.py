@@ -79,7 +79,9 @@ class GradCheckPanel(Panel):
         self.status = QLabel("")
         self.status.setFont(t.font(t.label_pt, bold=True))
         self.status.setWordWrap(True)
-        self.status.setToolTip("The verdict of the check on this window")
+        self.status.setToolTip("The verdict of the check on this window. F: a gradient entry "
+                               "smaller than F is too small for finite differences to check "
+                               "to 1e-7, so its error is measured against F (see the help)")
 
         self.view = style.make_layout_widget(t)
         self.scatter_plot = self.view.addPlot(row=0, col=0)
@@ -287,14 +289,15 @@ class GradCheckPanel(Panel):
         overall = kinds[worst_i]
         bug = (self.session.config.backprop_bug == "forget-dhnext"
                and not getattr(self.session, "hunting", False))
-        # (F is the noise floor of the entry errors, not an error: see the help)
-        floor = f"(noise floor F = {self.floor:.1e})"
+        # F is not an error but the floor of the error's denominator: said as the formula
+        # ("error below 1e-7 (noise floor F = 3.4e-03)" read as a contradiction beside
+        # gradients of 1e-3)
+        floor = f"error = |a \u2212 n| / max(|a| + |n|, F = {self.floor:.1e})"
         if overall == "good":
-            msg = (f"\u2714 every checked entry's error is below 1e-7 {floor}: backprop is "
-                   "right.")
+            msg = f"\u2714 backprop is right: every entry's error < 1e-7, {floor}"
         elif overall == "suspicious":
-            msg = (f"\u2248 worst entry error {err[worst_i]:.1e} ({names[worst_i]}): "
-                   f"suspicious {floor}.")
+            msg = (f"\u2248 suspicious: worst entry error {err[worst_i]:.1e} ({names[worst_i]}), "
+                   f"{floor}")
         else:
             bad = ", ".join(n for n, k in zip(names, kinds) if k == "wrong")
             msg = (f"\u2718 {bad}: worst entry error {err[worst_i]:.1e} ({names[worst_i]}): "
