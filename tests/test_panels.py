@@ -155,7 +155,9 @@ def test_outputs_probabilities_targets_and_loss(qtbot, session):
     assert np.allclose(p.bars.opts["height"], tr.losses[:10])
     left = p.plot.getAxis("left")._tickLevels[0]
     bottom = p.plot.getAxis("bottom")._tickLevels[0]
-    assert left[0] == (0, session.vocab.label(0))
+    assert all(text == session.vocab.label(row) for row, text in left)
+    cur = session.state.current_t
+    assert int(tr.targets[cur]) in [row for row, _ in left]  # the current target's row
     assert bottom[0] == (0, session.vocab.label(int(tr.inputs[0])))
     if tr.vocab_size > 40:
         assert len(left) < tr.vocab_size  # thinned to stay readable

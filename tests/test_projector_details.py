@@ -298,3 +298,30 @@ def test_empty_plot_messages_stay_inside_their_plot(presenting, size, view, at, 
     inside = vb.sceneBoundingRect()
     text = message.mapRectToScene(message.boundingRect())
     assert inside.contains(text), (view, text, inside)
+
+
+def test_label_rows_prefers_the_marked_targets():
+    from bpttviz.gui.panels.outputs import label_rows
+    rows = label_rows(62, 4, targets=[1, 30, 31, 50], current_t=2)
+    assert 31 in rows and 1 in rows and 50 in rows  # the current target first, then the others
+    assert 30 not in rows  # ... unless too close to a kept one
+    assert all(b - a >= 4 for a, b in zip(rows, rows[1:]))
+    assert label_rows(10, 1, targets=[3]) == list(range(10))  # room for all: all
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+@pytest.mark.parametrize("at", ["backward:3", "forward:7"])
+def test_outputs_character_axis_labels_the_current_target_without_overlap(presenting, size, at):
+    """The row of the current step's target is labelled (a space as '␣', not left beside
+    the '\\n' label to be misread), and no two labels of the character axis overlap."""
+    panel = presenting(size, "outputs", at=at)
+    s = panel.session
+    t = s.state.current_t
+    target = int(s.trace.targets[t])
+    specs = draw_specs(panel.plot.getAxis("left"))[2]
+    texts = [text for _, _, text in specs]
+    assert s.vocab.label(target) in texts, (s.vocab.label(target), texts)
+    rects = sorted((rect for rect, _, _ in specs), key=lambda r: r.top())
+    inked = [QFontMetricsF(panel.plot.getAxis("left").style["tickFont"]).height() for _ in rects]
+    for (a, b), h in zip(zip(rects, rects[1:]), inked):
+        assert b.center().y() - a.center().y() >= 0.9 * h, (a, b)

@@ -12,6 +12,22 @@ from .. import style
 from .base import Panel
 
 
+def label_rows(V: int, step: int, targets, current_t=None) -> list:
+    """The rows of the character axis to label when only one in ``step`` fits: the rows the
+    window's targets are marked in come first (the current step's target before the others),
+    then the regular grid, each kept only if no kept row is closer than ``step`` rows.  A
+    regular grid alone labelled every 4th character, so a target marked in an unlabelled
+    row was read as the labelled row beside it (a space as '\\n')."""
+    targets = [int(c) for c in np.asarray(targets).ravel() if 0 <= int(c) < V]
+    first = [int(targets[current_t])] if current_t is not None and 0 <= current_t < len(targets) else []
+    order = first + sorted(set(targets) - set(first)) + list(range(0, V, step))
+    kept: list = []
+    for row in order:
+        if all(abs(row - k) >= step for k in kept):
+            kept.append(row)
+    return sorted(kept)
+
+
 class OutputsPanel(Panel):
     key = "outputs"
     title = "Outputs and loss"
@@ -137,15 +153,21 @@ class OutputsPanel(Panel):
         vocab = self.session.vocab
         vb = self.plot.vb.boundingRect()
         T, V = tr.T, tr.vocab_size
-        key = (self.session.trace_serial, int(vb.width()) // 20, int(vb.height()) // 20)
+        cur = self.session.state.current_t
+        key = (self.session.trace_serial, int(vb.width()) // 20, int(vb.height()) // 20, cur)
         if key == self._tick_key:
             return
         self._tick_key = key
         px_row = max(vb.height(), 1) / V
-        step_v = max(1, math.ceil(20 / px_row)) if V > 12 else 1
+        # one label per line height of the axis' own font (20 px let presentation-size
+        # labels overlap: ';', ':' and 'C' at 1280x720)
+        from PyQt5.QtGui import QFontMetrics
+        axis = self.plot.getAxis("left")
+        line = QFontMetrics(axis.style["tickFont"] or axis.font()).height()
+        step_v = max(1, math.ceil(max(20, line) / px_row)) if V > 12 else 1
         if V > 40:
             step_v = max(step_v, 2)
-        left = [(i, vocab.label(i)) for i in range(0, V, step_v)]
+        left = [(i, vocab.label(i)) for i in label_rows(V, step_v, tr.targets, cur)]
         self.plot.getAxis("left").setTicks([left, []])
         px_col = max(vb.width(), 1) / T
         step_t = max(1, math.ceil(16 / px_col))
