@@ -38,8 +38,11 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
     t = event.t
     if event.phase == "forward":
         start = (f"h_{t - 1}" if t > 0 else "the state the window starts from (h_prev)")
-        return (f"Forward, step {t} of {T - 1}: compute h_{t} from x_{t} and {start}, then "
-                f"p_{t} and the loss of step {t}", forward_eq(cell))
+        # ("step 7 of 24" beside "25 steps" everywhere else: the steps are t = 0..T-1)
+        then = (f"p_{t} and the loss of step {t}" if loss_steps != "last" or t == T - 1
+                else f"p_{t} (only the last step has a loss)")
+        return (f"Forward, step {t} of 0–{T - 1}: compute h_{t} from x_{t} and {start}, then "
+                f"{then}", forward_eq(cell))
     if event.phase == "backward":
         # (no longer than the usual step's words: the header keeps room for the longest, so
         # a long first or last step would take a projector's lines from every step)

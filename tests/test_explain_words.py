@@ -48,3 +48,28 @@ def test_a_last_step_loss_run_does_not_claim_each_steps_own_loss():
     s.set_event("backward:5")
     words = s.describe_event()[0]
     assert "future only" in words and "from loss 5" not in words
+
+
+def test_forward_words_count_steps_from_zero_and_follow_the_loss_option():
+    """'step 7 of 24' stood beside '25 steps' in every view: the steps are t = 0..T-1, said
+    so; and with only the last step's loss, a forward step does not promise 'the loss of
+    step 7'."""
+    words, _ = describe(Event("forward", 7), T=25)
+    assert "step 7 of 0\u201324" in words and "the loss of step 7" in words
+    words, _ = describe(Event("forward", 7), T=25, loss_steps="last")
+    assert "the loss of step 7" not in words and "only the last step" in words
+    words, _ = describe(Event("forward", 24), T=25, loss_steps="last")
+    assert "the loss of step 24" in words
+    s = Session("vanishing")
+    s.set_event("forward:3")
+    assert "only the last step" in s.describe_event()[0]
+
+
+def test_header_equations_break_only_between_equations():
+    from bpttviz.gui.timeline_bar import unbroken_parts
+    eq = "h_t = tanh(Wxh·x_t + Whh·h_{t-1} + bh);  p_t = softmax(y_t);  loss_t = -log p_t[target_t]"
+    parts = unbroken_parts(eq).split(";  ")
+    assert len(parts) == 3 and all(" " not in p for p in parts)  # no break inside a part
+    assert unbroken_parts(eq).replace("\u00a0", " ") == eq  # the same text
+    long = "x" * 40 + " " + "y" * 40
+    assert unbroken_parts(long) == long  # too long to keep whole: may wrap

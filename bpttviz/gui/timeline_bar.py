@@ -142,7 +142,19 @@ class EventHeader(QWidget):
         else:
             self.words.setTextFormat(Qt.PlainText)
             self.words.setText(words)
-        self.equation.setText(equation)
+        self.equation.setText(unbroken_parts(equation))
+
+
+def unbroken_parts(equation: str) -> str:
+    """The equations of an event, each kept on one line when the label wraps: lines break
+    only between equations (at ';'), not inside one ("loss_t = -" then "log p_t[target_t]").
+    A part longer than :data:`UNBROKEN_UP_TO` characters may still wrap (it could outgrow a
+    narrow window's line)."""
+    return ";  ".join(part.replace(" ", "\u00a0") if len(part) <= UNBROKEN_UP_TO else part
+                      for part in equation.split(";  "))
+
+
+UNBROKEN_UP_TO = 70
 
 
 class Scrubber(QWidget):

@@ -260,7 +260,7 @@ class ClipComparePanel(Panel):
             self.norm_plot.setYRange(0, 1, padding=0)
             self.empty_text.setText("No gradient yet:\nstep to the backward pass")
             self.empty_text.setVisible(True)
-            self.note.setText(f"Forward pass (step {st.current_t} of {tr.T - 1}): no gradient yet; "
+            self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{tr.T - 1}): no gradient yet; "
                               f"threshold c = {c:g}")
             self.heat_name = None
             return

@@ -219,7 +219,7 @@ class ContributionsPanel(Panel):
             self.note.setText(f"Backward at step {b}: steps {b}..{T - 1} added, "
                               f"||dWhh so far|| = {run[b]:.4g}")
         else:
-            self.note.setText(f"Forward pass (step {st.current_t} of {T - 1}): no gradient yet")
+            self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{T - 1}): no gradient yet")
 
     def _show_hover(self, text):
         self.readout.setText(text)

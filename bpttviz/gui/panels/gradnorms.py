@@ -343,7 +343,7 @@ class GradNormsPanel(Panel):
                               f"so far (global norm {raw[-1]:.4g}); clipping happens at the clip event.")
         else:
             self.info.setText("Gradients appear during the backward pass (forward step "
-                              f"{st.current_t} of {tr.T - 1}).")
+                              f"{st.current_t} of 0\u2013{tr.T - 1}).")
 
 
     def _key_entries(self, threshold: bool):
