@@ -325,3 +325,29 @@ def test_outputs_character_axis_labels_the_current_target_without_overlap(presen
     inked = [QFontMetricsF(panel.plot.getAxis("left").style["tickFont"]).height() for _ in rects]
     for (a, b), h in zip(zip(rects, rects[1:]), inked):
         assert b.center().y() - a.center().y() >= 0.9 * h, (a, b)
+
+
+def test_step_frame_goes_around_the_column_and_keeps_its_cells_visible(qapp):
+    """The current step's frame is drawn outside the column (its cells keep their colour
+    under at most a faint band), with a dark edge so it shows on yellow cells too."""
+    from PyQt5.QtCore import QRectF
+    from PyQt5.QtGui import QColor
+    from bpttviz.gui import style
+    t = style.theme().presenting()
+    frame = style.StepFrame(t)
+    frame.setRect(QRectF(3.5, 0.0, 1.0, 4.0))  # column 4 of a heatmap, 10 px a cell
+    img = QImage(100, 60, QImage.Format_ARGB32)
+    img.fill(QColor("#2166ac"))  # a blue cell everywhere
+    qp = QPainter(img)
+    qp.scale(10, 10)
+    qp.translate(0, 1)
+    frame.paint(qp, None)
+    qp.end()
+    inside = QColor(img.pixel(40, 30))  # the column's middle
+    blue = QColor("#2166ac")
+    assert abs(inside.red() - blue.red()) < 60 and inside.blue() > 130  # still blue
+    hi, fg = QColor(t.highlight), QColor(t.foreground)
+    left = [QColor(img.pixel(x, 30)) for x in range(28, 35)]  # just left of the column
+    assert any(abs(c.red() - hi.red()) < 40 and abs(c.green() - hi.green()) < 40 for c in left)
+    assert any(abs(c.red() - fg.red()) < 40 and abs(c.blue() - fg.blue()) < 40 for c in left)
+    assert QColor(img.pixel(36, 30)).blue() > 130  # the column's own first pixels: a cell

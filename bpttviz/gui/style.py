@@ -20,7 +20,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import QRectF, Qt
 from PyQt5.QtGui import QColor, QFont, QFontMetrics
-from PyQt5.QtWidgets import QGraphicsRectItem
+
+from .plot_items import PlotMessage, StepFrame  # noqa: E402,F401 (panels use style.*)
 
 _CONFIGURED = False
 
@@ -275,14 +276,7 @@ class Heatmap:
         # with plots below, so their x axes line up).
         self.bar.setImageItem(self.image, insert_in=plot if insert_bar else None)
         self.levels = tuple(levels)
-        self.cursor = QGraphicsRectItem()
-        pen = pg.mkPen(t.highlight, width=3.5 * t.scale)
-        pen.setCosmetic(True)
-        self.cursor.setPen(pen)
-        if t.laser:  # presentation: a bright translucent band over the current step
-            band = QColor(t.highlight)
-            band.setAlpha(90)
-            self.cursor.setBrush(band)
+        self.cursor = StepFrame(t)
         self.cursor.setZValue(10)
         plot.addItem(self.cursor)
         plot.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -451,49 +445,3 @@ def tight_text(text: str = "", color=None, anchor=(0.5, 0.5), font: Optional[QFo
     item.textItem.document().setDocumentMargin(0)
     item.updateTextPos()
     return item
-
-
-class PlotMessage(pg.TextItem):
-    """A sentence in the middle of a plot (what fills an empty plot, why nothing is drawn):
-    centred in the plot's visible range whatever that range, the axes' scales or the plot's
-    size, and wrapped to the plot's width, so it is never cut at the plot's edges (a
-    fixed position in data units, with one long line, lost its first and last letters in
-    side-by-side plots on a projector)."""
-
-    #: The share of the plot's width a line may take.
-    WIDTH_SHARE = 0.9
-    _vb = None  # (TextItem's constructor sets the text before the view box is known)
-
-    def __init__(self, plot, text: str = "", t: Optional[Theme] = None, bold: bool = False):
-        t = t or theme()
-        super().__init__("", color=t.foreground, anchor=(0.5, 0.5))
-        self.setFont(t.font(t.label_pt, bold=bold))
-        self.setZValue(30)
-        opt = self.textItem.document().defaultTextOption()
-        opt.setAlignment(Qt.AlignHCenter)
-        self.textItem.document().setDefaultTextOption(opt)
-        self._vb = plot.getViewBox()
-        plot.addItem(self, ignoreBounds=True)
-        self._vb.sigResized.connect(self._on_view_change)
-        self._vb.sigRangeChanged.connect(self._on_view_change)
-        self.setText(text)
-
-    def setText(self, text, color=None):  # noqa: N802 (pyqtgraph's name)
-        super().setText(text, color)
-        self._fit()
-
-    def _on_view_change(self, *_):
-        self._fit()
-
-    def _fit(self) -> None:
-        vb = self._vb
-        if vb is None:
-            return
-        room = vb.width() * self.WIDTH_SHARE
-        self.textItem.setTextWidth(-1)
-        natural = self.textItem.boundingRect().width()
-        # (a set width also centres each line: the alignment needs one)
-        self.textItem.setTextWidth(min(natural, room) if room > 40 else natural)
-        (x0, x1), (y0, y1) = vb.viewRange()
-        self.setPos((x0 + x1) / 2, (y0 + y1) / 2)
-        self.updateTextPos()
