@@ -239,6 +239,10 @@ def test_grad_norms_key_names_the_threshold_line_only_when_drawn(qtbot):
     panel.refresh()
     assert "threshold" in panel.key_label.text() and "\u2501" in panel.key_label.text()
     assert len(panel.threshold.xData) == 2
+    assert "from the clip event" not in panel.key_label.text()
+    s.set_event("backward:3")  # no purple bar yet: the key says when they come
+    panel.refresh()
+    assert "after&nbsp;clipping&nbsp;(from&nbsp;the&nbsp;clip&nbsp;event)" in panel.key_label.text()
 
 
 def test_controls_never_touch_their_neighbours(qtbot):

@@ -150,7 +150,7 @@ class GradNormsPanel(Panel):
         self.plot.addItem(self.threshold)
         # The key outside the plot: inside, it covered the tall bars.
         self.key_label = style.key_label(self._key_entries(True), t)
-        self._key_threshold = True
+        self._key_shows = (True, True)
         self.value_font = t.font(t.tick_pt - 1, bold=True)
         self._value_fm = QFontMetrics(self.value_font)
         self.value_texts = []   # (raw, clipped) TextItems per group: the printed values
@@ -317,7 +317,7 @@ class GradNormsPanel(Panel):
                 bars.setOpts(x=x + dx, y0=0.0, height=h, width=BAR_W)
         self._place_values(raw, clipped, log)
         c = cfg.clip_value
-        self._show_threshold_in_key(cfg.clip in ("norm", "param-norm"))
+        self._update_key(cfg.clip in ("norm", "param-norm"), st.event.phase in ("clip", "update"))
         if cfg.clip == "norm":
             self.threshold.setData([len(self.groups) - 1.5, len(self.groups) - 0.5], [c, c])
             self._annot(f"threshold c = {c:g} on the global norm")
@@ -346,19 +346,22 @@ class GradNormsPanel(Panel):
                               f"{st.current_t} of 0\u2013{tr.T - 1}).")
 
 
-    def _key_entries(self, threshold: bool):
+    def _key_entries(self, threshold: bool, after: bool = True):
         t = self._theme
-        entries = [(t.raw, "\u25a0", "before clipping"), (t.clipped, "\u25a0", "after clipping")]
+        # (before the clip event no purple bar is drawn: the key says when they come)
+        entries = [(t.raw, "\u25a0", "before clipping"),
+                   (t.clipped, "\u25a0", "after clipping" if after else
+                    "after clipping (from the clip event)")]
         if threshold:  # (heavy dashes: a light '┄' was a faint smudge on a projector)
             entries.append((THRESHOLD_COLOUR, "\u2501 \u2501", "threshold c"))
         return entries
 
-    def _show_threshold_in_key(self, shown: bool):
+    def _update_key(self, threshold: bool, after: bool):
         """The key names the threshold line only when the plot draws it (norm modes; value
-        clipping limits entries, not a norm)."""
-        if shown != self._key_threshold:
-            self._key_threshold = shown
-            self.key_label.setText(style.key_html(self._key_entries(shown)))
+        clipping limits entries, not a norm), and says when the purple bars come."""
+        if (threshold, after) != self._key_shows:
+            self._key_shows = (threshold, after)
+            self.key_label.setText(style.key_html(self._key_entries(threshold, after)))
 
     def _value_text_px(self) -> float:
         """How tall a printed value stands above its bar: a line, or a number's length when

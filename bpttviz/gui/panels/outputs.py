@@ -104,6 +104,9 @@ class OutputsPanel(Panel):
                                  "ln V, the loss of a uniform guess over the V characters")
         self.loss_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.loss_plot.addItem(self.loss_cursor)
+        # behind the bars: over them, the full-height line hid the current step's bar and
+        # read as a taller one
+        self.loss_cursor.setZValue(-5)
         self.readout = style.readout_label("Hover a cell to see p, the logit and the formula.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
