@@ -355,3 +355,35 @@ def test_step_frame_goes_around_the_column_and_keeps_its_cells_visible(qapp):
     assert any(abs(c.red() - hi.red()) < 40 and abs(c.green() - hi.green()) < 40 for c in left)
     assert any(abs(c.red() - fg.red()) < 40 and abs(c.blue() - fg.blue()) < 40 for c in left)
     assert QColor(img.pixel(36, 30)).blue() > 130  # the column's own first pixels: a cell
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_presentation_tabs_are_all_in_sight_and_say_their_whole_title_on_hover(qtbot, size):
+    """Presenting, the view tabs use short titles and a font that fits them all in the bar
+    (thirteen whole titles ran off a 1366 px projector: "Outputs and los"); each tab's
+    tooltip is the whole title, and leaving presentation mode brings the whole titles back."""
+    from PyQt5.QtWidgets import QTabBar
+    from bpttviz.gui.panels import PANELS
+    win = MainWindow(Session("min-char-rnn"))
+    qtbot.addWidget(win)
+    win.set_presentation(True, fullscreen=False)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    settle(10)
+    shorts = {cls.tab_title: cls.title for cls in PANELS}
+    bars = [b for b in win.findChildren(QTabBar) if b.parent() is win and b.isVisible()]
+    assert bars
+    for bar in bars:
+        texts = [bar.tabText(i) for i in range(bar.count())]
+        assert all(t in shorts for t in texts), texts
+        assert all(bar.tabToolTip(i) == shorts[t] for i, t in enumerate(texts))
+        right = max(bar.tabRect(i).right() for i in range(bar.count()))
+        assert right <= bar.width(), (right, bar.width(), bar.font().pointSizeF())
+        assert bar.font().pointSizeF() >= 12
+    assert win.exports._title("grad_norms") == "Gradient norms and clipping"
+    win.set_presentation(False)
+    settle(6)
+    assert win.docks["grad_norms"].windowTitle() == "Gradient norms and clipping"
+    for bar in [b for b in win.findChildren(QTabBar) if b.parent() is win]:
+        assert bar.font().pointSizeF() == win.font().pointSizeF()

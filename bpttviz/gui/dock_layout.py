@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Dict, List, Optional
 
-from PyQt5.QtCore import QObject, QSize, Qt, QTimer
+from PyQt5.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PyQt5.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabBar, QWidget
 
 #: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
@@ -77,6 +77,10 @@ class DockLayout(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.docks: Dict[str, QDockWidget] = {}
+        #: key -> (title, short title for presentation mode's tabs)
+        self.titles: Dict[str, tuple] = {}
+        self._fitted_bars: List[QTabBar] = []
+        self._fitting_tabs = False
         #: the view last brought to the front (raised again after a re-arrangement)
         self._last_raised: Optional[str] = None
         self.stacks: List[List[str]] = [[], [], []]
@@ -91,9 +95,11 @@ class DockLayout(QObject):
     def window(self):
         return self.parent()
 
-    def add(self, key: str, title: str, widget: QWidget) -> QDockWidget:
+    def add(self, key: str, title: str, widget: QWidget,
+            tab_title: Optional[str] = None) -> QDockWidget:
         w = self.window
         dock = QDockWidget(title, w)
+        self.titles[key] = (title, tab_title or title)
         dock.setObjectName(key)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
@@ -245,8 +251,12 @@ class DockLayout(QObject):
             self._arranging = False
 
     def set_title_bars(self, shown: bool) -> None:
-        """Presentation mode hides the docks' title bars (the tabs already name the views)."""
+        """Presentation mode hides the docks' title bars (the tabs already name the views)
+        and names the tabs by their short titles: thirteen whole titles ran off a 1366 px
+        projector ("dient norms and clipping", "Outputs and los")."""
         for key, dock in self.docks.items():
+            full, short = self.titles.get(key, (dock.windowTitle(),) * 2)
+            dock.setWindowTitle(full if shown else short)
             if shown:
                 if dock.titleBarWidget() is not None:
                     old = dock.titleBarWidget()
@@ -258,10 +268,58 @@ class DockLayout(QObject):
     def style_tab_bars(self) -> None:
         """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
         w = self.window
+        from PyQt5 import sip
+        self._fitted_bars = [b for b in self._fitted_bars if not sip.isdeleted(b)]
         for bar in w.findChildren(QTabBar):
             if bar.parent() is w:
                 bar.setElideMode(Qt.ElideNone)
                 bar.setUsesScrollButtons(True)
+                if not any(bar is b for b in self._fitted_bars):
+                    self._fitted_bars.append(bar)  # refit when Qt resizes it (after layouts)
+                    bar.installEventFilter(self)
+                self._fit_tab_font(bar)
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if (event.type() == QEvent.Resize and isinstance(obj, QTabBar) and not self._fitting_tabs
+                and obj.parent() is self.window):
+            self._fitting_tabs = True
+            try:
+                self._fit_tab_font(obj)
+            finally:
+                self._fitting_tabs = False
+        return super().eventFilter(obj, event)
+
+    #: Presentation tabs shrink to fit their bar down to this size, then scroll.
+    MIN_TAB_PT = 12.0
+
+    def _fit_tab_font(self, bar) -> None:
+        """Every tab of a bar in sight at once when presenting: the tabs' font steps down from
+        the window's (18 pt and more) until they fit the bar's width, to MIN_TAB_PT at the
+        least (a tab cut at the bar's edge was unreadable: "Outputs and los").  Each tab
+        says its view's whole title on hover."""
+        whole = {t: full for full, short in self.titles.values() for t in (full, short)}
+        for i in range(bar.count()):
+            bar.setTabToolTip(i, whole.get(bar.tabText(i), bar.tabText(i)))
+        base = self.window.font()
+        font = bar.font()
+        if not self.window.presenting:
+            if font.pointSizeF() != base.pointSizeF():
+                bar.setFont(base)
+            return
+        # (the bar may still have its width from before a resize: the window bounds it)
+        room = min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
+        size = base.pointSizeF()
+        while True:
+            font.setPointSizeF(size)
+            bar.setFont(font)
+            need = sum(bar.tabRect(i).width() for i in range(bar.count()))
+            if need <= room or size <= self.MIN_TAB_PT:
+                return
+            size = max(self.MIN_TAB_PT, size - 1.0)
+
+    def title(self, key: str) -> str:
+        """A view's whole title (its dock shows a short one while presenting)."""
+        return self.titles[key][0] if key in self.titles else key
 
     def reset(self) -> None:
         for dock in self.docks.values():

@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         for cls in self.panel_classes:
             widget = self.build_panel(cls)
             self.panels[cls.key] = widget
-            self._add_dock(cls.key, cls.title, scrollable(widget))
+            self._add_dock(cls.key, cls.title, scrollable(widget), cls.tab_title or cls.title)
         self.dock_layout.finish()
 
         # --- menus and status bar -------------------------------------------------------------
@@ -192,8 +192,9 @@ class MainWindow(QMainWindow):
         return self.dock_layout.show_view(self.dock_layout.dock_for_view(name))
 
     # --- building --------------------------------------------------------------------------
-    def _add_dock(self, key: str, title: str, widget: QWidget) -> QDockWidget:
-        dock = self.dock_layout.add(key, title, widget)
+    def _add_dock(self, key: str, title: str, widget: QWidget,
+                  tab_title: Optional[str] = None) -> QDockWidget:
+        dock = self.dock_layout.add(key, title, widget, tab_title)
         dock.topLevelChanged.connect(self._dock_floated)
         dock.visibilityChanged.connect(self.looks._on_dock_visibility_change)
         panel = self.panels.get(key)
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
     def _refit_layout(self) -> None:
         self.looks.fit_height()
         self.dock_layout.fit_to_size(presenting=self.presenting)
+        self.dock_layout.style_tab_bars()  # (presentation tabs fit the new width)
 
     def paintEvent(self, event):  # noqa: N802
         super().paintEvent(event)

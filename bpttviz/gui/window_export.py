@@ -122,8 +122,7 @@ class WindowExports(QObject):
         return key
 
     def _title(self, key: str) -> str:
-        docks = self.window.docks
-        return docks[key].windowTitle() if key in docks else key
+        return self.window.dock_layout.title(key)
 
     def export_menu_shown(self) -> None:
         """File ▸ Export is about to show: its first line names the panel it acts on."""

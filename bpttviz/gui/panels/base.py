@@ -50,6 +50,8 @@ class Panel(QWidget):
     key = "panel"
     #: Title shown on the dock.
     title = "Panel"
+    #: A short title for presentation mode's tabs (one or two words; "" = the title).
+    tab_title = ""
     #: The question this view answers (``bpttviz --list-views``, the View menu's tips).
     question = ""
     #: Other names presets and lessons may use for this view ("hidden" for hidden_states).

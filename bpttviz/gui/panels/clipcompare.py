@@ -35,6 +35,7 @@ EXPLAIN = ("Same raw gradient, four clip rules, same threshold c. <b>Norm</b> cl
 class ClipComparePanel(Panel):
     key = "clipping"
     title = "Clipping compared"
+    tab_title = "Clipping"
     question = 'What does clipping do to the direction of the gradient?'
     aliases = ('clip',)
     view_widgets = ("combo", "scale_combo")

@@ -81,6 +81,7 @@ class _CodeView(QPlainTextEdit):
 class CodePanel(Panel):
     key = "code"
     title = "Code and numbers"
+    tab_title = "Code"
     question = 'Which line of the code computes what I see, with which numbers?'
     help_html = (
         "<p>At the top: what the current event does, in words and as an equation. In the "

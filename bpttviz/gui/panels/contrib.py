@@ -37,6 +37,7 @@ def legend_for(plot: pg.PlotItem, t: style.Theme, offset=(6, 4), cols: int = 1):
 class ContributionsPanel(Panel):
     key = "contrib"
     title = "Where dWhh comes from"
+    tab_title = "dWhh"
     question = 'Does dL/dWhh depend on all previous timesteps?'
     view_widgets = ("log_box",)
     help_html = (

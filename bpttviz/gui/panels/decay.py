@@ -46,6 +46,7 @@ def slider_factor(value: int) -> float:
 class DecayPanel(Panel):
     key = "decay"
     title = "Gradient decay"
+    tab_title = "Decay"
     question = 'Why does the gradient vanish (or explode) over many steps?'
     help_html = (
         "<p>x: the distance d = t − k between two steps; y (log scale): ||∂h_t/∂h_k||, the "

@@ -19,6 +19,7 @@ NO_FUTURE = "nothing comes from the future at the last step"
 class DhnextPanel(Panel):
     key = "dhnext_flow"
     title = "Gradient flow back in time"
+    tab_title = "dhnext"
     question = 'How does the gradient flow back from step to step?'
     aliases = ('dhnext',)
     view_widgets = ("log_box",)

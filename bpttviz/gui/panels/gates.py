@@ -44,6 +44,7 @@ RNN_MESSAGE = ("This view needs an LSTM or GRU \u2014 choose cell LSTM or the ls
 class GatesPanel(Panel):
     key = "gates"
     title = "Gates (LSTM/GRU)"
+    tab_title = "Gates"
     view_widgets = ("show_combo",)
     question = 'How does an LSTM keep its gradient alive?'
     help_html = (

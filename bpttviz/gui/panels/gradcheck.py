@@ -28,6 +28,7 @@ from .gradcheck_verdict import (_FLOOR, COLORS, GOOD, MAX_ENTRIES, SUSPICIOUS, T
 class GradCheckPanel(Panel):
     key = "gradcheck"
     title = "Gradient check"
+    tab_title = "Check"
     question = 'Is the backward pass right? Analytic against numerical gradients'
     view_widgets = ("auto_box", "param_combo", "diff_box")
     help_html = help_text()

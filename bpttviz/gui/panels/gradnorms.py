@@ -73,6 +73,7 @@ def clip_summary(report, names) -> str:
 class GradNormsPanel(Panel):
     key = "grad_norms"
     title = "Gradient norms and clipping"
+    tab_title = "Norms"
     question = 'How big is each gradient, before and after clipping?'
     aliases = ('norms',)
     view_widgets = ("scale_combo",)

@@ -24,6 +24,7 @@ def quantities_of(cell: str):
 class HiddenStatesPanel(Panel):
     key = "hidden_states"
     title = "Hidden states"
+    tab_title = "Hidden"
     question = 'What does the hidden state hold at each step?'
     aliases = ('hidden',)
     view_widgets = ("combo", "range_combo")

@@ -31,6 +31,7 @@ def label_rows(V: int, step: int, targets, current_t=None) -> list:
 class OutputsPanel(Panel):
     key = "outputs"
     title = "Outputs and loss"
+    tab_title = "Outputs"
     question = 'What does the network predict at each step, and how wrong is it?'
     help_html = (
         "<p><b>Top</b>: the probability p_t[c] the model gives to each character c (rows) "

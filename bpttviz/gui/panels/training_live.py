@@ -62,6 +62,7 @@ class _Growing:
 class TrainingPanel(Panel):
     key = "loss"
     title = "Training live"
+    tab_title = "Training"
     question = 'Does training lower the loss? (run, pause, step)'
     aliases = ('training',)
     view_widgets = ("stop_spin", "temp_spin")

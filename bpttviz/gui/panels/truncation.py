@@ -29,6 +29,7 @@ EXPLAIN = ("Truncated BPTT back-propagates only inside windows of k steps (the h
 class TruncationPanel(Panel):
     key = "truncation"
     title = "Truncation compared"
+    tab_title = "Truncation"
     question = 'What does truncated BPTT miss?'
     view_widgets = ("spin",)
     help_html = (

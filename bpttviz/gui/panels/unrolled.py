@@ -36,6 +36,7 @@ def _pairs(x0, y0, x1, y1):
 class UnrolledPanel(Panel):
     key = "unrolled"
     title = "Unrolled network"
+    tab_title = "Unrolled"
     question = 'What is the network computing right now, step by step?'
     help_html = (
         "<p>The network unrolled in time: one column per timestep t. Bottom row: the input "
