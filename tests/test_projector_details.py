@@ -387,3 +387,36 @@ def test_presentation_tabs_are_all_in_sight_and_say_their_whole_title_on_hover(q
     assert win.docks["grad_norms"].windowTitle() == "Gradient norms and clipping"
     for bar in [b for b in win.findChildren(QTabBar) if b.parent() is win]:
         assert bar.font().pointSizeF() == win.font().pointSizeF()
+
+
+@pytest.mark.parametrize("size, present", [((1600, 900), False), ((1366, 768), True)],
+                         ids=["1600x900", "1366x768-presenting"])
+def test_no_label_is_cut_short(qtbot, size, present):
+    """Every one-line label of every view shows its whole text (a shrinkable label cuts its
+    text without an ellipsis: "... (largest |entry| this window" at 1600x900)."""
+    import re
+    from PyQt5.QtGui import QFontMetrics
+    from PyQt5.QtWidgets import QLabel
+    win = MainWindow(Session("min-char-rnn"))
+    qtbot.addWidget(win)
+    if present:
+        win.set_presentation(True, fullscreen=False)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    settle()
+    win.session.set_event("backward:3")
+    cut = []
+    for key in list(win.panels):
+        win.show_view(key)
+        settle(4)
+        for label in win.panels[key].findChildren(QLabel):
+            if not label.isVisible() or label.wordWrap() or not label.text():
+                continue
+            text = re.sub(r"<[^>]+>", "", label.text()).replace("&nbsp;", " ")
+            need = QFontMetrics(label.font()).horizontalAdvance(text)
+            if need > label.contentsRect().width() + 2:
+                cut.append((key, text[:50], need, label.contentsRect().width()))
+    if present:
+        win.set_presentation(False)
+    assert not cut, cut

@@ -51,6 +51,7 @@ class DhnextPanel(Panel):
         top.addWidget(self.log_box)
         top.addWidget(self.note, 1)
         style.shrinkable(self.note)
+        self.note.setWordWrap(True)  # (shrunk without wrapping, it was cut at 1600x900)
         self.note.setToolTip("The heatmap's colour range, fixed for this window")
         self.view = style.make_layout_widget(t)
         self.norm_plot = self.view.addPlot(row=0, col=0)
