@@ -420,3 +420,18 @@ def test_no_label_is_cut_short(qtbot, size, present):
     if present:
         win.set_presentation(False)
     assert not cut, cut
+
+
+def test_code_numbers_name_which_dhnext_is_which(qtbot):
+    """The numbers print two vectors both called dhnext in the code: the one that arrives
+    from step t+1 and the one sent to step t-1; each says which it is, by step number."""
+    from bpttviz.gui.panels.code import CodePanel
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    panel = CodePanel(s)
+    qtbot.addWidget(panel)
+    lines = panel.value_lines()
+    assert any("+ dhnext" in ln and "sent by step 4" in ln for ln in lines), lines
+    assert any(ln.startswith("dhnext") and "sent to step 2" in ln for ln in lines), lines
+    s.set_event("backward:0")
+    assert any(ln.startswith("dhnext") and "not used" in ln for ln in panel.value_lines())

@@ -288,10 +288,11 @@ class CodePanel(Panel):
             out.append(fmt("  Why.T @ dy", tr.dh_from_output[t]) + "   (own loss)")
             out.append(fmt("  + dhnext  ", tr.dh_from_future[t])
                        + ("   (nothing from the future at the last step)" if t == tr.T - 1
-                          else "   (future)"))
+                          else f"   (future: sent by step {t + 1})"))
             for label, source in get_cell(tr.cell).backward_values:
                 out.append(fmt(label, _step_values(tr, source, t)))
-            out.append(fmt("dhnext", tr.dhnext[t]) + "   (to step t-1)")
+            out.append(fmt("dhnext", tr.dhnext[t]) + f"   (sent to step {t - 1})" if t > 0
+                       else fmt("dhnext", tr.dhnext[t]) + "   (to h_prev: not used)")
             for k in list(tr.grads_raw):
                 out.append(f"||d{k}|| so far = {np.linalg.norm(tr.accumulated_grad(k, t)):.4g}")
         elif ev.phase == "clip":
