@@ -435,3 +435,20 @@ def test_code_numbers_name_which_dhnext_is_which(qtbot):
     assert any(ln.startswith("dhnext") and "sent to step 2" in ln for ln in lines), lines
     s.set_event("backward:0")
     assert any(ln.startswith("dhnext") and "not used" in ln for ln in panel.value_lines())
+
+
+def test_outputs_say_why_an_untrained_map_is_flat(qtbot):
+    """At iteration 0 every p is about 1/V (one flat colour on a 0..1 scale): the note says
+    the model is untrained; once trained it no longer says so."""
+    from bpttviz.gui.panels.outputs import OutputsPanel
+    s = Session("min-char-rnn")
+    s.set_event("forward:5")
+    panel = OutputsPanel(s)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    assert "untrained" in panel.loss_sum.text()
+    s.train(300)
+    s.set_event("forward:5")
+    panel.refresh()
+    assert float(s.trace.p[:6].max()) > 2 / s.trace.vocab_size
+    assert "untrained" not in panel.loss_sum.text()

@@ -150,7 +150,9 @@ def unbroken_parts(equation: str) -> str:
     only between equations (at ';'), not inside one ("loss_t = -" then "log p_t[target_t]").
     A part longer than :data:`UNBROKEN_UP_TO` characters may still wrap (it could outgrow a
     narrow window's line)."""
-    return ";  ".join(part.replace(" ", "\u00a0") if len(part) <= UNBROKEN_UP_TO else part
+    # (no-break spaces, and a minus that is not a hyphen: Qt breaks lines after '-')
+    return ";  ".join(part.replace(" ", "\u00a0").replace("-", "\u2212")
+                      if len(part) <= UNBROKEN_UP_TO else part
                       for part in equation.split(";  "))
 
 

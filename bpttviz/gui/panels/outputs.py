@@ -79,6 +79,7 @@ class OutputsPanel(Panel):
         self.loss_plot.addItem(self.bars)
         self.uniform = pg.InfiniteLine(angle=0, pen=t.pen("#555555", 2, style=pg.QtCore.Qt.DashLine))
         self.loss_plot.addItem(self.uniform)
+        self.uniform.setZValue(5)  # over the bars: an untrained model's bars all reach it
         # "ln V" is a tick on the right axis and the sum is a line under the plots: as texts
         # inside a short loss plot they sat on the bars or were cut off at its top.
         right = self.loss_plot.getAxis("right")
@@ -202,9 +203,13 @@ class OutputsPanel(Panel):
             self.loss_cursor.setVisible(True)
             self.loss_cursor.setPos(st.current_t)
         total = float(np.sum(tr.losses[:n]))
+        V = tr.vocab_size
+        # An untrained model guesses p ≈ 1/V everywhere: the map is one flat colour, say why
+        flat = n > 0 and float(np.max(tr.p[:n])) < 2.0 / V
         self.loss_sum.setText(f"Loss plot: sum so far = {total:.3f} ({n} of {tr.T} "
-                              f"steps); dashed line: ln V = {math.log(tr.vocab_size):.3f}, a "
-                              "uniform guess.")
+                              f"steps); dashed line: ln V = {math.log(V):.3f}, a "
+                              "uniform guess." + (f" Every p ≈ 1/V = {1 / V:.3f}: the model "
+                                                  "is untrained (▶ Run trains it)." if flat else ""))
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
