@@ -5,8 +5,9 @@ import pytest
 from PyQt5.QtGui import QFontMetricsF, QImage, QPainter
 from PyQt5.QtWidgets import QApplication
 
-from bpttviz.gui.main_window import MainWindow
 from bpttviz.session import Session
+
+from window_helpers import show_window
 
 PROJECTORS = [(1366, 768), (1280, 720)]
 IDS = ["1366x768", "1280x720"]
@@ -23,13 +24,8 @@ def presenting(qtbot):
     windows = []
 
     def open_view(size, view, preset="min-char-rnn", at="backward:3"):
-        win = MainWindow(Session(preset))
-        qtbot.addWidget(win)
+        win = show_window(qtbot, preset, size=size, presenting=True)
         windows.append(win)
-        win.set_presentation(True, fullscreen=False)
-        win.resize(*size)
-        win.show()
-        qtbot.waitExposed(win)
         settle()
         win.session.set_event(at)
         win.show_view(view)
@@ -252,12 +248,7 @@ def test_controls_never_touch_their_neighbours(qtbot):
     from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox,
                                  QHBoxLayout, QLabel, QWidget)
     inputs = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox)
-    win = MainWindow(Session("min-char-rnn"))
-    qtbot.addWidget(win)
-    win.set_presentation(True, fullscreen=False)
-    win.resize(1280, 720)
-    win.show()
-    qtbot.waitExposed(win)
+    win = show_window(qtbot, size=(1280, 720), presenting=True)
     settle()
     win.session.set_event("backward:3")
     touching, rows_seen = [], 0
@@ -364,12 +355,7 @@ def test_presentation_tabs_are_all_in_sight_and_say_their_whole_title_on_hover(q
     tooltip is the whole title, and leaving presentation mode brings the whole titles back."""
     from PyQt5.QtWidgets import QTabBar
     from bpttviz.gui.panels import PANELS
-    win = MainWindow(Session("min-char-rnn"))
-    qtbot.addWidget(win)
-    win.set_presentation(True, fullscreen=False)
-    win.resize(*size)
-    win.show()
-    qtbot.waitExposed(win)
+    win = show_window(qtbot, size=size, presenting=True)
     settle(10)
     shorts = {cls.tab_title: cls.title for cls in PANELS}
     bars = [b for b in win.findChildren(QTabBar) if b.parent() is win and b.isVisible()]
@@ -397,13 +383,7 @@ def test_no_label_is_cut_short(qtbot, size, present):
     import re
     from PyQt5.QtGui import QFontMetrics
     from PyQt5.QtWidgets import QLabel
-    win = MainWindow(Session("min-char-rnn"))
-    qtbot.addWidget(win)
-    if present:
-        win.set_presentation(True, fullscreen=False)
-    win.resize(*size)
-    win.show()
-    qtbot.waitExposed(win)
+    win = show_window(qtbot, size=size, presenting=present)
     settle()
     win.session.set_event("backward:3")
     cut = []

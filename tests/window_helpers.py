@@ -4,10 +4,14 @@ from bpttviz.gui.main_window import MainWindow
 from bpttviz.session import Session
 
 
-def show_window(qtbot, preset="min-char-rnn", panels=None, remember=False, size=None):
+def show_window(qtbot, preset="min-char-rnn", panels=None, remember=False, size=None,
+                presenting=False):
+    """``presenting``: in presentation mode (not full screen, so ``size`` holds)."""
     win = MainWindow(Session(preset), panels=None if panels is None else list(panels),
                      remember=remember)
     qtbot.addWidget(win)
+    if presenting:
+        win.set_presentation(True, fullscreen=False)
     if size is not None:
         win.resize(*size)
     win.show()
