@@ -80,7 +80,13 @@ class PlotMessage(pg.TextItem):
         self._fit()
 
     def _on_view_change(self, *_):
-        self._fit()
+        if self.isVisible():  # (a hidden message does not follow a live plot's every range)
+            self._fit()
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 (Qt's name)
+        super().setVisible(visible)
+        if visible:
+            self._fit()
 
     def _fit(self) -> None:
         vb = self._vb

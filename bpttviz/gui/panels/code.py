@@ -291,8 +291,8 @@ class CodePanel(Panel):
                           else f"   (future: sent by step {t + 1})"))
             for label, source in get_cell(tr.cell).backward_values:
                 out.append(fmt(label, _step_values(tr, source, t)))
-            out.append(fmt("dhnext", tr.dhnext[t]) + f"   (sent to step {t - 1})" if t > 0
-                       else fmt("dhnext", tr.dhnext[t]) + "   (to h_prev: not used)")
+            out.append(fmt("dhnext", tr.dhnext[t])
+                       + (f"   (sent to step {t - 1})" if t > 0 else "   (to h_prev: not used)"))
             for k in list(tr.grads_raw):
                 out.append(f"||d{k}|| so far = {np.linalg.norm(tr.accumulated_grad(k, t)):.4g}")
         elif ev.phase == "clip":
