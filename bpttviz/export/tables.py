@@ -5,11 +5,13 @@ import csv
 import io
 import json
 import os
+import threading
+import weakref
 from typing import List, Sequence
 
 import numpy as np
 
-from ..engine.run import HISTORY_COLUMNS as _HISTORY_COLUMNS, history_table
+from ..engine.run import HISTORY_COLUMNS as _HISTORY_COLUMNS, HISTORY_FIELDS, history_table
 from .pictures import write_bytes
 
 #: Columns that hold timesteps or indices: written as integers, not "10.0".
@@ -94,7 +96,11 @@ def save_csv_tables(panel, folder, skip_history: bool = False) -> List[str]:
             continue
         name = panel.key + (f"_{suffix}" if suffix else "") + ".csv"
         path = os.path.join(os.fspath(folder), name)
-        write_bytes(path, table_csv(columns, array).encode("utf-8"))
+        if is_history_table(columns) and getattr(panel, "session", None) is not None:
+            text = history_csv(panel.session).text(array)
+        else:
+            text = table_csv(columns, array)
+        write_bytes(path, text.encode("utf-8"))
         paths.append(path)
     return paths
 
@@ -105,10 +111,116 @@ def history_array(session) -> np.ndarray:
     return history_table(h.arrays(), h.stride)
 
 
+#: Rows formatted per call while warming (json.dumps holds the GIL for a whole call: a
+#: block this size takes a few ms, so the window's thread is never kept waiting longer).
+_BLOCK_ROWS = 8192
+
+
+def _rows_text(table: np.ndarray) -> str:
+    """CSV rows (no header) of history-table rows, in blocks, exactly as :func:`table_csv`."""
+    parts = []
+    for i in range(0, len(table), _BLOCK_ROWS):
+        block = table_csv(HISTORY_COLUMNS, table[i:i + _BLOCK_ROWS])
+        parts.append(block[block.index("\n") + 1:])
+    return "".join(parts)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
+class HistoryCsv:
+    """The text of ``loss_history.csv``, formatted as the history grows.
+
+    After a long run the history holds up to half a million entries, and formatting them all
+    at full precision takes over a second: export after training would be slower than export
+    at its start.  The training worker therefore hands this object the entries it sends the
+    window (:meth:`extend`, in the worker's thread: a few dozen rows a signal), and
+    :meth:`text` formats only what it has not seen.  Nothing is trusted: :meth:`text`
+    compares the rows it formatted, bit for bit, with the history it is asked for, and
+    formats from scratch where they differ (another run loaded, the history compacted).
+    Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._reset(None)
+
+    def _reset(self, stride):
+        self._stride = stride
+        self._tables: List[np.ndarray] = []   # the rows formatted, in the order received
+        self._parts: List[str] = []           # their text
+        self._rows = 0
+
+    def _append(self, table: np.ndarray):
+        if len(table):
+            self._tables.append(np.array(table, dtype=float))
+            self._parts.append(_rows_text(self._tables[-1]))
+            self._rows += len(table)
+
+    def extend(self, entries) -> None:
+        """Entries as the training worker sends them (each of HISTORY_FIELDS an array, plus
+        "start" and "stride"): formats the new rows.  Entries that do not follow the rows
+        already held start the text again from them."""
+        start, stride = int(entries["start"]), int(entries["stride"])
+        series = {k: np.asarray(entries[k], dtype=float) for k in HISTORY_FIELDS}
+        table = history_table(series, stride)
+        table[:, 0] += start * stride
+        with self._lock:
+            if stride != self._stride or start != self._rows:
+                if start != 0:
+                    self._reset(None)
+                    return
+                self._reset(stride)
+            self._append(table)
+
+    def warm(self, history) -> None:
+        """Format what is not yet formatted of a :class:`~bpttviz.engine.run.History` (the
+        worker calls this as training starts, so rows recorded before it are ready too)."""
+        self.text(history_table(history.arrays(), history.stride))
+
+    def text(self, table: np.ndarray) -> str:
+        """The whole CSV text (header first) of a history table (columns HISTORY_COLUMNS),
+        equal to ``table_csv(HISTORY_COLUMNS, table)``.  A table shorter than the rows held
+        but equal to their start (an export while training: the session shows the history
+        as training began) is formatted on its own, and the rows held are kept."""
+        table = np.asarray(table, dtype=float)
+        header = ",".join(HISTORY_COLUMNS) + "\n"
+        with self._lock:
+            stride = int(table[0, -1]) if len(table) else self._stride
+            if self._rows:
+                held = self._tables[0] if len(self._tables) == 1 else np.concatenate(self._tables)
+                self._tables = [held]
+                self._parts = ["".join(self._parts)]
+                if len(table) < self._rows and stride == self._stride \
+                        and _same_bits(held[:len(table)], table):
+                    return header + _rows_text(table)
+            if stride != self._stride or self._rows > len(table) \
+                    or not _same_bits(self._tables[0] if self._rows else table[:0],
+                                      table[:self._rows]):
+                self._reset(stride)
+            self._append(table[self._rows:])
+            return header + "".join(self._parts)
+
+
+_HISTORY_CSV: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_HISTORY_CSV_LOCK = threading.Lock()
+
+
+def history_csv(session) -> HistoryCsv:
+    """The session's :class:`HistoryCsv` (one per session, dropped with it)."""
+    with _HISTORY_CSV_LOCK:
+        cache = _HISTORY_CSV.get(session)
+        if cache is None:
+            cache = _HISTORY_CSV[session] = HistoryCsv()
+        return cache
+
+
 def save_loss_history_csv(session, folder) -> str:
     """``loss_history.csv``: per iteration the loss, the smoothed loss and the gradient norm
     before and after clipping, as training recorded them (after a long run, per block of
-    ``averaged_over`` iterations: see :class:`~bpttviz.engine.run.History`). Returns the path."""
+    ``averaged_over`` iterations: see :class:`~bpttviz.engine.run.History`). Returns the path.
+    The rows training already sent are formatted once (:class:`HistoryCsv`)."""
     path = os.path.join(os.fspath(folder), "loss_history.csv")
-    write_bytes(path, table_csv(HISTORY_COLUMNS, history_array(session)).encode())
+    text = history_csv(session).text(history_array(session))
+    write_bytes(path, text.encode())
     return path

@@ -25,6 +25,7 @@ from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from ..engine.run import HISTORY_FIELDS
 from ..engine.train import DivergenceError
+from ..export.tables import history_csv
 
 #: Seconds between progress signals (about 30 per second: the panel redraws no faster).
 EMIT_INTERVAL = 1.0 / 30.0
@@ -48,6 +49,10 @@ class TrainingWorker(QObject):
     sigSample(iteration, temperature, text): text sampled from the model (seeded by the
     iteration, so the run's own random state is not consumed).
     sigFinished(reason): "paused", "limit" (stop-after-N reached), "diverged" or "error".
+
+    ``history_csv`` (a :class:`~bpttviz.export.tables.HistoryCsv`, optional) is handed the
+    same new entries, so the rows of ``loss_history.csv`` are formatted while training (a few
+    dozen a signal) rather than all at once when the user exports.
     """
 
     sigProgress = pyqtSignal(int, float, object)
@@ -55,9 +60,10 @@ class TrainingWorker(QObject):
     sigFinished = pyqtSignal(str)
 
     def __init__(self, run, limit: Optional[int] = None, temperature: float = 1.0,
-                 sample_interval: float = SAMPLE_INTERVAL):
+                 sample_interval: float = SAMPLE_INTERVAL, history_csv=None):
         super().__init__()
         self.run = run
+        self.history_csv = history_csv
         self.limit = limit            # iterations to do in this run (None: until paused)
         self.temperature = float(temperature)  # read by the worker; a float store is atomic
         self.sample_interval = sample_interval
@@ -84,7 +90,10 @@ class TrainingWorker(QObject):
         return out
 
     def _emit_progress(self):
-        self.sigProgress.emit(self.run.iteration, float(self.run.smooth_loss), self._new_entries())
+        entries = self._new_entries()
+        if self.history_csv is not None:
+            self.history_csv.extend(entries)
+        self.sigProgress.emit(self.run.iteration, float(self.run.smooth_loss), entries)
 
     def _sample(self):
         if not hasattr(self.run, "sample_text"):
@@ -107,9 +116,11 @@ class TrainingWorker(QObject):
     @pyqtSlot()
     def work(self):
         run, stop = self.run, self.stop_event
-        self._last_emit = self._last_sample = time.perf_counter()
         reason = "paused"
         try:
+            if self.history_csv is not None:
+                self.history_csv.warm(run.history)
+            self._last_emit = self._last_sample = time.perf_counter()
             while not stop.is_set():
                 if self.limit is not None and self.done >= self.limit:
                     break
@@ -194,7 +205,8 @@ class TrainingController(QObject):
         self.divergence = None
         self.started_at_iteration = run.iteration
         self.start_time = time.perf_counter()
-        worker = TrainingWorker(run, limit, self.temperature, self.sample_interval)
+        worker = TrainingWorker(run, limit, self.temperature, self.sample_interval,
+                                history_csv(self.session))
         thread = QThread()
         thread.setObjectName("bpttviz-training")
         worker.moveToThread(thread)
