@@ -1,6 +1,7 @@
 """Details a student at the back of the room sees on a projector (1366x768 and 1280x720, in
 presentation mode): glyphs that touch, text cut short, ranges that lose steps, marks too faint
 to read.  Each test measures the geometry Qt and pyqtgraph actually use."""
+import numpy as np
 import pytest
 from PyQt5.QtGui import QFontMetricsF, QImage, QPainter
 from PyQt5.QtWidgets import QApplication
@@ -432,3 +433,60 @@ def test_outputs_say_why_an_untrained_map_is_flat(qtbot):
     panel.refresh()
     assert float(s.trace.p[:6].max()) > 2 / s.trace.vocab_size
     assert "untrained" not in panel.loss_sum.text()
+
+
+def test_clipping_compared_draws_c_only_over_the_bars_it_caps(qtbot):
+    """One dashed line across every bar said value clipping's norms were capped at c too
+    (min-char-rnn: value-clipped Wxh ~ 10 > c = 5).  The dashes sit over the global bar of
+    norm clipping and over each parameter's bar of param-norm clipping, nowhere else, and
+    those bars really are at or under c."""
+    from bpttviz.gui.panels.clipcompare import MODES, ClipComparePanel
+    s = Session("min-char-rnn")
+    s.set_event("clip")
+    panel = ClipComparePanel(s)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    names = list(s.trace.grads_raw)
+    xs = panel.threshold.xData
+    centres = (xs[0::2] + xs[1::2]) / 2
+    norm_j, each_j = MODES.index("norm"), MODES.index("param-norm")
+    expect = sorted([len(names) + (norm_j - 1.5) * 0.2]
+                    + [i + (each_j - 1.5) * 0.2 for i in range(len(names))])
+    np.testing.assert_allclose(sorted(centres), expect)
+    np.testing.assert_array_equal(panel.threshold.yData, s.config.clip_value)
+    # every bar a dash sits on is capped (numbers from the comparison itself)
+    table = panel.norm_table(panel.comparison, names)
+    c = s.config.clip_value
+    assert table[norm_j, -1] <= c * (1 + 1e-12)
+    assert np.all(table[each_j, :-1] <= c * (1 + 1e-12))
+    # and value clipping, which has no dash, is not capped: a norm over c
+    assert np.any(table[MODES.index("value")] > c)
+    assert "cap&nbsp;c" in panel.key_label.text()
+
+
+def test_outputs_names_the_current_target_beside_its_ring(qtbot):
+    """60 characters in a projector's plot: the axis labels one row in several, so the ring
+    of the current step's target is named beside it, inside the plot, at either end."""
+    win = show_window(qtbot, size=(1366, 768), presenting=True)
+    win.show_view("outputs")
+    settle(4)
+    s, panel = win.session, win.panels["outputs"]
+    tr = s.trace
+    vb = panel.plot.vb
+    for t in (0, 7, tr.T - 1):
+        s.set_event(f"forward:{t}")
+        settle(3)
+        tag = panel.target_tag
+        tgt = int(tr.targets[t])
+        assert tag.isVisible()
+        assert tag.textItem.toPlainText() == \
+            f"target '{s.vocab.label(tgt)}'  p = {tr.p[t, tgt]:.3f}"
+        assert tag.pos().y() == tgt and abs(tag.pos().x() - t) < 1
+        inside = vb.mapSceneToView(tag.mapToScene(tag.boundingRect())).boundingRect()
+        lo, hi = vb.viewRange()[0]
+        assert lo <= inside.left() and inside.right() <= hi, (t, inside, lo, hi)
+        if t == 7:  # forward: beside the ring over the columns not computed yet
+            assert inside.left() > t
+    s.set_event("clip")
+    settle(2)
+    assert not panel.target_tag.isVisible()   # no current step: nothing to name

@@ -24,7 +24,10 @@ class ClipSpec:
     """One clip mode, everything the app shows about it: ``label`` is its name in menus and
     files ("none", "value", ...), ``mode`` the value of ``clip=`` (None for no clipping),
     ``tooltip`` one line for controls, ``words`` the header's sentence at the clip event,
-    ``equation`` the header's equation, ``code`` the code panel's lines ``(text, tag)``."""
+    ``equation`` the header's equation, ``code`` the code panel's lines ``(text, tag)``.
+    ``bounds`` says which L2 norm the threshold c caps after this clipping: "global" (the
+    norm over all parameters), "each" (every parameter's own norm) or "" (no norm: none, or
+    value clipping, whose c caps each entry)."""
 
     label: str
     mode: Optional[str]
@@ -32,6 +35,7 @@ class ClipSpec:
     words: str
     equation: str
     code: Tuple[Tuple[str, str], ...]
+    bounds: str = ""
 
 
 #: The one registry of clip modes (controls, views, header, code panel and checks read it).
@@ -52,13 +56,15 @@ CLIP_SPECS: Dict[str, ClipSpec] = {s.label: s for s in (
              "g ← g · c / ||g||  if ||g|| > c, over all parameters together (keeps the direction)",
              (("norm = np.sqrt(sum(np.sum(d * d) for d in grads))", "c"),
               ("if norm > c:", "c"),
-              ("    grads = [d * c / norm for d in grads]         # keeps direction", "C"))),
+              ("    grads = [d * c / norm for d in grads]         # keeps direction", "C")),
+             bounds="global"),
     ClipSpec("param-norm", "param-norm", "The same norm rule applied to each parameter separately",
              "Clip: rescale each parameter's gradient whose own norm exceeds c by c / its norm",
              "dparam ← dparam · c / ||dparam||  if ||dparam|| > c, per parameter",
              (("for dparam in [dWxh, dWhh, dWhy, dbh, dby]:", "c"),
               ("    n = np.linalg.norm(dparam)", "c"),
-              ("    if n > c: dparam *= c / n                     # each parameter", "C"))),
+              ("    if n > c: dparam *= c / n                     # each parameter", "C")),
+             bounds="each"),
 )}
 #: Every value ``clip=`` accepts (None and "none" both mean no clipping).
 CLIP_MODES = (None,) + tuple(CLIP_SPECS)

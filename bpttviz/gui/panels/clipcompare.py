@@ -43,8 +43,10 @@ class ClipComparePanel(Panel):
         "<p><b>Top left</b>: for each parameter (and all together, <i>global</i>) the L2 norm "
         "of the gradient under each clip mode: <span style='color:#e08214'>none</span>, "
         "<span style='color:#0072b2'>value</span>, <span style='color:#542788'>norm</span>, "
-        "<span style='color:#009e73'>param-norm</span>. The dashed red line is the threshold "
-        "c (a norm limit for norm / param-norm). <b>norms</b>: <i>log</i> keeps a 40:1 ratio "
+        "<span style='color:#009e73'>param-norm</span>. The red dashes mark the threshold c "
+        "over the bars it caps: the <i>global</i> bar of norm clipping and each parameter's "
+        "bar of param-norm clipping (value clipping's c caps entries, not a norm: see the "
+        "crosses on the right). <b>norms</b>: <i>log</i> keeps a 40:1 ratio "
         "(195 before, 5 after norm clipping) readable; <i>auto</i> switches to log when a rule "
         "shrinks a bar ten times or more.</p>"
         "<p><b>Bottom left</b>: the cosine between each clipped gradient and the raw one, over "
@@ -72,11 +74,15 @@ class ClipComparePanel(Panel):
         # (a wrapped line breaks only between entries: a swatch stays with its name)
         key = " &nbsp; ".join(f"<span style='color:{MODE_COLORS[m]}; font-size:{t.pt(t.label_pt + 2):.0f}pt'>"
                               f"■</span>&nbsp;{m}" for m in MODES)
+        key += (" &nbsp; <span style='color:#d7191c'>\u2501&nbsp;\u2501</span>&nbsp;cap&nbsp;c")
         self.key_label = QLabel(key)
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
         self.key_label.setWordWrap(True)
-        self.key_label.setToolTip("<br>".join(f"<b>{m}</b>: {MODE_TIPS[m]}" for m in MODES))
+        self.key_label.setToolTip("<br>".join(f"<b>{m}</b>: {MODE_TIPS[m]}" for m in MODES)
+                                  + "<br><b>red dashes</b>: the threshold c, over the bars whose "
+                                  "norm it caps (norm: the global bar; param-norm: each "
+                                  "parameter's bar). Value clipping caps entries, not norms.")
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         lab = QLabel("heatmap of:")
@@ -140,7 +146,12 @@ class ClipComparePanel(Panel):
                                 pen=pg.mkPen(t.foreground, width=0.8))
             self.norm_plot.addItem(b)
             self.mode_bars[m] = b
-        self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 2.5, Qt.DashLine))
+        # The threshold c drawn only over the bars it caps (the registry's ``bounds``): the
+        # global bar of a "global" rule, each parameter's bar of an "each" rule.  One line
+        # across every bar said that value clipping's norms were capped at c too.
+        self.threshold = pg.PlotDataItem([], [], pen=t.pen("#d7191c", 2.5, Qt.DashLine),
+                                         connect="pairs")
+        self.threshold.setZValue(5)
         self.norm_plot.addItem(self.threshold)
         # Horizontal bars: one row per mode, the cosine written at the end of each bar.
         self.cos_bars = pg.BarGraphItem(x0=np.zeros(len(MODES)), y=np.arange(len(MODES), dtype=float),
@@ -299,7 +310,8 @@ class ClipComparePanel(Panel):
                 self.mode_bars[m].setOpts(x=x + (j - 1.5) * 0.2, y0=0.0, height=heights[j],
                                           width=0.2)
             self.norm_plot.setYRange(0, ceiling, padding=0)
-        self.threshold.setData([-0.5, G - 0.5], [c, c])
+        xs, ys = self.threshold_segments(len(names), c)
+        self.threshold.setData(xs, ys)
         cos = np.array([comp.results[m][1].cosine for m in MODES])
         # A gradient with inf/NaN has no direction (cosine NaN): no bar, and say so.
         width = np.where(np.isfinite(cos), cos, 0.0)
@@ -355,6 +367,21 @@ class ClipComparePanel(Panel):
             self.heat_plot.setLabel("bottom", "entry (a bias vector)", **css)
             self.heat_plot.setLabel("left", " ", **css)
             left.setTicks([[], []])
+
+    @staticmethod
+    def threshold_segments(n_params: int, c: float):
+        """(x, y) of the threshold's dashes, two points each: over the bar of every mode
+        that caps a norm at c, in the groups where it does (bar j of group i is centred at
+        i + (j - 1.5) * 0.2, the global group last)."""
+        xs = []
+        for j, m in enumerate(MODES):
+            bounds = CLIP_SPECS[m].bounds
+            groups = ([n_params] if bounds == "global" else
+                      list(range(n_params)) if bounds == "each" else [])
+            for i in groups:
+                x = i + (j - 1.5) * 0.2
+                xs += [x - 0.13, x + 0.13]
+        return np.array(xs, dtype=float), np.full(len(xs), float(c))
 
     @staticmethod
     def norm_table(comp, names) -> np.ndarray:

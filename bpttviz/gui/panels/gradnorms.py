@@ -70,6 +70,12 @@ def clip_summary(report, names) -> str:
             f"cos(raw, clipped) = {report.cosine:.4f}.")
 
 
+def _bounds(clip) -> str:
+    """Which norm the threshold caps under a clip mode (the registry's ``bounds``)."""
+    spec = CLIP_SPECS.get(clip or "none")
+    return spec.bounds if spec is not None else ""
+
+
 class GradNormsPanel(Panel):
     key = "grad_norms"
     title = "Gradient norms and clipping"
@@ -283,7 +289,7 @@ class GradNormsPanel(Panel):
             if key != self._ykey:
                 self._ykey = key
                 self._ymax = max(tr.grad_norm_before_clip, 1e-12)
-                if cfg.clip in ("norm", "param-norm"):
+                if _bounds(cfg.clip):
                     self._ymax = max(self._ymax, cfg.clip_value)
                 # The smallest positive norm this window draws (for the log axis's bottom).
                 vals = np.array([tr.grad_norms_raw[k] for k in self.groups[:-1]]
@@ -318,11 +324,12 @@ class GradNormsPanel(Panel):
                 bars.setOpts(x=x + dx, y0=0.0, height=h, width=BAR_W)
         self._place_values(raw, clipped, log)
         c = cfg.clip_value
-        self._update_key(cfg.clip in ("norm", "param-norm"), st.event.phase in ("clip", "update"))
-        if cfg.clip == "norm":
+        bounds = _bounds(cfg.clip)
+        self._update_key(bool(bounds), st.event.phase in ("clip", "update"))
+        if bounds == "global":
             self.threshold.setData([len(self.groups) - 1.5, len(self.groups) - 0.5], [c, c])
             self._annot(f"threshold c = {c:g} on the global norm")
-        elif cfg.clip == "param-norm":
+        elif bounds == "each":
             self.threshold.setData([-0.5, len(self.groups) - 1.5], [c, c])
             self._annot(f"threshold c = {c:g} on each parameter's norm")
         elif cfg.clip == "value":

@@ -64,6 +64,15 @@ class OutputsPanel(Panel):
         for it in (self.targets_outer, self.targets_inner):
             it.setZValue(5)
             self.plot.addItem(it)
+        # The current step's target named beside its ring: the character axis can label only
+        # one row in several (60 rows in a projector's 300 px), so the ring alone left the
+        # class guessing which character it marks.
+        self.target_tag = pg.TextItem("", color=t.foreground, anchor=(0, 0.5),
+                                      fill=pg.mkBrush(t.background), border=t.pen(t.foreground, 1))
+        self.target_tag.setFont(t.font(t.tick_pt, bold=True))
+        self.target_tag.setZValue(7)
+        self.target_tag.setVisible(False)
+        self.plot.addItem(self.target_tag)
         self.loss_plot = self.view.addPlot(row=1, col=0)
         style.style_plot(self.loss_plot, "timestep t", "loss (nats)")
         self.loss_plot.setXLink(self.plot)
@@ -196,6 +205,7 @@ class OutputsPanel(Panel):
         ys = tr.targets[:n].astype(float)
         self.targets_outer.setData(xs, ys)
         self.targets_inner.setData(xs, ys)
+        self._tag_target(tr, st.current_t, n)
         self.bars.setOpts(x=xs, height=tr.losses[:n], width=0.75)
         if st.current_t is None:
             self.loss_cursor.setVisible(False)
@@ -210,6 +220,22 @@ class OutputsPanel(Panel):
                               f"steps); dashed line: ln V = {math.log(V):.3f}, a "
                               "uniform guess." + (f" Every p ≈ 1/V = {1 / V:.3f}: the model "
                                                   "is untrained (▶ Run trains it)." if flat else ""))
+
+    def _tag_target(self, tr, t, n):
+        """Name the ringed target of step t (computed steps only), on the side with room."""
+        if t is None or not 0 <= t < n:
+            self.target_tag.setVisible(False)
+            return
+        tgt = int(tr.targets[t])
+        self.target_tag.setText(f"target '{self.session.vocab.label(tgt)}'  p = {tr.p[t, tgt]:.3f}")
+        # To the right while it fits: in the forward pass the columns there are not computed
+        # yet (no rings to hide); flipped to the left near the end.
+        px = self.plot.vb.viewPixelSize()[0]
+        width = self.target_tag.boundingRect().width() * (px if px > 0 else 0.0)
+        right = t + 0.8 + width <= tr.T - 0.5
+        self.target_tag.setAnchor((0, 0.5) if right else (1, 0.5))
+        self.target_tag.setPos(t + (0.8 if right else -0.8), tgt)
+        self.target_tag.setVisible(True)
 
     def resizeEvent(self, ev):
         super().resizeEvent(ev)
