@@ -490,3 +490,31 @@ def test_outputs_names_the_current_target_beside_its_ring(qtbot):
     s.set_event("clip")
     settle(2)
     assert not panel.target_tag.isVisible()   # no current step: nothing to name
+
+
+def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(qtbot):
+    """Beside the code on a 1280x720 projector the numbers wrap: a wrapped vector's next
+    line is indented under its name (it read as a new entry), and "(100 values)" or
+    "||dhnext|| = 0.01" is never split across two lines."""
+    import re
+    win = show_window(qtbot, size=(1280, 720), presenting=True)
+    win.show_view("code")
+    settle(4)
+    win.session.set_event("backward:10")
+    settle(4)
+    edit = win.panels["code"].values
+    doc = edit.document()
+    wrapped = 0
+    block = doc.begin()
+    while block.isValid():
+        layout, text = block.layout(), block.text()
+        lines = [layout.lineAt(i) for i in range(layout.lineCount())]
+        for a, b in zip(lines, lines[1:]):
+            wrapped += 1
+            assert b.x() > lines[0].x() + 5, text   # continuation indented
+            head, tail = text[:b.textStart()], text[b.textStart():]
+            assert not re.search(r"\(\d+\s*$", head), text            # "(100" | "values)"
+            assert not re.match(r"\s*\u00a0?=", tail), text            # "||dhnext||" | "= 0.01"
+        block = block.next()
+    assert wrapped > 0   # the case is real: the narrow pane does wrap
+    assert "||dhnext|| = " in edit.toPlainText()

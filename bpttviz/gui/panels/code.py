@@ -69,6 +69,26 @@ def fmt(name, values, n=6):
     return style.format_values(name, values, max_shown=n)
 
 
+def set_values_text(edit, lines) -> None:
+    """The numbers pane's text: a paragraph per line, wrapped with a hanging indent of two
+    characters (a wrapped vector's next line sits under its name instead of reading as a
+    new entry); "(100 values)" and "name = number" do not break inside."""
+    from PyQt5.QtGui import QFontMetricsF, QTextBlockFormat
+    nb = "\u00a0"
+    text = "\n".join(line.replace(" values)", nb + "values)").replace(" = ", nb + "=" + nb)
+                     for line in lines)
+    edit.setPlainText(text)
+    indent = 2 * QFontMetricsF(edit.font()).horizontalAdvance("0")
+    fmt = QTextBlockFormat()
+    fmt.setLeftMargin(indent)
+    fmt.setTextIndent(-indent)
+    cursor = edit.textCursor()
+    cursor.select(QTextCursor.Document)
+    cursor.mergeBlockFormat(fmt)
+    cursor.clearSelection()
+    edit.setTextCursor(cursor)
+
+
 class _CodeView(QPlainTextEdit):
     """The code pane: says when it has been resized (its scroll range then up to date)."""
     sigResized = pyqtSignal()
@@ -108,15 +128,17 @@ class CodePanel(Panel):
             style.shrinkable(w)
             w.setStyleSheet(f"color: {t.foreground}; padding: 2px 6px;")
         self.code = _CodeView()
-        self.values = QPlainTextEdit()
+        # (a QTextEdit: its paragraphs take a hanging indent, so a wrapped vector's second
+        # line is indented under its name instead of reading as a new entry)
+        self.values = QTextEdit()
         for w in (self.code, self.values):
             w.setReadOnly(True)
             w.setFont(t.font(t.mono_pt, mono=True))
-            w.setLineWrapMode(QPlainTextEdit.NoWrap)
             w.setStyleSheet(f"color: {t.foreground}; background: {t.background};")
         # the numbers wrap (a vector cut at the pane's edge read "||dhnext|| = 0"); the
         # code keeps its lines
-        self.values.setLineWrapMode(QPlainTextEdit.WidgetWidth)
+        self.code.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.values.setLineWrapMode(QTextEdit.WidgetWidth)
         self.code.setToolTip("One training iteration's code; the highlighted line is running")
         self.values.setToolTip("The numbers the highlighted code produced at this step")
         self.split = split = QSplitter(Qt.Vertical)
@@ -257,7 +279,7 @@ class CodePanel(Panel):
         if self.main_line is not None:
             self.code.setTextCursor(QTextCursor(doc.findBlockByNumber(self.main_line)))
         self._scroll_to_block()
-        self.values.setPlainText("\n".join(self.value_lines()))
+        set_values_text(self.values, self.value_lines())
 
     def value_lines(self):
         """The numbers the event produced, in the notebook's print style."""
@@ -282,8 +304,9 @@ class CodePanel(Panel):
             out.append(f"loss_{t} = {tr.losses[t]:.4f}    loss so far = {tr.losses[:t + 1].sum():.4f}")
         elif ev.phase == "backward":
             out.append(fmt("dy", tr.dy[t]))
-            out.append(f"||dh|| = {np.linalg.norm(tr.dh[t]):.4g}   ||dhnext|| = "
-                       f"{np.linalg.norm(tr.dhnext[t]):.4g}")
+            # (two lines: a narrow pane broke after "||", before "= 0.01")
+            out.append(f"||dh|| = {np.linalg.norm(tr.dh[t]):.4g}")
+            out.append(f"||dhnext|| = {np.linalg.norm(tr.dhnext[t]):.4g}")
             out.append(fmt("dh", tr.dh[t]))
             out.append(fmt("  Why.T @ dy", tr.dh_from_output[t]) + "   (own loss)")
             out.append(fmt("  + dhnext  ", tr.dh_from_future[t])
