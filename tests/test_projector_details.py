@@ -19,23 +19,45 @@ def settle(n=6):
         QApplication.processEvents()
 
 
-@pytest.fixture
-def presenting(qtbot):
-    """open(preset, size, view) -> the view's panel in a presenting window at that size."""
-    windows = []
+@pytest.fixture(scope="module")
+def _shared_windows(qapp):
+    """(preset, size) -> a presenting window, shared by this module's read-only tests (each
+    window costs 2-4 s to build and lay out: a fresh one per test made this file the
+    suite's longest)."""
+    windows = {}
+    yield windows
+    for win in windows.values():
+        win.set_presentation(False)
+        win.close()
+        win.deleteLater()
+    settle()
 
-    def open_view(size, view, preset="min-char-rnn", at="backward:3"):
-        win = show_window(qtbot, preset, size=size, presenting=True)
-        windows.append(win)
-        settle()
+
+@pytest.fixture
+def presenting(qtbot, _shared_windows):
+    """open(size, view, preset, at) -> the view's panel in a presenting window at that size.
+    The window is shared with the module's other tests that only look (``fresh=True``: one
+    of the test's own, for a test that resizes or edits)."""
+    own = []
+
+    def open_view(size, view, preset="min-char-rnn", at="backward:3", fresh=False):
+        key = (preset, tuple(size))
+        win = None if fresh else _shared_windows.get(key)
+        if win is None:
+            win = show_window(qtbot, preset, size=size, presenting=True, owned=False)
+            (own.append(win) if fresh else _shared_windows.__setitem__(key, win))
+            settle()
         win.session.set_event(at)
+        if view is None:
+            return win
         win.show_view(view)
         settle()
         return win.panels[view]
     yield open_view
-    for win in windows:
+    for win in own:
         win.set_presentation(False)
         win.close()
+        win.deleteLater()
 
 
 def draw_specs(axis):
@@ -187,7 +209,7 @@ def test_code_reports_norm_clipping_as_rescaled(qtbot):
 def test_decay_labels_its_top_tick_one(presenting, size, preset):
     """Distance 0 is the identity (||dh_t/dh_t|| = 1): its tick '1' keeps its label however
     many decades the plot spans (pyqtgraph drops a label that sticks out of the plot)."""
-    panel = presenting(size, "decay", preset=preset)
+    panel = presenting(size, "decay", preset=preset, fresh=True)
     axis = panel.plot.getAxis("left")
     texts = [text for _, _, text in draw_specs(axis)[2]]
     assert "1" in texts or "10⁰" in texts, texts
@@ -242,16 +264,14 @@ def test_grad_norms_key_names_the_threshold_line_only_when_drawn(qtbot):
     assert "after&nbsp;clipping&nbsp;(from&nbsp;the&nbsp;clip&nbsp;event)" in panel.key_label.text()
 
 
-def test_controls_never_touch_their_neighbours(qtbot):
+def test_controls_never_touch_their_neighbours(presenting):
     """In every view's rows of controls on a 1280x720 projector, an input (button, box,
     slider) and what follows it are apart: a following label by a group gap, a following
     input by a small one ("Pause" touched "stop after", a combo the next label)."""
     from PyQt5.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox,
                                  QHBoxLayout, QLabel, QWidget)
     inputs = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox)
-    win = show_window(qtbot, size=(1280, 720), presenting=True)
-    settle()
-    win.session.set_event("backward:3")
+    win = presenting((1280, 720), None)
     touching, rows_seen = [], 0
     for key in list(win.panels):
         win.show_view(key)
@@ -275,7 +295,6 @@ def test_controls_never_touch_their_neighbours(qtbot):
                 need = 8 if isinstance(b, QLabel) else 4
                 if gap < need:
                     touching.append((key, getattr(a, "text", str)(), getattr(b, "text", str)(), gap))
-    win.set_presentation(False)
     assert rows_seen >= 8
     assert not touching, touching
 
@@ -378,15 +397,18 @@ def test_presentation_tabs_are_all_in_sight_and_say_their_whole_title_on_hover(q
 
 @pytest.mark.parametrize("size, present", [((1600, 900), False), ((1366, 768), True)],
                          ids=["1600x900", "1366x768-presenting"])
-def test_no_label_is_cut_short(qtbot, size, present):
+def test_no_label_is_cut_short(qtbot, presenting, size, present):
     """Every one-line label of every view shows its whole text (a shrinkable label cuts its
     text without an ellipsis: "... (largest |entry| this window" at 1600x900)."""
     import re
     from PyQt5.QtGui import QFontMetrics
     from PyQt5.QtWidgets import QLabel
-    win = show_window(qtbot, size=size, presenting=present)
-    settle()
-    win.session.set_event("backward:3")
+    if present:
+        win = presenting(size, None)
+    else:
+        win = show_window(qtbot, size=size)
+        settle()
+        win.session.set_event("backward:3")
     cut = []
     for key in list(win.panels):
         win.show_view(key)
@@ -398,8 +420,6 @@ def test_no_label_is_cut_short(qtbot, size, present):
             need = QFontMetrics(label.font()).horizontalAdvance(text)
             if need > label.contentsRect().width() + 2:
                 cut.append((key, text[:50], need, label.contentsRect().width()))
-    if present:
-        win.set_presentation(False)
     assert not cut, cut
 
 
@@ -464,13 +484,11 @@ def test_clipping_compared_draws_c_only_over_the_bars_it_caps(qtbot):
     assert "cap&nbsp;c" in panel.key_label.text()
 
 
-def test_outputs_names_the_current_target_beside_its_ring(qtbot):
+def test_outputs_names_the_current_target_beside_its_ring(presenting):
     """60 characters in a projector's plot: the axis labels one row in several, so the ring
     of the current step's target is named beside it, inside the plot, at either end."""
-    win = show_window(qtbot, size=(1366, 768), presenting=True)
-    win.show_view("outputs")
-    settle(4)
-    s, panel = win.session, win.panels["outputs"]
+    panel = presenting((1366, 768), "outputs")
+    s = panel.session
     tr = s.trace
     vb = panel.plot.vb
     for t in (0, 7, tr.T - 1):
@@ -492,17 +510,13 @@ def test_outputs_names_the_current_target_beside_its_ring(qtbot):
     assert not panel.target_tag.isVisible()   # no current step: nothing to name
 
 
-def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(qtbot):
+def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(presenting):
     """Beside the code on a 1280x720 projector the numbers wrap: a wrapped vector's next
     line is indented under its name (it read as a new entry), and "(100 values)" or
     "||dhnext|| = 0.01" is never split across two lines."""
     import re
-    win = show_window(qtbot, size=(1280, 720), presenting=True)
-    win.show_view("code")
+    edit = presenting((1280, 720), "code", at="backward:10").values
     settle(4)
-    win.session.set_event("backward:10")
-    settle(4)
-    edit = win.panels["code"].values
     doc = edit.document()
     wrapped = 0
     block = doc.begin()

@@ -5,11 +5,14 @@ from bpttviz.session import Session
 
 
 def show_window(qtbot, preset="min-char-rnn", panels=None, remember=False, size=None,
-                presenting=False):
-    """``presenting``: in presentation mode (not full screen, so ``size`` holds)."""
+                presenting=False, owned=True):
+    """``presenting``: in presentation mode (not full screen, so ``size`` holds).
+    ``owned=False``: the test does not close the window at its end (a module's fixture that
+    shares it between tests closes it)."""
     win = MainWindow(Session(preset), panels=None if panels is None else list(panels),
                      remember=remember)
-    qtbot.addWidget(win)
+    if owned:
+        qtbot.addWidget(win)
     if presenting:
         win.set_presentation(True, fullscreen=False)
     if size is not None:
