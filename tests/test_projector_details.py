@@ -532,3 +532,30 @@ def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(presenting):
         block = block.next()
     assert wrapped > 0   # the case is real: the narrow pane does wrap
     assert "||dhnext|| = " in edit.toPlainText()
+
+
+@pytest.mark.parametrize("key, label", [("truncation", "summary"), ("decay", "info"),
+                                        ("gradcheck", "status")])
+def test_whole_window_views_say_they_do_not_follow_the_cursor(qtbot, key, label):
+    """In the forward pass these views already show the whole window's backward results; a
+    class stepping through the forward pass took them for the current step's."""
+    from bpttviz.gui.panels import PANELS
+    from bpttviz.gui.panels.base import WHOLE_WINDOW
+    s = Session("vanishing")
+    s.set_event("forward:3")
+    (cls,) = [c for c in PANELS if c.key == key]
+    panel = cls(s)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.refresh()
+    qtbot.waitUntil(lambda: WHOLE_WINDOW in getattr(panel, label).text(), timeout=10000)
+
+
+def test_decay_dots_are_drawn_over_the_mean_line(qtbot):
+    """The vanishing preset's dots all lie near their mean: under its thick line they were
+    invisible."""
+    from bpttviz.gui.panels.decay import DecayPanel
+    panel = DecayPanel(Session("vanishing"))
+    qtbot.addWidget(panel)
+    assert panel.scatter.zValue() > panel.mean_curve.zValue()
+    assert panel.current.zValue() > panel.scatter.zValue()

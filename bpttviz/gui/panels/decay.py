@@ -15,7 +15,7 @@ from ...engine.analysis import decay_by_distance
 from ...session import SessionError
 from .. import style
 from ..flow_layout import FlowLayout
-from .base import Panel
+from .base import WHOLE_WINDOW, Panel
 from .contrib import explain_label
 
 #: Slider steps per doubling of Whh, and the slider's half range (2^(40/20) = 4x either way).
@@ -120,13 +120,17 @@ class DecayPanel(Panel):
         self.plot.getAxis("left").setWidth(int(96 * t.scale))
         dot = pg.mkColor(t.forward)
         dot.setAlpha(110)
+        # (the dots over the mean's line, ringed in the background colour: under it, the
+        # vanishing preset's dots, all near their mean, disappeared behind the line)
         self.scatter = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=7 * t.scale,
-                                       symbolBrush=dot, symbolPen=None)
+                                       symbolBrush=dot, symbolPen=pg.mkPen(t.background, width=1))
+        self.scatter.setZValue(2)
         self.current = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=10 * t.scale,
                                        symbolBrush=t.highlight, symbolPen=pg.mkPen(t.foreground, width=1))
         self.mean_curve = pg.PlotDataItem([], [], pen=t.pen(t.backward, 3.5), symbol="s",
                                           symbolSize=7 * t.scale, symbolBrush=t.backward,
                                           symbolPen=None, connect="finite")
+        self.current.setZValue(3)
         self.rho_curve = pg.PlotDataItem([], [], pen=t.pen(t.raw, 3, Qt.DashLine), connect="finite")
         self.sigma_curve = pg.PlotDataItem([], [], pen=t.pen(t.clipped, 3, Qt.DotLine),
                                            connect="finite")
@@ -286,8 +290,8 @@ class DecayPanel(Panel):
         if not self.skipped and T > 1:
             far = self.mean[-1]
             # one line on a projector (the Whh factor is beside the slider)
-            self.info.setText(f"Mean ‖∂h_t/∂h_k‖: {self.mean[1]:.3g} at distance 1, "
-                              f"{far:.3g} at distance {T - 1} (over {T} steps).")
+            self.info.setText(f"Mean ||∂h_t/∂h_k||: {self.mean[1]:.3g} at distance 1, "
+                              f"{far:.3g} at distance {T - 1} (over {T} steps; {WHOLE_WINDOW}).")
         elif not self.skipped:
             self.info.setText("")
         else:

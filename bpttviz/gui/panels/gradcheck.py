@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboB
 from ...session import SessionError
 from .. import style
 from ..flow_layout import FlowLayout
-from .base import Panel
+from .base import WHOLE_WINDOW, Panel
 from .gradcheck_verdict import (_FLOOR, COLORS, GOOD, MAX_ENTRIES, SUSPICIOUS, TINTS, WORDS,
                                 ParamCheck, error_floor, help_text, summarize, verdict)
 
@@ -304,7 +304,7 @@ class GradCheckPanel(Panel):
             msg = (f"\u2718 {bad}: worst entry error {err[worst_i]:.1e} ({names[worst_i]}): "
                    "the gradient is WRONG")
             msg += " (dhnext is forgotten)." if bug else "."
-        self.status.setText(msg)
+        self.status.setText(f"{msg} ({WHOLE_WINDOW})")
         self.status.setStyleSheet(f"color: {COLORS[overall]}; padding: 2px 6px;")
         self._draw_scatter()
 

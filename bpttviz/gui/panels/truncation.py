@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLay
 
 from ...session import SessionError
 from .. import style
-from .base import Panel
+from .base import WHOLE_WINDOW, Panel
 from .contrib import explain_label
 
 FULL_COLOR = "#1f4e9c"     # full BPTT (blue)
@@ -263,7 +263,7 @@ class TruncationPanel(Panel):
         else:
             self.cursor_line.setVisible(False)
         self.summary.setText(f"{len(comp.truncated.starts)} windows of ≤ {k} steps over T = {T}:  "
-                             f"cos(full, truncated) = {comp.cosine_total:.4f}")
+                             f"cos(full, truncated) = {comp.cosine_total:.4f}  ({WHOLE_WINDOW})")
 
     def csv_tables(self):
         comp, _extra = self.current()
