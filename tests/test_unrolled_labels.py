@@ -111,3 +111,31 @@ def test_arrow_width_states_its_scale(qtbot):
     s.set_event("backward:0")
     p.refresh()
     assert p.arrow_widths[int(np.argmax(norms))] == pytest.approx(9 * style.LIGHT.scale)
+
+
+def test_the_state_carried_in_is_named_inside_the_plot(qtbot):
+    """The lone node left of step 0 is h_-1, the state carried in: named above it, inside
+    the plot and clear of step 0; where a step is too narrow for the name (T = 100) it is
+    left out rather than drawn over step 0's arrows."""
+    from bpttviz.gui.panels.unrolled import ROW_H
+    for T in (25, 100):
+        s = Session("min-char-rnn")
+        if T != 25:
+            s.edit("T", seq_length=T)
+        panel = UnrolledPanel(s)
+        qtbot.addWidget(panel)
+        panel.resize(1280, 420)
+        panel.show()
+        qtbot.waitExposed(panel)
+        panel.refresh()
+        qtbot.wait(50)
+        label = panel.prev_label
+        assert label.textItem.toPlainText() == "h\u208b\u2081"
+        assert label.isVisible() is (T == 25)
+        if not label.isVisible():
+            continue
+        vb = panel.plot.vb
+        box = vb.mapSceneToView(label.mapToScene(label.boundingRect())).boundingRect()
+        lo, hi = vb.viewRange()[0]
+        assert lo <= box.left() and box.right() < -0.2, (T, box, lo)   # left of step 0, in sight
+        assert box.top() > ROW_H or box.bottom() > ROW_H               # above the h row

@@ -55,7 +55,7 @@ class ClipComparePanel(Panel):
         "symmetric range); a cross marks every entry that value clipping changed (|g| &gt; c). "
         "<b>Bottom right</b>: the fraction of each parameter's entries value clipping changed.</p>"
         "<p>During the backward pass the comparison uses the raw gradient accumulated so far "
-        "(steps t..T−1); from the clip event on, the full raw gradient of the window.</p>")
+        "(steps t–T−1); from the clip event on, the full raw gradient of the window.</p>")
 
     def __init__(self, session, parent=None, controller=None):
         super().__init__(session, parent, controller)
@@ -348,7 +348,7 @@ class ClipComparePanel(Panel):
         self.heat_plot.setTitle(f"raw d{choice}: {int(changed.sum())} entries with |g| > {c:g}",
                                 color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
         where = ("whole window, from the clip event" if st.clipped else
-                 f"accumulated over steps {st.backward_from}..{tr.T - 1} so far")
+                 f"accumulated over steps {st.backward_from}\u2013{tr.T - 1} so far")
         self.note.setText(f"Raw gradient {where}; threshold c = {c:g}; global norm "
                           f"{comp.results['none'][1].grad_norm_before_clip:.4g}")
 

@@ -217,7 +217,7 @@ class ContributionsPanel(Panel):
             self.note.setText(f"All {T} steps back-propagated: ||dWhh|| = {run[0]:.4g}")
         elif st.in_backward:
             b = st.backward_from
-            self.note.setText(f"Backward at step {b}: steps {b}..{T - 1} added, "
+            self.note.setText(f"Backward at step {b}: steps {b}\u2013{T - 1} added, "
                               f"||dWhh so far|| = {run[b]:.4g}")
         else:
             self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{T - 1}): no gradient yet")

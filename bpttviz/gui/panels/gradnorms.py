@@ -347,7 +347,7 @@ class GradNormsPanel(Panel):
         if st.clipped:
             self.info.setText(clip_summary(tr.clip, self.groups[:-1]))
         elif st.in_backward:
-            self.info.setText(f"Raw gradient accumulated over steps {st.backward_from}..{tr.T - 1} "
+            self.info.setText(f"Raw gradient accumulated over steps {st.backward_from}\u2013{tr.T - 1} "
                               f"so far (global norm {raw[-1]:.4g}); clipping happens at the clip event.")
         else:
             self.info.setText("Gradients appear during the backward pass (forward step "

@@ -150,6 +150,15 @@ class UnrolledPanel(Panel):
                 self.plot.addItem(lab)
             self.in_labels.append(a)
             self.out_labels.append(b)
+        if getattr(self, "prev_label", None) is None:
+            # The leftmost node is the state carried in (h_prev in the code): named, or the
+            # class asked what the lone dot left of step 0 was.
+            self.prev_label = style.tight_text("h\u208b\u2081", t.foreground, (0.5, 1.0),
+                                               font=t.font(t.tick_pt), t=t)
+            self.prev_label.setZValue(7)
+            self.prev_label.setToolTip("h\u208b\u2081 (h_prev in the code): the hidden state "
+                                       "carried in from the previous window")
+            self.plot.addItem(self.prev_label)
         self.plot.setXRange(-1.6, T - 0.4, padding=0)
         self.plot.setYRange(-0.85, 2.85, padding=0)
         self._T = T
@@ -230,8 +239,13 @@ class UnrolledPanel(Panel):
             half = max(fm.horizontalAdvance(self._short(w, keep))
                        for w in (self._in_words[-1], self._out_words[-1])) / 2 + 3
             node = float(np.clip(0.5 * px, 5, 30)) * self._theme.scale / 2 + 3
-            self.plot.setXRange(-1 - max(0.6, node / px), T - 1 + max(0.6, half / px),
-                                padding=0)
+            left = -1 - max(0.6, node / px)
+            self.plot.setXRange(left, T - 1 + max(0.6, half / px), padding=0)
+            # h_-1's name above its node, inside the plot (pushed right at a large T)
+            name_w = QFontMetrics(self.prev_label.textItem.font()).horizontalAdvance("h\u208b\u2081")
+            # (shown only where it fits left of step 0's arrows: at T = 100 a step is ~12 px)
+            self.prev_label.setPos(max(-1.0, left + (name_w / 2 + 2) / px), ROW_H + 0.22)
+            self.prev_label.setVisible(name_w + 4 <= (-0.25 - left) * px)
             line = fm.height() + 1
             # The y range leaves ``rows`` lines of labels below x and above y; the node rows
             # (and their arrows, -0.35..2.35) share the rest of the height.
