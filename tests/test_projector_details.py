@@ -559,3 +559,22 @@ def test_decay_dots_are_drawn_over_the_mean_line(qtbot):
     qtbot.addWidget(panel)
     assert panel.scatter.zValue() > panel.mean_curve.zValue()
     assert panel.current.zValue() > panel.scatter.zValue()
+
+
+def test_log_axes_label_their_decades_in_one_style(qtbot):
+    """pyqtgraph wrote 10 as "10¹" above "1" and "0.1" on the same axis (the gates' flow
+    plot), and switched from "0.0001" to "10⁻⁶" further down (decay)."""
+    from bpttviz.gui.style import log_tick_strings
+    labels = log_tick_strings([1, 0, -1, -3, -4, -6, 4], 1.0, 1.0)
+    assert labels == ["10", "1", "0.1", "0.001", "10\u207b\u2074", "10\u207b\u2076", "10\u2074"]
+    assert log_tick_strings([np.log10(2e-5), np.log10(0.02)], 1.0, 1.0) == ["2\u00b710\u207b\u2075", "0.02"]
+    # ... and a styled plot's axes use it in log mode (the gates' flow plot among them)
+    from bpttviz.gui.panels.gates import GatesPanel
+    s = Session("lstm-gates")
+    s.set_event("backward:10")
+    panel = GatesPanel(s)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    axis = panel.flow_plot.getAxis("left")
+    axis.setLogMode(False, True)
+    assert axis.tickStrings([1.0, 0.0, -1.0], 1.0, 1.0) == ["10", "1", "0.1"]

@@ -148,6 +148,28 @@ def set_theme(t: Theme) -> None:
     pg.setConfigOptions(background=t.background, foreground=t.foreground)
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
+
+
+def log_tick_strings(values, scale, spacing) -> list:
+    """Tick labels of a log axis, one style per axis: 0.001 to 1000 as decimals, beyond as
+    powers of ten ("10\u207b\u2076", "2\u00b710\u2075").  pyqtgraph's own switched style
+    at 10: "10\u00b9" stood above "1" and "0.1" on the same axis."""
+    out = []
+    for v in 10 ** np.asarray(values, dtype=float) * float(scale):
+        if not np.isfinite(v) or v <= 0:
+            out.append("")
+            continue
+        mant, exp = (f"{v:.0e}").split("e")
+        e = int(exp)
+        if -3 <= e <= 3:
+            x = float(f"{v:.1g}")
+            out.append(f"{x:.{max(0, -e)}f}")
+        else:
+            out.append(("" if mant == "1" else f"{mant}\u00b7") + "10" + str(e).translate(_SUPERSCRIPT))
+    return out
+
+
 def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,
                yunits: Optional[str] = None, title: Optional[str] = None, t: Optional[Theme] = None,
                mouse: bool = False) -> pg.PlotItem:
@@ -162,6 +184,7 @@ def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Op
         ax.setTextPen(t.pen(t.foreground, 1))
         ax.setStyle(tickTextOffset=int(4 * t.scale))
         ax.enableAutoSIPrefix(False)  # "(x0.001)" confuses students; ticks show the numbers
+        ax.logTickStrings = log_tick_strings   # (an instance attribute: no subclass needed)
     if xlabel:
         plot.setLabel("bottom", xlabel, units=xunits, **label_css)
     if ylabel:
