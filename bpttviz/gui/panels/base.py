@@ -49,7 +49,7 @@ Table = Tuple[List[str], np.ndarray]
 #: Said by the views computed for the whole window at once (truncation, decay, the gradient
 #: check): in the forward pass they already show the backward pass's results, and a class
 #: stepping through the iteration took them for the cursor's step.
-WHOLE_WINDOW = "whole window, whatever the step"
+WHOLE_WINDOW = "computed for the whole window at once"
 
 class Panel(QWidget):
     #: Stable identifier, used for dock object names, export file names and --panels.
