@@ -85,7 +85,7 @@ def test_trained_min_char_rnn_is_called_correct_and_worst_entry_agrees(build):
     assert f"{floor:.1e}" in p.status.text()
     # F is said as what it is, the floor of the error's denominator, not as a second error
     # bound ("below 1e-7 (noise floor F = 3.4e-03)" read as a contradiction)
-    assert f"max(|a| + |n|, F) with F = {floor:.1e}" in p.status.text()
+    assert f"max(|a| + |n|, F) with F\u00a0=\u00a0{floor:.1e}" in p.status.text()
     assert "noise floor" not in p.status.text()
 
 

@@ -293,7 +293,8 @@ class GradCheckPanel(Panel):
         # F is not an error but the floor of the error's denominator: said as the formula
         # ("error below 1e-7 (noise floor F = 3.4e-03)" read as a contradiction beside
         # gradients of 1e-3)
-        floor = f"error = |a \u2212 n| / max(|a| + |n|, F) with F = {self.floor:.1e}"
+        # (non-breaking around "=": a wrapped line read "with F" / "= 3.4e-03")
+        floor = f"error = |a \u2212 n| / max(|a| + |n|, F) with F\u00a0=\u00a0{self.floor:.1e}"
         if overall == "good":
             msg = f"\u2714 backprop is right: every entry's error < 1e-7, {floor}"
         elif overall == "suspicious":
