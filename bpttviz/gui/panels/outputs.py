@@ -67,12 +67,16 @@ class OutputsPanel(Panel):
         # The current step's target named beside its ring: the character axis can label only
         # one row in several (60 rows in a projector's 300 px), so the ring alone left the
         # class guessing which character it marks.
+        fill = pg.mkColor(t.background)
+        fill.setAlpha(215)   # (the rings it covers in the backward pass still show through)
         self.target_tag = pg.TextItem("", color=t.foreground, anchor=(0, 0.5),
-                                      fill=pg.mkBrush(t.background), border=t.pen(t.foreground, 1))
+                                      fill=pg.mkBrush(fill), border=t.pen(t.foreground, 1))
         self.target_tag.setFont(t.font(t.tick_pt, bold=True))
         self.target_tag.setZValue(7)
         self.target_tag.setVisible(False)
         self.plot.addItem(self.target_tag)
+        # (its side depends on the plot's width in pixels: placed again when that changes)
+        self.plot.vb.sigResized.connect(self._on_plot_resized)
         self.loss_plot = self.view.addPlot(row=1, col=0)
         style.style_plot(self.loss_plot, "timestep t", "loss (nats)")
         self.loss_plot.setXLink(self.plot)
@@ -220,6 +224,11 @@ class OutputsPanel(Panel):
                               f"steps); dashed line: ln V = {math.log(V):.3f}, a "
                               "uniform guess." + (f" Every p ≈ 1/V = {1 / V:.3f}: the model "
                                                   "is untrained (▶ Run trains it)." if flat else ""))
+
+    def _on_plot_resized(self, *_):
+        if not self._dirty and self.session is not None and self.session.has_run:
+            st = self.session.state
+            self._tag_target(self.session.trace, st.current_t, st.forward_count)
 
     def _tag_target(self, tr, t, n):
         """Name the ringed target of step t (computed steps only), on the side with room."""
