@@ -302,17 +302,26 @@ def test_controls_never_touch_their_neighbours(presenting):
 @pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
 @pytest.mark.parametrize("view, at, item", [("loss", "backward:3", "empty_text"),
                                             ("contrib", "forward:7", "empty_text"),
-                                            ("clipping", "forward:7", "empty_text")])
+                                            ("clipping", "forward:7", "empty_text"),
+                                            ("grad_norms", "forward:7", "empty_text"),
+                                            ("dhnext_flow", "forward:7", "empty_texts")])
 def test_empty_plot_messages_stay_inside_their_plot(presenting, size, view, at, item):
     """What fills an empty plot is said inside that plot, whole: wrapped to its width and
     centred ("No training yet" lost its first and last letters side by side at 1366x768)."""
     panel = presenting(size, view, at=at)
-    message = getattr(panel, item)
-    assert message.isVisible() and message.textItem.toPlainText()
-    vb = message.getViewBox()
-    inside = vb.sceneBoundingRect()
-    text = message.mapRectToScene(message.boundingRect())
-    assert inside.contains(text), (view, text, inside)
+    messages = getattr(panel, item)
+    messages = messages if isinstance(messages, list) else [messages]
+    shown = [m for m in messages if m.getViewBox().isVisible() and m.getViewBox().width() > 0]
+    assert shown, view   # the plot on screen has its message (a pager shows one of them)
+    for message in shown:
+        assert message.isVisible() and message.textItem.toPlainText()
+        inside = message.getViewBox().sceneBoundingRect()
+        text = message.mapRectToScene(message.boundingRect())
+        assert inside.contains(text), (view, text, inside)
+    if at.startswith("forward"):
+        panel.session.set_event("backward:3")
+        settle()
+        assert not any(m.isVisible() for m in messages)   # gone once there is something to draw
 
 
 def test_label_rows_prefers_the_marked_targets():
@@ -578,3 +587,20 @@ def test_log_axes_label_their_decades_in_one_style(qtbot):
     axis = panel.flow_plot.getAxis("left")
     axis.setLogMode(False, True)
     assert axis.tickStrings([1.0, 0.0, -1.0], 1.0, 1.0) == ["10", "1", "0.1"]
+
+
+def test_outputs_target_name_moves_when_the_plot_widens(qtbot):
+    """Drawn while the plot was still narrow (a screenshot's first layout), the name went
+    to the left; once the plot has its width it goes back beside the ring, to the right."""
+    from bpttviz.gui.panels.outputs import OutputsPanel
+    s = Session("min-char-rnn")
+    s.set_event("forward:7")
+    panel = OutputsPanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(260, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    settle()
+    panel.resize(1300, 600)
+    qtbot.waitUntil(lambda: panel.target_tag.pos().x() > 7, timeout=3000)

@@ -98,6 +98,11 @@ class DhnextPanel(Panel):
         self.split_plot.addItem(self.split_cursor)
         self.heatmap = style.Heatmap(self.heat_plot, style.diverging_cmap(), (-1, 1), "dhnext",
                                      describe=self.describe_cell, on_hover=self._show_hover)
+        # In the forward pass the three plots are empty: each says why, in its middle (a
+        # corner note alone read as a broken plot from the back of the room)
+        self.empty_texts = [style.PlotMessage(p, "dhnext comes in the backward pass:\nstep on, or press End",
+                                              t=t)
+                            for p in (self.norm_plot, self.split_plot, self.heat_plot)]
         self.readout = style.readout_label("Hover a heatmap cell to see its value and formula.")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -137,7 +142,7 @@ class DhnextPanel(Panel):
         m = float(np.max(np.abs(tr.dhnext))) if tr.dhnext.size else 0.0
         m = m if m > 0 else 1.0
         self.heatmap.set_levels((-m, m))
-        self.note.setText(f"dhnext colour range ±{m:.3g} (largest |entry| this window)")
+        self._range_text = f"dhnext colour range ±{m:.3g} (largest |entry| this window)"
         for p in (self.norm_plot, self.split_plot):
             p.setXRange(-0.5, T - 0.5, padding=0)
         self._set_y_ranges()
@@ -206,10 +211,11 @@ class DhnextPanel(Panel):
                 line.setPos(cur)
         last = st.in_backward and cur == tr.T - 1
         self._set_key(last)
-        if b >= tr.T:
-            self.norm_text.setText("appears during the backward pass")
-        else:
-            self.norm_text.setText(f"||dhnext_{b}|| = {self.norms[b]:.3g}")
+        empty = b >= tr.T
+        for message in self.empty_texts:
+            message.setVisible(empty)
+        self.note.setText("dhnext: not computed yet (forward pass)" if empty else self._range_text)
+        self.norm_text.setText("" if empty else f"||dhnext_{b}|| = {self.norms[b]:.3g}")
         self._place_norm_text(cur, tr.T)
 
     def _place_norm_text(self, cur=None, T=None) -> None:

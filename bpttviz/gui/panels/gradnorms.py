@@ -155,6 +155,10 @@ class GradNormsPanel(Panel):
         self.plot.addItem(self.clip_bars)
         self.threshold = pg.PlotDataItem([], [], pen=t.pen(THRESHOLD_COLOUR, 3, Qt.DashLine), connect="pairs")
         self.plot.addItem(self.threshold)
+        # An empty plot with axes looked broken in the forward pass: it says why it is empty
+        self.empty_text = style.PlotMessage(self.plot, "No gradient yet:\nstep to the backward pass",
+                                            t=t)
+        self.empty_text.setVisible(False)
         # The key outside the plot: inside, it covered the tall bars.
         self.key_label = style.key_label(self._key_entries(True), t)
         self._key_shows = (True, True)
@@ -344,6 +348,7 @@ class GradNormsPanel(Panel):
             self._title_shown = self.annot_text
             self.plot.setTitle(self.annot_text, color=self._theme.foreground,
                                size=f"{self._theme.pt(self._theme.tick_pt):.0f}pt")
+        self.empty_text.setVisible(not (st.clipped or st.in_backward))
         if st.clipped:
             self.info.setText(clip_summary(tr.clip, self.groups[:-1]))
         elif st.in_backward:
