@@ -604,3 +604,31 @@ def test_outputs_target_name_moves_when_the_plot_widens(qtbot):
     settle()
     panel.resize(1300, 600)
     qtbot.waitUntil(lambda: panel.target_tag.pos().x() > 7, timeout=3000)
+
+
+def test_every_preset_name_fits_its_box_in_a_1280x720_window(qtbot):
+    """The preset box sat beside a "Preset" label and cut the names ("min-char-rnn on
+    Shakesp", "LSTM gates on the sonn")."""
+    from PyQt5.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox
+    win = show_window(qtbot, size=(1280, 720))
+    settle()
+    combo = win.findChild(QComboBox, "preset")
+    cut = []
+    for i in range(combo.count()):
+        opt = QStyleOptionComboBox()
+        combo.initStyleOption(opt)
+        field = combo.style().subControlRect(QStyle.CC_ComboBox, opt, QStyle.SC_ComboBoxEditField, combo)
+        need = combo.fontMetrics().horizontalAdvance(combo.itemText(i))
+        if need > field.width():
+            cut.append((combo.itemText(i), need, field.width()))
+    assert not cut, cut
+    # the list says each preset's whole title beside its name, and is wide enough for it
+    from PyQt5.QtWidgets import QStyleOptionViewItem
+    from bpttviz.gui.controls import preset_infos
+    view = combo.view()
+    for i, (name, title, _) in enumerate(preset_infos()):
+        option = QStyleOptionViewItem()
+        combo.itemDelegate().initStyleOption(option, combo.model().index(i, 0))
+        assert combo.itemText(i) == name
+        assert option.text == (f"{title}  ({name})" if title != name else name)
+        assert view.minimumWidth() >= combo.fontMetrics().horizontalAdvance(option.text)

@@ -10,7 +10,7 @@ import os
 from typing import Dict, Optional
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QStyledItemDelegate, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                              QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..engine import limits
@@ -43,6 +43,21 @@ def warn(parent: Optional[QWidget], title: str, message: str) -> None:
     QMessageBox.warning(parent, title, message)
 
 
+#: The item data role holding a preset's whole title (its item text is its short name).
+TITLE_ROLE = Qt.UserRole + 1
+
+
+class _TitleDelegate(QStyledItemDelegate):
+    """The preset list shows each preset's whole title and name; the closed box shows the
+    name only (the titles, up to 41 characters, were cut in the Controls dock)."""
+
+    def initStyleOption(self, option, index):  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        title = index.data(TITLE_ROLE)
+        if title and title != option.text:
+            option.text = f"{title}  ({option.text})"
+
+
 class ControlsPanel(QWidget):
     """The settings of the run.  Not a data panel: it lives in its own dock, key "controls"."""
 
@@ -68,13 +83,23 @@ class ControlsPanel(QWidget):
         self.preset.setObjectName("preset")
         self.preset.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.preset.setMinimumContentsLength(14)
-        for name, title, teaches in preset_infos():
-            self.preset.addItem(title if title != name else name, name)
+        infos = preset_infos()
+        for name, title, teaches in infos:
+            self.preset.addItem(name, name)
             i = self.preset.count() - 1
+            self.preset.setItemData(i, title, TITLE_ROLE)
             self.preset.setItemData(i, f"<b>{title}</b> ({name})<br>{teaches}", Qt.ToolTipRole)
+        self._title_delegate = _TitleDelegate(self.preset)
+        self.preset.setItemDelegate(self._title_delegate)
+        fm = self.preset.fontMetrics()
+        self.preset.view().setMinimumWidth(max(
+            fm.horizontalAdvance(f"{t}  ({n})") for n, t, _ in infos) + fm.height() * 2)
         self.preset.setToolTip("Choose a ready-made example; each one teaches one thing")
         self.preset.activated.connect(self._preset_chosen)
-        form.addRow("Preset", self.preset)
+        # (a row of its own, under the box's title "Example": beside a "Preset" label the
+        # names were cut, "min-char-rnn on Shakesp")
+        self.preset.setAccessibleName("Preset")
+        form.addRow(self.preset)
         self.corpus_button = QPushButton("Load corpus…")
         self.corpus_button.setObjectName("corpus")
         self.corpus_button.setToolTip("Train on a UTF-8 text file of your own (Ctrl+L)")
