@@ -519,12 +519,13 @@ def test_outputs_names_the_current_target_beside_its_ring(presenting):
     assert not panel.target_tag.isVisible()   # no current step: nothing to name
 
 
-def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(presenting):
+@pytest.mark.parametrize("at", ["backward:10", "forward:10"])
+def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(presenting, at):
     """Beside the code on a 1280x720 projector the numbers wrap: a wrapped vector's next
     line is indented under its name (it read as a new entry), and "(100 values)" or
     "||dhnext|| = 0.01" is never split across two lines."""
     import re
-    edit = presenting((1280, 720), "code", at="backward:10").values
+    edit = presenting((1280, 720), "code", at=at).values
     settle(4)
     doc = edit.document()
     wrapped = 0
@@ -538,9 +539,13 @@ def test_code_numbers_wrap_under_their_name_and_keep_counts_whole(presenting):
             head, tail = text[:b.textStart()], text[b.textStart():]
             assert not re.search(r"\(\d+\s*$", head), text            # "(100" | "values)"
             assert not re.match(r"\s*\u00a0?=", tail), text            # "||dhnext||" | "= 0.01"
+            assert not re.search(r"(so|most)\s*$", head), text         # "loss so" | "far", "(most" | "likely"
         block = block.next()
     assert wrapped > 0   # the case is real: the narrow pane does wrap
-    assert "||dhnext|| = " in edit.toPlainText()
+    if at.startswith("backward"):
+        assert "||dhnext|| = " in edit.toPlainText()   # (toPlainText: no-break spaces as spaces)
+    else:
+        assert "loss so far = " in edit.toPlainText()
 
 
 @pytest.mark.parametrize("key, label", [("truncation", "summary"), ("decay", "info"),

@@ -72,11 +72,19 @@ def fmt(name, values, n=6):
 def set_values_text(edit, lines) -> None:
     """The numbers pane's text: a paragraph per line, wrapped with a hanging indent of two
     characters (a wrapped vector's next line sits under its name instead of reading as a
-    new entry); "(100 values)" and "name = number" do not break inside."""
+    new entry); lines break between numbers and at the wide gaps between parts, never inside
+    a phrase ("(100 values)", "loss so far = 44.85", "(most likely: 'z' 0.0170)")."""
     from PyQt5.QtGui import QFontMetricsF, QTextBlockFormat
+    import re
     nb = "\u00a0"
-    text = "\n".join(line.replace(" values)", nb + "values)").replace(" = ", nb + "=" + nb)
-                     for line in lines)
+
+    def keep_phrases(line):
+        # Outside a vector's brackets, a single space joins words ("loss so far", "most
+        # likely", "= 0.01"): lines break only at the wider gaps between parts.
+        parts = re.split(r"(\[[^\[\]]*\])", line)
+        return "".join(part if part.startswith("[") else re.sub(r"(?<! ) (?! )", nb, part)
+                       for part in parts).replace(" values)", nb + "values)")
+    text = "\n".join(keep_phrases(line) for line in lines)
     edit.setPlainText(text)
     indent = 2 * QFontMetricsF(edit.font()).horizontalAdvance("0")
     fmt = QTextBlockFormat()
