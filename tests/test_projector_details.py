@@ -8,7 +8,7 @@ from PyQt5.QtWidgets import QApplication
 
 from bpttviz.session import Session
 
-from window_helpers import show_window
+from window_helpers import show_panel, show_window
 
 PROJECTORS = [(1366, 768), (1280, 720)]
 IDS = ["1366x768", "1280x720"]
@@ -600,12 +600,7 @@ def test_outputs_target_name_moves_when_the_plot_widens(qtbot):
     from bpttviz.gui.panels.outputs import OutputsPanel
     s = Session("min-char-rnn")
     s.set_event("forward:7")
-    panel = OutputsPanel(s)
-    qtbot.addWidget(panel)
-    panel.resize(260, 300)
-    panel.show()
-    qtbot.waitExposed(panel)
-    panel.refresh()
+    panel = show_panel(qtbot, OutputsPanel, s, (260, 300))
     settle()
     panel.resize(1300, 600)
     qtbot.waitUntil(lambda: panel.target_tag.pos().x() > 7, timeout=3000)

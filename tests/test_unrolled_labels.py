@@ -118,16 +118,12 @@ def test_the_state_carried_in_is_named_inside_the_plot(qtbot):
     the plot and clear of step 0; where a step is too narrow for the name (T = 100) it is
     left out rather than drawn over step 0's arrows."""
     from bpttviz.gui.panels.unrolled import ROW_H
+    from window_helpers import show_panel
     for T in (25, 100):
         s = Session("min-char-rnn")
         if T != 25:
             s.edit("T", seq_length=T)
-        panel = UnrolledPanel(s)
-        qtbot.addWidget(panel)
-        panel.resize(1280, 420)
-        panel.show()
-        qtbot.waitExposed(panel)
-        panel.refresh()
+        panel = show_panel(qtbot, UnrolledPanel, s, (1280, 420))
         qtbot.wait(50)
         label = panel.prev_label
         assert label.textItem.toPlainText() == "h\u208b\u2081"

@@ -22,3 +22,14 @@ def show_window(qtbot, preset="min-char-rnn", panels=None, remember=False, size=
     win.activateWindow()
     qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=2000)
     return win
+
+
+def show_panel(qtbot, cls, session, size):
+    """One view on its own, shown at ``size`` and drawn (``refresh``) for the session."""
+    panel = cls(session)
+    qtbot.addWidget(panel)
+    panel.resize(*size)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    return panel
