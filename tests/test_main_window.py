@@ -478,3 +478,22 @@ def test_status_bar_with_the_last_steps_loss_alone_does_not_sum_earlier_steps(qt
     assert "loss (last step only) –" in w.status.text() and "so far" not in w.status.text()
     s.end()
     assert f"loss (last step only) {float(s.trace.losses[-1]):.3f}" in w.status.text()
+
+
+def test_a_dock_title_bar_floats_and_hides_its_view(qtbot):
+    """The normal window's title bars (the whole title, for tabs that may show the short
+    one) keep the float and close buttons of Qt's own."""
+    from bpttviz.gui.dock_title import DockTitleBar
+    win = show_window(qtbot, size=(1366, 768))
+    dock = win.docks["grad_norms"]
+    bar = dock.titleBarWidget()
+    assert isinstance(bar, DockTitleBar)
+    assert bar.label.text() == "Gradient norms and clipping"
+    bar.float_button.click()
+    qtbot.waitUntil(dock.isFloating, timeout=2000)
+    bar.float_button.click()
+    qtbot.waitUntil(lambda: not dock.isFloating(), timeout=2000)
+    bar.close_button.click()
+    qtbot.waitUntil(lambda: not dock.isVisible(), timeout=2000)
+    dock.toggleViewAction().trigger()   # the View menu's entry brings it back
+    qtbot.waitUntil(dock.isVisible, timeout=2000)

@@ -12,6 +12,8 @@ from typing import Dict, List, Optional
 from PyQt5.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PyQt5.QtWidgets import QDockWidget, QFrame, QScrollArea, QTabBar, QWidget
 
+from .dock_title import DockTitleBar
+
 #: The default layout: three stacks of tabbed panels (top-left, bottom-left, and a full-height
 #: right column); the first panel of each stack is in front.  Panels not named here are added
 #: to the stacks in turn.
@@ -105,6 +107,7 @@ class DockLayout(QObject):
         dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable
                          | QDockWidget.DockWidgetFloatable)
         dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
+        dock.setTitleBarWidget(DockTitleBar(dock, title))
         dock.dockLocationChanged.connect(self._on_user_move)
         dock.topLevelChanged.connect(self._on_user_move)
         self.docks[key] = dock
@@ -253,17 +256,16 @@ class DockLayout(QObject):
     def set_title_bars(self, shown: bool) -> None:
         """Presentation mode hides the docks' title bars (the tabs already name the views)
         and names the tabs by their short titles: thirteen whole titles ran off a 1366 px
-        projector ("dient norms and clipping", "Outputs and los")."""
+        projector ("dient norms and clipping", "Outputs and los").  In the normal window a
+        title bar says the whole title (the tabs may use the short ones: _fit_tab_titles)."""
         for key, dock in self.docks.items():
             full, short = self.titles.get(key, (dock.windowTitle(),) * 2)
             dock.setWindowTitle(full if shown else short)
-            if shown:
-                if dock.titleBarWidget() is not None:
-                    old = dock.titleBarWidget()
-                    dock.setTitleBarWidget(None)
-                    old.deleteLater()
-            elif dock.titleBarWidget() is None:
-                dock.setTitleBarWidget(QWidget(dock))
+            bar = dock.titleBarWidget()
+            if shown != isinstance(bar, DockTitleBar):
+                dock.setTitleBarWidget(DockTitleBar(dock, full) if shown else QWidget(dock))
+                if bar is not None:
+                    bar.deleteLater()
 
     def style_tab_bars(self) -> None:
         """Dock tabs show whole titles (scrolling when there are many) instead of "Gradi…"."""
@@ -291,6 +293,8 @@ class DockLayout(QObject):
 
     #: Presentation tabs shrink to fit their bar down to this size, then scroll.
     MIN_TAB_PT = 12.0
+    #: In the normal window, tabs with short titles shrink down to this size, then scroll.
+    MIN_NORMAL_TAB_PT = 8.0
 
     def _fit_tab_font(self, bar) -> None:
         """Every tab of a bar in sight at once when presenting: the tabs' font steps down from
@@ -302,10 +306,13 @@ class DockLayout(QObject):
             bar.setTabToolTip(i, whole.get(bar.tabText(i), bar.tabText(i)))
         base = self.window.font()
         font = bar.font()
+        smallest = self.MIN_TAB_PT
         if not self.window.presenting:
             if font.pointSizeF() != base.pointSizeF():
                 bar.setFont(base)
-            return
+            if not self._fit_tab_titles(bar):
+                return
+            smallest = min(base.pointSizeF(), self.MIN_NORMAL_TAB_PT)
         # (the bar may still have its width from before a resize: the window bounds it)
         room = min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
         size = base.pointSizeF()
@@ -313,9 +320,36 @@ class DockLayout(QObject):
             font.setPointSizeF(size)
             bar.setFont(font)
             need = sum(bar.tabRect(i).width() for i in range(bar.count()))
-            if need <= room or size <= self.MIN_TAB_PT:
+            if need <= room or size <= smallest:
                 return
-            size = max(self.MIN_TAB_PT, size - 1.0)
+            size = max(smallest, size - 0.5)
+
+    def _fit_tab_titles(self, bar) -> bool:
+        """Normal window: a bar's tabs say the whole titles when they all fit its width, the
+        short ones otherwise (scrolling, the first tabs, the unrolled network among them,
+        were out of sight at 1366x768).  Decided on the whole titles' widths, so the choice
+        does not flip back and forth as the tabs change.  Returns whether the short ones
+        are used."""
+        if bar.count() == 0:
+            return False
+        keys = {t: key for key, pair in self.titles.items() for t in pair}
+        fm = bar.fontMetrics()
+        need = 0
+        in_bar = []
+        for i in range(bar.count()):
+            text = bar.tabText(i)
+            key = keys.get(text)
+            full = self.titles[key][0] if key is not None else text
+            need += bar.tabRect(i).width() - fm.horizontalAdvance(text) + fm.horizontalAdvance(full)
+            if key is not None:
+                in_bar.append(key)
+        room = min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
+        short = need > room
+        for key in in_bar:
+            want = self.titles[key][1 if short else 0]
+            if self.docks[key].windowTitle() != want:
+                self.docks[key].setWindowTitle(want)
+        return short
 
     def title(self, key: str) -> str:
         """A view's whole title (its dock shows a short one while presenting)."""
