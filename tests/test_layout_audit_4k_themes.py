@@ -36,9 +36,10 @@ def test_every_view_is_readable_on_a_4k_screen_scaled_200_percent(tmp_path):
     assert "FAILING 0" in r.stdout, r.stdout
 
 
+# (one case a theme, presenting and not between them: each audit is a window raising all
+# thirteen views, ~9 s, and the themes change colours and weights, not sizes)
 @pytest.mark.parametrize("theme, size, presenting", [("dark", (1366, 768), True),
-                                                    ("dark", (1280, 720), False),
-                                                    ("high-contrast", (1366, 768), False)])
+                                                    ("high-contrast", (1280, 720), False)])
 def test_every_view_is_readable_in_the_other_themes(qapp, theme, size, presenting):
     bad = [str(m) for m in audit(size, presenting, theme=theme) if not m.ok]
     assert bad == [], "\n".join(bad)
