@@ -236,7 +236,9 @@ class OutputsPanel(Panel):
             self.target_tag.setVisible(False)
             return
         tgt = int(tr.targets[t])
-        self.target_tag.setText(f"target '{self.session.vocab.label(tgt)}'  p = {tr.p[t, tgt]:.3f}")
+        text = f"target '{self.session.vocab.label(tgt)}'  p = {tr.p[t, tgt]:.3f}"
+        if text != self.target_tag.textItem.toPlainText():   # (a new layout of the text
+            self.target_tag.setText(text)                      # costs a ms a step)
         # To the right while it fits: in the forward pass the columns there are not computed
         # yet (no rings to hide); flipped to the left near the end.
         px = self.plot.vb.viewPixelSize()[0]
