@@ -189,6 +189,26 @@ def test_plot_only_by_default_controls_on_request(qapp, tmp_path):
     panel.close()
 
 
+def test_a_plot_only_slide_keeps_keys_and_numbers_that_sit_among_controls(qapp, tmp_path):
+    """Clipping compared's colour key and truncation's summary share a row with controls:
+    the plot-only export left out the only legend of the four bars' colours, and the
+    cosine the truncation view is about.  The controls beside them still go."""
+    s = Session("min-char-rnn")
+    s.set_event("clip")
+    clipping, truncation = build_panels(s, ["clipping", "truncation"])
+    save_svg(clipping, tmp_path / "clipping.svg")
+    save_svg(truncation, tmp_path / "truncation.svg")
+    clip_svg = (tmp_path / "clipping.svg").read_text(encoding="utf-8")
+    trunc_svg = (tmp_path / "truncation.svg").read_text(encoding="utf-8")
+    import re
+    for mode in ("value", "norm", "param-norm"):
+        assert re.search(rf">[\s\u00a0]*{mode}[\s\u00a0]*<", clip_svg), mode   # the key's entries
+    assert "heatmap of:" not in clip_svg and "norms:" not in clip_svg   # its controls' labels
+    assert "cos(full, truncated)" in trunc_svg and "window k" not in trunc_svg
+    for p in (clipping, truncation):
+        p.close()
+
+
 def fake_history(session, n=100_000):
     rng = np.random.default_rng(0)
     loss = 4.0 * np.exp(-np.arange(n) / 30_000) + 0.1 * rng.random(n)

@@ -73,9 +73,15 @@ def _layout_widgets(layout) -> list:
     return out
 
 
+#: A widget with this Qt property set true stays in a plot-only export though it shares a row
+#: with controls (a colour key, a view's summary line: what a slide needs to be read).
+KEEP_IN_EXPORT = "keepInExport"
+
+
 def control_widgets(root) -> list:
     """What a plot-only export leaves out of ``root``: every input control (buttons, check
-    boxes, combos, spin boxes, sliders) with the labels of its row, and hover/click hints."""
+    boxes, combos, spin boxes, sliders) with the labels of its row (but those marked
+    :data:`KEEP_IN_EXPORT`), and hover/click hints."""
     import pyqtgraph as pg
     from PyQt5.QtWidgets import QLabel, QScrollBar, QWidget
     inputs = _input_types()
@@ -93,7 +99,8 @@ def control_widgets(root) -> list:
         if isinstance(w, inputs) and not isinstance(w.parentWidget(), inputs):
             row = _layout_row_of(w)
             for x in (_layout_widgets(row) if row is not None else [w]):
-                add(x)
+                if not x.property(KEEP_IN_EXPORT):
+                    add(x)
         elif isinstance(w, QLabel) and _plain(w.text()).lower().startswith(_HINT_STARTS):
             add(w)
     return hidden

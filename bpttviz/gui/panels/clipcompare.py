@@ -79,6 +79,7 @@ class ClipComparePanel(Panel):
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
         self.key_label.setWordWrap(True)
+        self.key_label.setProperty("keepInExport", True)   # (a slide needs the colours' key)
         self.key_label.setToolTip("<br>".join(f"<b>{m}</b>: {MODE_TIPS[m]}" for m in MODES)
                                   + "<br><b>red dashes</b>: the threshold c, over the bars whose "
                                   "norm it caps (norm: the global bar; param-norm: each "

@@ -60,6 +60,7 @@ class TruncationPanel(Panel):
         self.summary = QLabel("")
         self.summary.setFont(t.font(t.label_pt, bold=True))
         self.summary.setWordWrap(True)
+        self.summary.setProperty("keepInExport", True)   # (the view's number, on its slide too)
         self.summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.summary.setToolTip("Cosine between the full and the truncated gradient over all "
                                 "parameters as one vector")
