@@ -176,7 +176,8 @@ class HistoryCsv:
     def warm(self, history) -> None:
         """Format what is not yet formatted of a :class:`~bpttviz.engine.run.History` (the
         worker calls this as training starts, so rows recorded before it are ready too)."""
-        self.text(history_table(history.arrays(), history.stride))
+        with self._lock:
+            self._catch_up(history_table(history.arrays(), history.stride))
 
     def text(self, table: np.ndarray) -> str:
         """The whole CSV text (header first) of a history table (columns HISTORY_COLUMNS),
@@ -186,20 +187,34 @@ class HistoryCsv:
         table = np.asarray(table, dtype=float)
         header = ",".join(HISTORY_COLUMNS) + "\n"
         with self._lock:
-            stride = int(table[0, -1]) if len(table) else self._stride
-            if self._rows:
-                held = self._tables[0] if len(self._tables) == 1 else np.concatenate(self._tables)
-                self._tables = [held]
-                self._parts = ["".join(self._parts)]
-                if len(table) < self._rows and stride == self._stride \
-                        and _same_bits(held[:len(table)], table):
-                    return header + _rows_text(table)
-            if stride != self._stride or self._rows > len(table) \
-                    or not _same_bits(self._tables[0] if self._rows else table[:0],
-                                      table[:self._rows]):
-                self._reset(stride)
-            self._append(table[self._rows:])
+            held = self._held()
+            if len(table) < self._rows and self._stride == _stride_of(table, self._stride) \
+                    and _same_bits(held[:len(table)], table):
+                return header + _rows_text(table)
+            self._catch_up(table)
             return header + "".join(self._parts)
+
+    # (the lock held)
+    def _held(self) -> np.ndarray:
+        """The rows formatted so far, as one table (the pieces joined once)."""
+        if len(self._tables) > 1:
+            self._tables = [np.concatenate(self._tables)]
+            self._parts = ["".join(self._parts)]
+        return self._tables[0] if self._tables else np.zeros((0, len(HISTORY_COLUMNS)))
+
+    def _catch_up(self, table: np.ndarray) -> None:
+        """Make the rows held the text of ``table``: keep them if they are its start (same
+        stride, same bits), else start again; then format the rest."""
+        stride = _stride_of(table, self._stride)
+        if stride != self._stride or self._rows > len(table) \
+                or not _same_bits(self._held(), table[:self._rows]):
+            self._reset(stride)
+        self._append(table[self._rows:])
+
+
+def _stride_of(table: np.ndarray, default):
+    """A history table's stride (its averaged_over column), or ``default`` if it is empty."""
+    return int(table[0, -1]) if len(table) else default
 
 
 _HISTORY_CSV: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

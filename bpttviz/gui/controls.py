@@ -10,8 +10,9 @@ import os
 from typing import Dict, Optional
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QStyledItemDelegate, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                             QLabel, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                             QLabel, QMessageBox, QPushButton, QSpinBox, QStyledItemDelegate, QVBoxLayout,
+                             QWidget)
 
 from ..engine import limits
 from ..engine.cellspec import CELLS

@@ -313,8 +313,7 @@ class DockLayout(QObject):
             if not self._fit_tab_titles(bar):
                 return
             smallest = min(base.pointSizeF(), self.MIN_NORMAL_TAB_PT)
-        # (the bar may still have its width from before a resize: the window bounds it)
-        room = min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
+        room = self._tab_room(bar)
         size = base.pointSizeF()
         while True:
             font.setPointSizeF(size)
@@ -323,6 +322,11 @@ class DockLayout(QObject):
             if need <= room or size <= smallest:
                 return
             size = max(smallest, size - 0.5)
+
+    def _tab_room(self, bar) -> int:
+        """The width a bar's tabs may take (the bar may still have its width from before a
+        resize: the window bounds it)."""
+        return min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
 
     def _fit_tab_titles(self, bar) -> bool:
         """Normal window: a bar's tabs say the whole titles when they all fit its width, the
@@ -343,8 +347,7 @@ class DockLayout(QObject):
             need += bar.tabRect(i).width() - fm.horizontalAdvance(text) + fm.horizontalAdvance(full)
             if key is not None:
                 in_bar.append(key)
-        room = min(bar.width() if bar.width() > 50 else 10 ** 6, self.window.width()) - 4
-        short = need > room
+        short = need > self._tab_room(bar)
         for key in in_bar:
             want = self.titles[key][1 if short else 0]
             if self.docks[key].windowTitle() != want:

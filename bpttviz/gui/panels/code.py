@@ -10,8 +10,11 @@ backward loop, ``c``/``C`` clipping, ``u``/``U`` the update.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
-from PyQt5.QtGui import QColor, QFont, QTextCharFormat, QTextCursor, QTextFormat
+from PyQt5.QtGui import (QColor, QFont, QFontMetricsF, QTextBlockFormat, QTextCharFormat, QTextCursor,
+                         QTextFormat)
 from PyQt5.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QTextEdit, QVBoxLayout
 from PyQt5.QtCore import Qt, pyqtSignal
 
@@ -74,8 +77,6 @@ def set_values_text(edit, lines) -> None:
     characters (a wrapped vector's next line sits under its name instead of reading as a
     new entry); lines break between numbers and at the wide gaps between parts, never inside
     a phrase ("(100 values)", "loss so far = 44.85", "(most likely: 'z' 0.0170)")."""
-    from PyQt5.QtGui import QFontMetricsF, QTextBlockFormat
-    import re
     nb = "\u00a0"
 
     def keep_phrases(line):
@@ -205,7 +206,6 @@ class CodePanel(Panel):
     def _fit_code_font(self):
         """The code in the theme's monospace font, or smaller so that its longest line fits
         the pane's width (comments included: they say why each line is there)."""
-        from PyQt5.QtGui import QFontMetricsF
         base = self._theme.font(self._theme.mono_pt, mono=True)
         longest = max((text for text, _ in self.lines), key=len, default="")
         room = self.code.viewport().width() - 2 * self.code.document().documentMargin() - 4
