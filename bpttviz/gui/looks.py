@@ -122,8 +122,7 @@ class Looks(QObject):
             # action keeps its shortcut), no dock title bars above the tabs.
             layout.docks["controls"].hide()
             w.menuBar().hide()
-            layout.set_title_bars(False)
-            layout.arrange(layout.choose_mode(presenting=True))
+            layout.arrange(layout.choose_mode(presenting=True), title_bars=False)
             if fullscreen:
                 w.setWindowState(w.windowState() | Qt.WindowFullScreen)
         else:
@@ -132,15 +131,10 @@ class Looks(QObject):
             w.setWindowState(before.get("window_state", w.windowState() & ~Qt.WindowFullScreen))
             self.apply()
             w.menuBar().show()
-            layout.set_title_bars(True)
             if "layout" in before:
-                layout._arranging = True
-                try:
-                    w.restoreState(before["layout"], layout.version)
-                finally:
-                    layout._arranging = False
-                layout.mode = before.get("mode")
-                layout.style_tab_bars()
+                layout.restore(before["layout"], before.get("mode"), title_bars=True)
+            else:
+                layout.set_title_bars(True)
             self._before_presentation = None
 
     def apply(self) -> None:
@@ -153,18 +147,25 @@ class Looks(QObject):
         if self.presenting:
             font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
         w.setFont(font)
-        # check boxes as large as the text beside them (a 13 px box beside 18 pt words was
-        # hard to see from the back of a room)
-        # (on each view's scroll area: a style sheet on the window re-resolved the dock
-        # tabs' fonts and shrank them)
-        box = round(QFontMetrics(font).height() * 0.8)
-        css = f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}" if self.presenting else ""
-        for dock in w.docks.values():
-            if dock.widget() is not None and dock.widget().styleSheet() != css:
+        # (the panels take the check box size when rebuilt: re-styling the 13 old ones, about
+        # to be replaced, took 30 ms of a presentation switch)
+        panels = {cls.key for cls in w.panel_classes}
+        css = self.checkbox_css()
+        for key, dock in w.docks.items():
+            if key not in panels and dock.widget() is not None and dock.widget().styleSheet() != css:
                 dock.widget().setStyleSheet(css)
         self._scale_fonts()
         self.rebuild_panels()
         w.sync()
+
+    def checkbox_css(self) -> str:
+        """Presenting, check boxes as large as the text beside them (a 13 px box beside 18 pt
+        words was hard to see from the back of a room).  Set on each view, not the window: a
+        style sheet on the window re-resolved the dock tabs' fonts and shrank them."""
+        if not self.presenting:
+            return ""
+        box = round(QFontMetrics(self.window.font()).height() * 0.8)
+        return f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}"
 
     def _scale_fonts(self) -> None:
         """The header, timeline and status texts have their own sizes: scale them too."""
@@ -242,6 +243,9 @@ class Looks(QObject):
         scroll = dock.widget()
         old = scroll.takeWidget()
         widget = w.build_panel(cls)
+        css = self.checkbox_css()
+        if css:
+            widget.setStyleSheet(css)
         scroll.setWidget(widget)
         widget.show()
         if isinstance(old, Panel) and isinstance(widget, Panel):
