@@ -378,3 +378,18 @@ def test_views_in_front_after_presentation_mode_follow_the_cursor(qtbot, preset)
     if preset == "lstm-gates":
         assert int(np.isfinite(gates.data["f"]).sum()) == 11 * win.session.trace.hidden_size
     win.set_presentation(False)
+
+
+def test_leaving_presentation_with_an_unreadable_saved_layout_keeps_every_view(qtbot):
+    """Leaving presentation mode takes the docks out of the window (to change their title
+    bars cheaply) and puts them back as they were; a saved layout Qt cannot read must not
+    leave them out (an empty window)."""
+    win = make_window(qtbot, panels=[HiddenStatesPanel, DhnextPanel, TinyPanel])
+    win.set_presentation(True, fullscreen=False)
+    win.looks._before_presentation["layout"] = b"not a layout"
+    win.set_presentation(False)
+    qtbot.wait(10)
+    for key in ("hidden_states", "dhnext_flow", "tiny-test"):
+        dock = win.docks[key]
+        assert not dock.isHidden() and win.dockWidgetArea(dock) != Qt.NoDockWidgetArea, key
+    assert any(in_front(win, k) for k in ("hidden_states", "dhnext_flow", "tiny-test"))

@@ -272,9 +272,12 @@ class DockLayout(QObject):
             if title_bars is not None:
                 self._undock_all()
                 self.set_title_bars(title_bars)
-            w.restoreState(state, self.version)
+            restored = w.restoreState(state, self.version)
         finally:
             self._arranging = False
+        if not restored:  # (never leave the views out of the window)
+            self.arrange(self.choose_mode())
+            return
         self.mode = mode
         self.style_tab_bars()
 
