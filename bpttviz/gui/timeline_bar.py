@@ -133,8 +133,10 @@ class EventHeader(QWidget):
     def _set_texts(self, event, words: str, equation: str) -> None:
         colour = PHASE_COLOURS.get(event.phase, "#444")
         self.phase.setText(event.phase.upper())
-        self.phase.setStyleSheet(f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
-                                 " border-radius: 4px; }")
+        css = (f"QLabel {{ background: {colour}; color: white; padding: 3px 10px;"
+               " border-radius: 4px; }")
+        if self.phase.styleSheet() != css:  # (a style sheet set re-polishes, even the same one)
+            self.phase.setStyleSheet(css)
         if self._compact:
             self.words.setTextFormat(Qt.RichText)
             self.words.setText(f"<span style='background-color:{colour}; color:white'>&nbsp;"

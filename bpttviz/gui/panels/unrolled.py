@@ -108,6 +108,10 @@ class UnrolledPanel(Panel):
         for h in self.grad_heads:
             h.setZValue(6)
             self.plot.addItem(h)
+        self._scatters = [self.todo_nodes, self.x_nodes, self.h_nodes, self.y_nodes,
+                          self.grad_nodes, self.fwd_heads_up, self.fwd_heads_right,
+                          self.dy_heads] + self.grad_heads
+        self._lines = [self.todo_lines, self.fwd_lines, self.dy_lines] + self.grad_bins
         self.legend = style.readout_label("", mono=False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -352,6 +356,11 @@ class UnrolledPanel(Panel):
             elif item.xData is not None and len(item.xData):
                 item.setData([], [])
                 head.setData([], [])
+        # An empty item still costs its paint (~0.2 ms each, 16 of them): hide it.
+        for item in self._scatters:
+            item.setVisible(len(item.data) > 0)
+        for item in self._lines:
+            item.setVisible(item.xData is not None and len(item.xData) > 0)
         self.arrow_steps = np.arange(b, T)
         self.arrow_widths = np.array([self._grad_width((k + 1) / N_BINS) for k in bins])
         if bt.size:
