@@ -143,6 +143,55 @@ def test_a_control_row_wraps_instead_of_widening_the_view(qtbot):
     assert flow.heightForWidth(widest + 20) > 4 * buttons[0].height()
 
 
+def test_separators_part_groups_of_controls_and_never_begin_or_end_a_line(qtbot):
+    """"auto-check" beside "scatter:" read as one phrase on a projector: FlowLayout draws a
+    line between groups, but not at the start or end of a wrapped line."""
+    from PyQt5.QtWidgets import QPushButton, QWidget
+
+    from bpttviz.gui.flow_layout import FlowLayout
+
+    box = QWidget()
+    qtbot.addWidget(box)
+    flow = FlowLayout(box, spacing=6)
+    flow.setContentsMargins(0, 0, 0, 0)
+    a, b, c = (QPushButton(f"a fairly long button {i}") for i in range(3))
+    flow.addWidget(a)
+    s1 = flow.add_separator()
+    flow.addWidget(b)
+    s2 = flow.add_separator()
+    flow.addWidget(c)
+    wide = sum(w.sizeHint().width() for w in (a, b, c)) + 200
+    box.resize(wide, 200)
+    box.show()
+    qtbot.waitExposed(box)
+    for left, sep, right in ((a, s1, b), (b, s2, c)):
+        assert sep.height() >= 0.7 * a.height() and sep.width() > 0
+        assert left.geometry().right() < sep.x() and sep.geometry().right() < right.x()
+    # narrow: one button a line, and no separator drawn (each would begin or end a line)
+    box.resize(a.sizeHint().width() + 10, 400)
+    qtbot.waitUntil(lambda: len({w.y() for w in (a, b, c)}) == 3, timeout=2000)
+    assert s1.geometry().isEmpty() and s2.geometry().isEmpty()
+    assert flow.heightForWidth(a.sizeHint().width() + 10) < 4 * a.height() + 3 * 6
+
+
+def test_gradient_check_controls_come_in_three_groups(qtbot):
+    from PyQt5.QtWidgets import QFrame
+
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+
+    p = panel_by_key("gradcheck")(Session("min-char-rnn"))
+    qtbot.addWidget(p)
+    p.resize(1300, 600)
+    p.show()
+    qtbot.waitExposed(p)
+    seps = sorted((f for f in p.findChildren(QFrame, "flowSeparator")), key=lambda f: f.x())
+    assert len(seps) == 2 and all(not f.geometry().isEmpty() for f in seps)
+    scatter_label = p.param_combo.parentWidget()
+    assert p.auto_box.geometry().right() < seps[0].x() < p.bug_box.x()
+    assert p.bug_box.geometry().right() < seps[1].x() < scatter_label.x()
+
+
 def test_gradient_check_on_a_short_view_shows_the_scatter_large_and_the_table_on_its_page(qtbot):
     from bpttviz.gui.panels import panel_by_key
     from bpttviz.session import Session

@@ -93,6 +93,26 @@ def test_space_tick_glyph_clears_the_x_axis_title(presenting, size):
     assert ink_bottom + 1 <= title_ink_top(axis), (ink_bottom, title_ink_top(axis))
 
 
+def _title_to_ticks_gap(axis) -> float:
+    """px between a left axis' (rotated) title and the left end of its widest tick label."""
+    fm = QFontMetricsF(axis.style["tickFont"])
+    ticks_left = min(rect.right() - fm.horizontalAdvance(text) for rect, _, text in draw_specs(axis)[2])
+    label = axis.label
+    return ticks_left - label.mapRectToParent(label.boundingRect()).right()
+
+
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_left_axis_titles_keep_clear_of_their_tick_labels(presenting, size):
+    """At 1366x768 presenting the gates' "gradient norm" touched its "0.001" tick."""
+    gates = presenting(size, "gates", preset="lstm-gates", at="backward:10")
+    assert _title_to_ticks_gap(gates.flow_plot.getAxis("left")) >= 4
+    dhnext = presenting(size, "dhnext_flow", at="backward:10")
+    shown = [p for p in (dhnext.norm_plot, dhnext.split_plot) if p.isVisible()]
+    assert shown   # (a short projector pages the plots: one at a time)
+    for plot in shown:
+        assert _title_to_ticks_gap(plot.getAxis("left")) >= 4
+
+
 def test_outputs_plots_show_every_step_after_any_resize(qtbot):
     """Stacked, the loss plot is linked to the heatmap by pixels: spanning the colour bar's
     column as well it was wider, and setting its range after the heatmap's dragged the
@@ -604,6 +624,24 @@ def test_log_axes_label_their_decades_in_one_style(qtbot):
     axis = panel.flow_plot.getAxis("left")
     axis.setLogMode(False, True)
     assert axis.tickStrings([1.0, 0.0, -1.0], 1.0, 1.0) == ["10", "1", "0.1"]
+
+
+def test_linear_axes_write_ticks_without_trailing_zeros(qtbot):
+    """The gradient check's x axis read "-0.0010" beside its y axis' "-0.001"."""
+    from bpttviz.gui.style import linear_tick_strings
+    assert linear_tick_strings([-0.001, -0.0005, 0.0, 0.0005, 0.001], 1.0, 0.0005) == \
+        ["-0.001", "-0.0005", "0", "0.0005", "0.001"]
+    assert linear_tick_strings([0.0, 0.5, 1.0, 1.5, 20.0], 1.0, 0.5) == ["0", "0.5", "1", "1.5", "20"]
+    assert linear_tick_strings([-1e-18], 1.0, 0.1) == ["-1e-18"]
+    from bpttviz.gui.panels.gradcheck import GradCheckPanel
+    s = Session("min-char-rnn")
+    panel = GradCheckPanel(s)
+    qtbot.addWidget(panel)
+    for name in ("bottom", "left"):
+        axis = panel.scatter_plot.getAxis(name)
+        assert axis.tickStrings([-0.001, 0.0, 0.001], 1.0, 0.0005) == ["-0.001", "0", "0.001"]
+        axis.setLogMode(name == "bottom", name == "left")   # (log mode keeps its own style)
+        assert axis.tickStrings([1.0, 0.0], 1.0, 1.0) == ["10", "1"]
 
 
 def test_outputs_target_name_moves_when_the_plot_widens(qtbot):

@@ -13,6 +13,8 @@ array ``(rows, cols)`` is drawn with rows along y and columns along x, as printe
 """
 from __future__ import annotations
 
+import types
+
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -151,6 +153,30 @@ def set_theme(t: Theme) -> None:
 _SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
 
 
+def linear_tick_strings(values, scale, spacing) -> list:
+    """Tick labels of a linear axis: pyqtgraph's, without trailing zeros.  It gave every tick
+    of a level as many decimals as the level's spacing needs, so a scatter's x axis read
+    "-0.0010" beside its y axis' "-0.001" (another tick level), and "1.0" beside "1"."""
+    places = max(0, int(np.ceil(-np.log10(spacing * scale)))) if spacing * scale > 0 else 0
+    out = []
+    for v in values:
+        vs = v * scale
+        if abs(vs) < .001 or abs(vs) >= 10000:
+            text = "0" if vs == 0 else "%g" % vs
+        else:
+            text = f"{vs:.{places}f}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+        out.append("0" if text == "-0" else text)
+    return out
+
+
+def _tick_strings(axis, values, scale, spacing) -> list:
+    if axis.logMode:
+        return log_tick_strings(values, scale, spacing)
+    return linear_tick_strings(values, scale, spacing)
+
+
 def log_tick_strings(values, scale, spacing) -> list:
     """Tick labels of a log axis, one style per axis: 0.001 to 1000 as decimals, beyond as
     powers of ten ("10\u207b\u2076", "2\u00b710\u2075").  pyqtgraph's own switched style
@@ -184,7 +210,9 @@ def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Op
         ax.setTextPen(t.pen(t.foreground, 1))
         ax.setStyle(tickTextOffset=int(4 * t.scale))
         ax.enableAutoSIPrefix(False)  # "(x0.001)" confuses students; ticks show the numbers
-        ax.logTickStrings = log_tick_strings   # (an instance attribute: no subclass needed)
+        # (instance attributes: no AxisItem subclass needed)
+        ax.logTickStrings = log_tick_strings
+        ax.tickStrings = types.MethodType(_tick_strings, ax)
     if xlabel:
         plot.setLabel("bottom", xlabel, units=xunits, **label_css)
     if ylabel:
@@ -208,6 +236,16 @@ def room_for_descenders(axis: pg.AxisItem, t: Optional[Theme] = None) -> None:
     fm = QFontMetrics(axis.style["tickFont"] or t.font(t.tick_pt))
     axis.setStyle(autoExpandTextSpace=False,
                   tickTextHeight=int(fm.height() + max(2, round(2 * t.scale))))
+
+
+def room_for_ticks(axis: pg.AxisItem, widest: str, t: Optional[Theme] = None) -> None:
+    """A left axis wide enough for tick labels as wide as ``widest`` ("0.0005") beside its
+    title, with a gap between them: pyqtgraph sizes the axis from the ticks it has drawn so
+    far, and at 18 pt the title touched "0.001" (the gates' flow plot, dhnext's norms)."""
+    t = t or theme()
+    fm = QFontMetrics(axis.style["tickFont"] or t.font(t.tick_pt))
+    title = QFontMetrics(t.font(t.label_pt)).height()
+    axis.setWidth(int(fm.horizontalAdvance(widest) + title + 12 * t.scale))
 
 
 def make_plot_widget(xlabel: str = "", ylabel: str = "", xunits: Optional[str] = None,

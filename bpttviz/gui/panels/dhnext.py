@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from .. import style
@@ -61,11 +60,8 @@ class DhnextPanel(Panel):
         self.heat_plot = self.view.addPlot(row=1, col=0, colspan=2)
         style.style_plot(self.heat_plot, "timestep t", "hidden unit")
         # Left axes wide enough for "0.0005" beside the axis title (they touched at 18 pt).
-        fm = QFontMetrics(t.font(t.tick_pt))
-        lab_h = QFontMetrics(t.font(t.label_pt)).height()
         for plot in (self.norm_plot, self.split_plot):
-            plot.getAxis("left").setWidth(int(fm.horizontalAdvance("0.0005") + lab_h
-                                              + 12 * t.scale))
+            style.room_for_ticks(plot.getAxis("left"), "0.0005", t)
         from ..reflow import PlotFlow
         # Tall: the two norm plots over the heatmap; wide and short: all three in a row.
         self.plot_flow = PlotFlow(self.view, [[self.norm_plot], [self.split_plot], [self.heat_plot]],

@@ -211,6 +211,7 @@ class GatesPanel(Panel):
         self.flow_plot = self.view.addPlot(row=k // cols, col=k % cols)
         style.style_plot(self.flow_plot, "timestep t", "gradient norm", t=t)
         self.flow_plot.setLogMode(x=False, y=True)
+        style.room_for_ticks(self.flow_plot.getAxis("left"), "0.001", t)  # (log ticks: 0.001..1000)
         self.flow_plot.setTitle("gradient flow (log)", color=t.foreground,
                                 size=f"{t.pt(t.tick_pt):.0f}pt")
         sym = dict(symbolSize=7 * t.scale, symbolPen=None)

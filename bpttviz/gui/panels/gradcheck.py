@@ -74,8 +74,13 @@ class GradCheckPanel(Panel):
         pair.setContentsMargins(0, 0, 0, 0)
         pair.addWidget(lab)
         pair.addWidget(self.param_combo)
-        for w in (self.run_button, self.bug_box, self.auto_box, scatter, self.diff_box):
-            top.addWidget(w)
+        # Three groups, a line between them: checking, the bug, what the scatter shows
+        # ("auto-check" beside "scatter:" read as one phrase on a projector).
+        for group in ((self.run_button, self.auto_box), (self.bug_box,), (scatter, self.diff_box)):
+            if top.count():
+                top.add_separator()
+            for w in group:
+                top.addWidget(w)
 
         self.status = QLabel("")
         self.status.setFont(t.font(t.label_pt, bold=True))
