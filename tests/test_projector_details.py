@@ -682,3 +682,24 @@ def test_every_preset_name_fits_its_box_in_a_1280x720_window(qtbot):
         assert combo.itemText(i) == name
         assert option.text == (f"{title}  ({name})" if title != name else name)
         assert view.minimumWidth() >= combo.fontMetrics().horizontalAdvance(option.text)
+
+
+def test_truncation_key_never_breaks_inside_its_formula(presenting):
+    """Wrapped at 1280x720 presenting, "||g_full||" stood alone on the key's last line (Qt
+    breaks after '|', no-break spaces or not)."""
+    from PyQt5.QtGui import QTextDocument
+    panel = presenting((1280, 720), "truncation", preset="long-range", at="backward:10")
+    label = panel.key_label
+    formula = "Δ = ||gfull − gtrunc|| / ||gfull||"
+    for width in range(420, 1400, 60):
+        doc = QTextDocument()
+        doc.setDefaultFont(label.font())
+        doc.setHtml(label.text())
+        doc.setTextWidth(width)
+        doc.size()   # (lays the text out)
+        block = doc.firstBlock()
+        layout = block.layout()
+        lines = [block.text()[layout.lineAt(i).textStart():][:layout.lineAt(i).textLength()]
+                 .replace("\u2060", "").replace("\u00a0", " ").strip()
+                 for i in range(layout.lineCount())]
+        assert any(formula in line for line in lines), (width, lines)

@@ -100,10 +100,14 @@ class TruncationPanel(Panel):
         self.norm_plot.addItem(self.trunc_bars)
         big = f"font-size:{t.pt(t.label_pt + 2):.0f}pt"
         self.key_label = QLabel(
-            f"<span style='color:{FULL_COLOR}; {big}'>■</span> full BPTT &nbsp; "
-            f"<span style='color:{TRUNC_COLOR}; {big}'>■</span> truncated &nbsp;&nbsp; numbers above "
-            "the bars: cosine(full, truncated) and Δ = ||g<sub>full</sub> − g<sub>trunc</sub>|| / "
-            "||g<sub>full</sub>||")
+            # (no break inside a formula: wrapped at 1280x720 presenting, "||g_full||" stood
+            # alone on the last line)
+            f"<span style='color:{FULL_COLOR}; {big}'>■</span>&nbsp;full&nbsp;BPTT &nbsp; "
+            f"<span style='color:{TRUNC_COLOR}; {big}'>■</span>&nbsp;truncated &nbsp;&nbsp; numbers above "
+            "the bars: cosine(full,&nbsp;truncated) and "
+            # (a word joiner after each '|': Qt breaks a line after '|', no-break space or not)
+            + "Δ&nbsp;=&nbsp;||g<sub>full</sub>&nbsp;−&nbsp;g<sub>trunc</sub>||&nbsp;/&nbsp;"
+              "||g<sub>full</sub>||".replace("|", "|\u2060"))
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
         self.key_label.setWordWrap(True)
