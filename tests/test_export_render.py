@@ -341,3 +341,27 @@ def test_cli_ctrl_c_keeps_finished_files(tmp_path):
     listed = {f["file"] for f in manifest["files"]}
     assert listed and manifest.get("interrupted") is True
     assert listed == {f.name for f in tmp_path.iterdir()} - {"manifest.json", "manifest.txt"}
+
+
+def test_a_paged_views_export_leaves_its_page_tabs_out_and_gives_them_back(qtbot):
+    """A slide of a paged view (norms | cut | reach at the left) showed the tabs that turn
+    its pages on screen; the window keeps them after the export."""
+    from bpttviz.export.pictures import laid_out
+    from bpttviz.gui.panels.dhnext import DhnextPanel
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    panel = DhnextPanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(900, 380)       # short: one plot at a time, with page tabs
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    flow = panel.plot_flow
+    qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
+    assert flow.pager.isVisible()
+    with laid_out(panel, size=(960, 540)) as sheet:
+        assert flow.arrangement == "pages" and not flow.pager.isVisible()
+        assert sheet.width > 0
+    qtbot.waitUntil(lambda: flow.pager.isVisible(), timeout=2000)
+    with laid_out(panel, with_controls=True, size=(960, 540)):
+        assert flow.pager.isVisible()

@@ -256,6 +256,42 @@ def test_truncation_numbers_equal_compare_truncation(qtbot):
     np.testing.assert_allclose(rows_all[:, 5], 1.0)
 
 
+def test_truncation_bars_are_relative_to_full_bptt_when_the_norms_differ_widely(qtbot):
+    """min-char-rnn: by's full gradient (~7.5) beside Whh's (~0.05) drew Whh, the parameter
+    the view is about, as a 2 px sliver.  'auto' draws each pair over its full-BPTT norm when
+    the norms differ 20x or more; the y axis says so; 'norms' and 'relative' are the reader's
+    to choose, and the choice survives a rebuild (a theme change)."""
+    from bpttviz.gui.panels.truncation import AUTO_RELATIVE_RATIO
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    p = shown(qtbot, TruncationPanel, s)
+    tr = s.trace
+    ref = compare_truncation(tr.params, tr.inputs, tr.targets, p.window, h0=tr.h0, cell=tr.cell, c0=tr.c0)
+    names = list(ref.full.grads_raw)
+    full = np.array([np.linalg.norm(ref.full.grads_raw[n]) for n in names])
+    trunc = np.array([np.linalg.norm(ref.truncated.grads_raw[n]) for n in names])
+    assert full.max() >= AUTO_RELATIVE_RATIO * full.min()       # the preset's spread
+    assert p.bars_combo.currentData() == "auto" and p.relative
+    np.testing.assert_allclose(p.full_bars.opts["height"], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(p.trunc_bars.opts["height"], trunc / full, rtol=1e-12)
+    assert "g<sub>full</sub>" in p.norm_plot.getAxis("left").labelText
+    # each relative bar is readable: the smallest at least a quarter of the tallest
+    assert np.min(p.trunc_bars.opts["height"]) >= 0.25 * np.max(p.full_bars.opts["height"])
+    p.bars_combo.setCurrentIndex(p.bars_combo.findData("norms"))
+    assert not p.relative
+    np.testing.assert_allclose(p.full_bars.opts["height"], full, rtol=1e-12)
+    assert p.norm_plot.getAxis("left").labelText == "gradient L2 norm"
+    again = shown(qtbot, TruncationPanel, s)
+    again.restore_view_state(p.view_state())
+    assert again.bars_combo.currentData() == "norms" and not again.relative
+    # long-range's norms are alike: auto keeps the norms
+    s2 = Session("long-range")
+    p2 = shown(qtbot, TruncationPanel, s2)
+    assert not p2.relative
+    cols, rows = p2.csv_tables()["truncation_norms"]
+    np.testing.assert_allclose(p2.full_bars.opts["height"], rows[:, 1], rtol=1e-12)
+
+
 # --- every cell, every view ---------------------------------------------------------------
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_all_views_redraw_for_every_cell(qtbot, cell):

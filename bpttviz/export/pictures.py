@@ -65,10 +65,16 @@ def laid_out(target, with_controls: bool = False, size=PANEL_SIZE) -> Iterator[S
                 # the arrangement for this size alone, whatever the sizes the panel passed
                 # through before (an earlier export, the window's own)
                 flow.fit(force=True)
+                if not with_controls and flow.pager.isVisible():
+                    # a paged view's side tabs turn its pages on screen; a slide shows one
+                    flow.pager.hide()
                 settle()
             yield sheet
     finally:
         panel.resize(old)
+        flow = getattr(panel, "plot_flow", None)
+        if flow is not None:   # (the page tabs back, as its arrangement has them)
+            flow.pager.setVisible(flow.arrangement == "pages")
 
 
 # --- one drawing, three formats ------------------------------------------------------------------

@@ -6,7 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
-from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout
+from PyQt5.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout,
+                             QWidget)
 
 from ...session import SessionError
 from .. import style
@@ -18,6 +19,18 @@ TRUNC_COLOR = "#e08214"    # truncated (orange): blue/orange is colour-blind saf
 LOST_COLOR = "#c0392b"     # gradient truncation cannot see (red)
 KEPT_COLOR = "#bdbdbd"     # gradient it keeps (grey)
 BAR_W = 0.38
+#: "auto" bar heights are relative to full BPTT when the largest parameter's full gradient is
+#: this many times the smallest's (min-char-rnn: by's ~7.5 beside Whh's ~0.05 drew Whh, the
+#: parameter the view is about, as a 2 px sliver).
+AUTO_RELATIVE_RATIO = 20.0
+#: The bar-height choices: (data, shown name, tooltip).
+BAR_SCALES = (
+    ("auto", "auto", "Relative to full BPTT when the parameters' norms differ 20\u00d7 or more, "
+                     "else the norms"),
+    ("norms", "norms", "Each bar is a gradient's L2 norm"),
+    ("relative", "relative to full", "Each pair divided by its full-BPTT norm: full = 1, "
+                                     "truncated = ||g_trunc|| / ||g_full||"),
+)
 
 EXPLAIN = ("Truncated BPTT back-propagates only inside windows of k steps (the hidden state "
            "still flows forward across boundaries). Any dependency longer than the window is "
@@ -31,7 +44,7 @@ class TruncationPanel(Panel):
     title = "Truncation compared"
     tab_title = "Truncation"
     question = 'What does truncated BPTT miss?'
-    view_widgets = ("spin",)
+    view_widgets = ("spin", "bars_combo")
     help_html = (
         "<p>The same sequence and weights, two ways of computing the gradient: <b>full BPTT</b> "
         "over the whole window and <b>truncated BPTT</b> in windows of k steps (set k above; "
@@ -113,6 +126,27 @@ class TruncationPanel(Panel):
         self.key_label.setWordWrap(True)
         self.key_label.setContentsMargins(6, 0, 6, 0)
         self.key_label.setToolTip("Blue bars: full BPTT gradient norms; orange: truncated BPTT")
+        self.key_label.setProperty("keepInExport", True)
+        self.bars_combo = QComboBox()
+        self.bars_combo.setFont(t.font(t.tick_pt))
+        for i, (data, name, tip) in enumerate(BAR_SCALES):
+            self.bars_combo.addItem(name, data)
+            self.bars_combo.setItemData(i, tip, Qt.ToolTipRole)
+        self.bars_combo.setToolTip("Bar heights: the norms, or each pair relative to its full-"
+                                   "BPTT norm (auto: relative when the norms differ 20\u00d7)")
+        self.bars_combo.currentIndexChanged.connect(self._on_view_option_change)
+        bars_lab = QLabel("bars:")
+        bars_lab.setFont(t.font(t.tick_pt))
+        bars_lab.setToolTip(self.bars_combo.toolTip())
+        # the key and the bars' scale in one row, shown while the norms plot is
+        self.norm_key = QWidget()
+        row = QHBoxLayout(self.norm_key)
+        row.setContentsMargins(0, 0, 4, 0)
+        row.addWidget(self.key_label, 1)
+        row.addWidget(bars_lab)
+        row.addWidget(self.bars_combo)
+        #: whether the bars are drawn relative to full BPTT (public, for tests and exports)
+        self.relative = False
         self.cos_texts = []
 
         self.kept_bars = pg.BarGraphItem(x=[], height=[], width=0.75, brush=KEPT_COLOR, pen=pen)
@@ -143,7 +177,7 @@ class TruncationPanel(Panel):
                             (TRUNC_COLOR, "■", "truncated reach"),
                             (t.foreground, "╌╌", "window boundary")], "reach: "))
         # each key shows while its plot does (one plot at a time when the view is short)
-        self.plot_flow.extras.update({0: [self.key_label], 1: [self.key2_label],
+        self.plot_flow.extras.update({0: [self.norm_key], 1: [self.key2_label],
                                       2: [self.key3_label]})
         self.message = style.PlotMessage(self.norm_plot, t=t, bold=True)
 
@@ -152,7 +186,7 @@ class TruncationPanel(Panel):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
-        lay.addWidget(self.key_label)
+        lay.addWidget(self.norm_key)
         keys = QHBoxLayout()
         keys.setSpacing(24)
         keys.addWidget(self.key2_label)
@@ -200,6 +234,22 @@ class TruncationPanel(Panel):
                           float(np.linalg.norm(comp.truncated.grads_raw[n])),
                           comp.diff_norms[n], comp.rel_diff[n], comp.cosine[n]] for n in names])
 
+    def bar_heights(self, norms: np.ndarray) -> np.ndarray:
+        """(P, 2) bar heights for the (P, 2) full and truncated norms, and sets
+        :attr:`relative`: the norms, or each pair over its full norm (see BAR_SCALES)."""
+        choice = self.bars_combo.currentData() or "auto"
+        full = norms[:, 0]
+        if choice == "auto":
+            ok = np.isfinite(full) & (full > 0)
+            self.relative = bool(ok.sum() >= 2 and full[ok].max() >= AUTO_RELATIVE_RATIO * full[ok].min())
+        else:
+            self.relative = choice == "relative"
+        if not self.relative:
+            return norms.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = norms / full[:, None]
+        return np.where(full[:, None] > 0, out, 0.0)
+
     # --- drawing ----------------------------------------------------------------------------
     def redraw(self):
         s = self.session
@@ -227,9 +277,14 @@ class TruncationPanel(Panel):
         names = list(comp.full.grads_raw)
         rows = self.norm_rows(comp)
         x = np.arange(len(names), dtype=float)
-        self.full_bars.setOpts(x=x - BAR_W / 2, height=rows[:, 0], width=BAR_W)
-        self.trunc_bars.setOpts(x=x + BAR_W / 2, height=rows[:, 1], width=BAR_W)
-        top = float(rows[:, :2].max()) if rows.size else 1.0
+        heights = self.bar_heights(rows[:, :2])
+        self.bar_values = heights
+        self.full_bars.setOpts(x=x - BAR_W / 2, height=heights[:, 0], width=BAR_W)
+        self.trunc_bars.setOpts(x=x + BAR_W / 2, height=heights[:, 1], width=BAR_W)
+        ylabel = "||g|| / ||g<sub>full</sub>||" if self.relative else "gradient L2 norm"
+        if self.norm_plot.getAxis("left").labelText != ylabel:   # (a new title re-lays out)
+            self.norm_plot.getAxis("left").setLabel(ylabel)
+        top = float(np.nanmax(heights)) if heights.size and np.any(np.isfinite(heights)) else 1.0
         top = top if top > 0 else 1.0
         self.norm_plot.getAxis("bottom").setTicks([[(i, n) for i, n in enumerate(names)], []])
         self.norm_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
@@ -238,7 +293,7 @@ class TruncationPanel(Panel):
             ti = pg.TextItem(f"{comp.cosine[n]:.3f}\nΔ {100 * comp.rel_diff[n]:.0f}%",
                              color=t.foreground, anchor=(0.5, 1.0))
             ti.setFont(t.font(t.tick_pt - 1))
-            ti.setPos(i, max(rows[i, 0], rows[i, 1]) + 0.02 * top)
+            ti.setPos(i, float(np.nanmax(heights[i])) + 0.02 * top)
             self.norm_plot.addItem(ti)
             self.cos_texts.append(ti)
         # Where truncation goes blind.
