@@ -176,13 +176,29 @@ RIGHT = [UnrolledPanel, DhnextPanel, DecayPanel, TruncationPanel, GatesPanel, Hi
 
 
 @pytest.mark.parametrize("preset,key", [("vanishing", "decay"), ("long-range", "truncation"),
-                                        ("lstm-gates", "gates"), ("min-char-rnn", "dhnext_flow")])
+                                        ("lstm-gates", "gates")])
 def test_a_preset_opens_on_its_view(qtbot, preset, key):
     win = make_window(qtbot, preset=preset, panels=RIGHT)
     assert win.dock_for_view(win.session.preset.view) == key
     assert in_front(win, key)
     others = [k for k in ("dhnext_flow", "decay", "truncation", "gates") if k != key]
     assert not any(in_front(win, k) for k in others)  # same tab stack, behind
+
+
+def test_min_char_rnn_opens_on_the_network_it_steps_through(qtbot):
+    """Its view was dhnext: at forward:0, where the app opens, an empty plot (it said why),
+    and at 1280x720 and 1366x768 the only view on screen.  The unrolled network is what
+    Karpathy's lossFun computes, step by step, from the first step; beside it (two
+    columns) the gradient flow waits for the backward pass."""
+    win = make_window(qtbot, preset="min-char-rnn", panels=RIGHT)
+    assert win.session.preset.view == "unrolled" and in_front(win, "unrolled")
+    assert in_front(win, "dhnext_flow")   # (1600x900: the right column's first view)
+    for size in ((1366, 768), (1280, 720)):
+        small = make_window(qtbot, preset="min-char-rnn", panels=RIGHT, size=size)
+        assert small.dock_layout.mode == "single"
+        assert in_front(small, "unrolled") and not in_front(small, "dhnext_flow")
+        small.session.set_event("forward:0")
+        assert small.panels["unrolled"].x_nodes.data.size == 1   # step 0 drawn
 
 
 def test_changing_preset_brings_its_view_to_the_front(qtbot, messages):
@@ -279,12 +295,13 @@ def test_a_tall_screen_shows_three_readable_panels(qtbot):
 
 def test_short_screen_gets_one_stack_with_the_preset_view_large(qtbot):
     """At 1280x720 two columns beside the controls would be under 600 px each: one stack,
-    the preset's view (min-char-rnn: dhnext flow) in front, as wide as the room allows."""
-    win = make_window(qtbot, panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel], size=(1280, 720))
+    the preset's view (vanishing: gradient decay) in front, as wide as the room allows."""
+    win = make_window(qtbot, preset="vanishing", size=(1280, 720),
+                      panels=[UnrolledPanel, HiddenStatesPanel, DhnextPanel, DecayPanel])
     assert win.dock_layout.mode == "single"
-    assert in_front(win, "dhnext_flow")
-    assert not in_front(win, "unrolled") and not in_front(win, "hidden_states")
-    dock = win.docks["dhnext_flow"]
+    assert in_front(win, "decay")
+    assert not any(in_front(win, k) for k in ("unrolled", "hidden_states", "dhnext_flow"))
+    dock = win.docks["decay"]
     assert dock.width() >= 1280 - win.docks["controls"].width() - 20 and dock.height() >= 380
 
 
