@@ -28,7 +28,7 @@ BAR_SCALES = (
     ("auto", "auto", "Relative to full BPTT when the parameters' norms differ 20\u00d7 or more, "
                      "else the norms"),
     ("norms", "norms", "Each bar is a gradient's L2 norm"),
-    ("relative", "relative to full", "Each pair divided by its full-BPTT norm: full = 1, "
+    ("relative", "relative", "Each pair divided by its full-BPTT norm: full = 1, "
                                      "truncated = ||g_trunc|| / ||g_full||"),
 )
 
