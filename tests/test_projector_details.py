@@ -684,11 +684,13 @@ def test_every_preset_name_fits_its_box_in_a_1280x720_window(qtbot):
         assert view.minimumWidth() >= combo.fontMetrics().horizontalAdvance(option.text)
 
 
-def test_truncation_key_never_breaks_inside_its_formula(presenting):
+def test_truncation_key_never_breaks_inside_its_formula(qtbot):
     """Wrapped at 1280x720 presenting, "||g_full||" stood alone on the key's last line (Qt
-    breaks after '|', no-break spaces or not)."""
+    breaks after '|', no-break spaces or not).  (The key's text at every width: no window.)"""
     from PyQt5.QtGui import QTextDocument
-    panel = presenting((1280, 720), "truncation", preset="long-range", at="backward:10")
+    from bpttviz.gui.panels.truncation import TruncationPanel
+    panel = TruncationPanel(Session("long-range"))
+    qtbot.addWidget(panel)
     label = panel.key_label
     formula = "Δ = ||gfull − gtrunc|| / ||gfull||"
     for width in range(420, 1400, 60):
@@ -703,3 +705,44 @@ def test_truncation_key_never_breaks_inside_its_formula(presenting):
                  .replace("\u2060", "").replace("\u00a0", " ").strip()
                  for i in range(layout.lineCount())]
         assert any(formula in line for line in lines), (width, lines)
+
+
+def _line_breaks(label, width):
+    """The wrapped lines of a label's text at ``width`` px, as Qt lays them out."""
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtGui import QTextDocument
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    if label.textFormat() == Qt.PlainText:
+        doc.setPlainText(label.text())
+    else:
+        doc.setHtml(label.text())
+    doc.setTextWidth(width)
+    doc.size()
+    lines = []
+    block = doc.firstBlock()
+    while block.isValid():
+        layout = block.layout()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            lines.append(block.text()[line.textStart():line.textStart() + line.textLength()])
+        block = block.next()
+    return lines
+
+
+@pytest.mark.parametrize("view", ["unrolled", "decay", "contrib", "dhnext_flow"])
+def test_norm_bars_never_end_a_wrapped_line_before_their_name(qtbot, view):
+    """Qt breaks a line after '|': a legend could end "... ||" and go on "dhnext||, ..."."""
+    from PyQt5.QtWidgets import QLabel
+    from bpttviz.gui.panels import panel_by_key
+    s = Session("vanishing")
+    s.set_event("backward:10")
+    panel = show_panel(qtbot, panel_by_key(view), s, (900, 600))
+    labels = [lab for lab in panel.findChildren(QLabel) if "|" in lab.text()]
+    assert labels, view
+    for lab in labels:
+        # (from 300 px: narrower, a key entry longer than the line is cut anywhere)
+        for width in range(300, 900, 17):
+            lines = [ln.replace("\u2060", "") for ln in _line_breaks(lab, width)]
+            for a, b in zip(lines, lines[1:]):   # (a line broken at a space ends in it)
+                assert not (a.endswith("|") and b[:1].isalnum()), (view, width, a, b)

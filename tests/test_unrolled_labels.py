@@ -103,7 +103,7 @@ def test_arrow_width_states_its_scale(qtbot):
     s.set_event("backward:12")
     p.refresh()
     norms = np.linalg.norm(s.trace.dhnext, axis=1)
-    text = p.legend.text()
+    text = p.legend.text().replace("\u2060", "")   # (word joiners keep "||dhnext||" whole)
     assert "arrow width \u221d ||dhnext||" in text
     assert f"widest ({9 * style.LIGHT.scale:.0f} px) = {norms.max():.3g}" in text
     assert f"at step 12: {norms[12]:.3g}" in text

@@ -268,6 +268,7 @@ class DockLayout(QObject):
         arrangement ``mode`` (None: the user's own); ``title_bars`` as in :meth:`arrange`."""
         w = self.window
         self._arranging = True
+        restored = False
         try:
             if title_bars is not None:
                 self._undock_all()

@@ -447,6 +447,12 @@ def qt_palette(t: Theme):
     return pal
 
 
+def unbroken_norms(text: str) -> str:
+    """``text`` with a word joiner after each '|': Qt may break a line after '|' (a line
+    ended "... ||" and the next began "dhnext||"), no-break spaces or not."""
+    return text.replace("|", "|\u2060")
+
+
 def key_html(entries, prefix: str = "") -> str:
     """Rich text for a plot's key: ``entries`` are (colour, symbol, name) per mark; each
     symbol is drawn in its colour, and a wrapped line breaks only between entries."""
@@ -455,7 +461,7 @@ def key_html(entries, prefix: str = "") -> str:
         name = name.replace(" ", "&nbsp;")
         parts.append(f"<span style='color:{pg.mkColor(colour).name()}; font-weight:bold'>"
                      f"{symbol}</span>&nbsp;{name}")
-    return prefix + " &nbsp;&nbsp; ".join(parts)
+    return unbroken_norms(prefix + " &nbsp;&nbsp; ".join(parts))
 
 
 def key_label(entries, t: Optional[Theme] = None, prefix: str = ""):

@@ -214,11 +214,12 @@ class ContributionsPanel(Panel):
         else:
             self.empty_text.setVisible(False)
         if st.clipped:
-            self.note.setText(f"All {T} steps back-propagated: ||dWhh|| = {run[0]:.4g}")
+            self.note.setText(style.unbroken_norms(
+                f"All {T} steps back-propagated: ||dWhh|| = {run[0]:.4g}"))
         elif st.in_backward:
             b = st.backward_from
-            self.note.setText(f"Backward at step {b}: steps {b}\u2013{T - 1} added, "
-                              f"||dWhh so far|| = {run[b]:.4g}")
+            self.note.setText(style.unbroken_norms(f"Backward at step {b}: steps {b}\u2013{T - 1} "
+                                                   f"added, ||dWhh so far|| = {run[b]:.4g}"))
         else:
             self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{T - 1}): no gradient yet")
 

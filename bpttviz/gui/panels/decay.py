@@ -290,8 +290,9 @@ class DecayPanel(Panel):
         if not self.skipped and T > 1:
             far = self.mean[-1]
             # one line on a projector (the Whh factor is beside the slider)
-            self.info.setText(f"Mean ||∂h_t/∂h_k||: {self.mean[1]:.3g} at distance 1, "
-                              f"{far:.3g} at distance {T - 1} (over {T} steps; {WHOLE_WINDOW}).")
+            self.info.setText(style.unbroken_norms(
+                f"Mean ||∂h_t/∂h_k||: {self.mean[1]:.3g} at distance 1, "
+                f"{far:.3g} at distance {T - 1} (over {T} steps; {WHOLE_WINDOW})."))
         elif not self.skipped:
             self.info.setText("")
         else:

@@ -138,7 +138,8 @@ class DhnextPanel(Panel):
         m = float(np.max(np.abs(tr.dhnext))) if tr.dhnext.size else 0.0
         m = m if m > 0 else 1.0
         self.heatmap.set_levels((-m, m))
-        self._range_text = f"dhnext colour range ±{m:.3g} (largest |entry| this window)"
+        self._range_text = style.unbroken_norms(
+            f"dhnext colour range ±{m:.3g} (largest |entry| this window)")
         for p in (self.norm_plot, self.split_plot):
             p.setXRange(-0.5, T - 0.5, padding=0)
         self._set_y_ranges()

@@ -364,7 +364,7 @@ class UnrolledPanel(Panel):
         self.arrow_steps = np.arange(b, T)
         self.arrow_widths = np.array([self._grad_width((k + 1) / N_BINS) for k in bins])
         if bt.size:
-            self.legend.setText(self.arrow_key(b))
+            self.legend.setText(style.unbroken_norms(self.arrow_key(b)))
         else:
             self.legend.setText(
                 f"Forward pass: {n} of {T} steps computed. Below x_t: its input character; "
