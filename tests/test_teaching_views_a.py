@@ -292,6 +292,30 @@ def test_truncation_bars_are_relative_to_full_bptt_when_the_norms_differ_widely(
     np.testing.assert_allclose(p2.full_bars.opts["height"], rows[:, 1], rtol=1e-12)
 
 
+def test_truncation_steps_move_only_its_cursor(qtbot):
+    """The comparison covers the whole window: a step moves the reach plot's cursor line and
+    leaves the bars and their numbers as drawn (redrawing them cost ~15 ms a step); a new
+    k or a new run redraws them."""
+    s = Session("long-range")
+    s.set_event("forward:3")
+    p = shown(qtbot, TruncationPanel, s)
+    texts = list(p.cos_texts)
+    for ev, t in (("forward:7", 7), ("backward:12", 12)):
+        s.set_event(ev)
+        p.refresh()
+        assert p.cursor_line.value() == t and p.cursor_line.isVisibleTo(p.reach_plot)
+        assert all(a is b for a, b in zip(p.cos_texts, texts)) and len(p.cos_texts) == len(texts)
+    s.set_event("update")
+    p.refresh()
+    assert not p.cursor_line.isVisibleTo(p.reach_plot)
+    before = p.comparison
+    p.set_window(10)
+    assert p.comparison is not before and not any(a is b for a, b in zip(p.cos_texts, texts))
+    full = np.array([np.linalg.norm(p.comparison.full.grads_raw[n]) for n in p.comparison.full.grads_raw])
+    if not p.relative:
+        np.testing.assert_allclose(p.full_bars.opts["height"], full, rtol=1e-12)
+
+
 # --- every cell, every view ---------------------------------------------------------------
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_all_views_redraw_for_every_cell(qtbot, cell):
