@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QFontMetrics
+from PyQt5.QtGui import QFont, QFontMetrics
 from PyQt5.QtWidgets import QVBoxLayout
 
 from .. import style
@@ -124,6 +124,7 @@ class UnrolledPanel(Panel):
         self._label_step = None
         self._current_label = None
         self.label_rows, self.label_font = 1, None
+        self._labels_font = None
         # Public, for tests and exports: what the gradient arrows show at the cursor.
         self.arrow_steps = np.zeros(0, dtype=int)
         self.arrow_widths = np.zeros(0)
@@ -165,6 +166,7 @@ class UnrolledPanel(Panel):
             self.plot.addItem(self.prev_label)
         self.plot.setXRange(-1.6, T - 0.4, padding=0)
         self.plot.setYRange(-0.85, 2.85, padding=0)
+        self._labels_font = None   # (the new labels have the theme's default font)
         self._T = T
         self._label_step = None
         self._current_label = None
@@ -260,17 +262,24 @@ class UnrolledPanel(Panel):
             self.plot_widget.setToolTip(
                 "inputs:  " + " ".join(self._in_words) + "\ntargets: " + " ".join(self._out_words)
                 if shortened else "")
+            # (only what changed: at T = 100 setting the 200 labels' fonts, texts and colours
+            # at every resize took most of a presentation switch)
+            new_font = font != self._labels_font
+            self._labels_font = QFont(font)
+            self._mark_current_label(None)
             for i in range(T):
                 r = i % rows
                 for labels, words, y0, sign in ((self.in_labels, self._in_words, -0.3, -1),
                                                 (self.out_labels, self._out_words, 2.3, 1)):
                     lab = labels[i]
-                    lab.setFont(font)
-                    lab.setText(self._short(words[i], keep))
+                    if new_font:
+                        lab.setFont(font)
+                    text = self._short(words[i], keep)
+                    if text != lab.textItem.toPlainText():
+                        lab.setText(text)
                     lab.setPos(i, y0 + sign * r * line * dpp)
-                    lab.setColor(self._theme.foreground)
-                    lab.setVisible(True)
-            self._current_label = None
+                    if not lab.isVisible():
+                        lab.setVisible(True)
         return px
 
     def _mark_current_label(self, cur):
