@@ -331,3 +331,19 @@ def test_live_curves_follow_a_history_compacted_while_training(make_panel, qtbot
     # A stale message of the old stride is ignored.
     p._on_progress(s.run.iteration, 1.0, dict(msgs[0], start=len(h)))
     assert p.hist["loss"].n == len(h)
+
+
+def test_training_sample_box_keeps_its_share_of_a_widening_view(qtbot):
+    """Beside the plots (a short view) the sample box takes 30 % of the width: set once,
+    when it moved there, it stayed as narrow as the view was then."""
+    p = TrainingPanel(Session("min-char-rnn"))
+    qtbot.addWidget(p)
+    p.resize(900, 500)
+    p.show()
+    qtbot.waitExposed(p)
+    assert p.sample_box.maximumWidth() == int(900 * 0.3)
+    p.resize(1800, 500)
+    qtbot.waitUntil(lambda: p.sample_box.maximumWidth() == int(1800 * 0.3), timeout=2000)
+    qtbot.waitUntil(lambda: p.sample_box.width() > 400, timeout=2000)
+    p.resize(900, 900)    # tall: under the plots, as wide as the view
+    qtbot.waitUntil(lambda: p.sample_box.width() > 800, timeout=2000)

@@ -263,7 +263,11 @@ class TrainingPanel(Panel):
             self.body.setStretch(0, 3 if side else 1)
             self.body.setStretch(1, 1 if side else 0)
             self.sample_box.setMaximumHeight(16777215 if side else self._sample_lines_h)
-            self.sample_box.setMaximumWidth(int(self.width() * 0.3) if side else 16777215)
+        # (at every resize: set once when the box went beside the plots, it kept 30 % of the
+        # width it had then, however wide the view grew)
+        width = int(self.width() * 0.3) if side else 16777215
+        if self.sample_box.maximumWidth() != width:
+            self.sample_box.setMaximumWidth(width)
 
     # --- controls -----------------------------------------------------------------------
     @property
