@@ -475,7 +475,8 @@ def test_status_bar_with_the_last_steps_loss_alone_does_not_sum_earlier_steps(qt
     s = w.session
     assert s.trace.loss_steps == "last"
     s.set_event("forward:5")
-    assert "loss (last step only) –" in w.status.text() and "so far" not in w.status.text()
+    assert f"loss (last step only): at step {s.trace.T - 1}" in w.status.text()
+    assert "so far" not in w.status.text() and "–" not in w.status.text()
     s.end()
     assert f"loss (last step only) {float(s.trace.losses[-1]):.3f}" in w.status.text()
 

@@ -746,3 +746,11 @@ def test_norm_bars_never_end_a_wrapped_line_before_their_name(qtbot, view):
             lines = [ln.replace("\u2060", "") for ln in _line_breaks(lab, width)]
             for a, b in zip(lines, lines[1:]):   # (a line broken at a space ends in it)
                 assert not (a.endswith("|") and b[:1].isalnum()), (view, width, a, b)
+
+
+def test_gradient_norm_bars_print_three_significant_digits_each():
+    """0.3995 was printed "0.4" beside "0.485" and "0.042" (as if it were rounder)."""
+    from bpttviz.gui.panels.gradnorms import fmt_norm
+    assert [fmt_norm(v) for v in (0.3995, 0.485, 0.042, 5.0, 123.4, 100.0, 0.0)] == \
+        ["0.400", "0.485", "0.0420", "5.00", "123", "100", "0"]
+    assert fmt_norm(float("inf")) == "inf" and fmt_norm(float("nan")) == "n/a"

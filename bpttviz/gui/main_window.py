@@ -329,13 +329,15 @@ class MainWindow(QMainWindow):
         if getattr(tr, "loss_steps", "all") == "last":
             # the loss is the last step's alone: a sum of the earlier steps would mislead
             done = st.forward_count >= tr.T
-            loss = f"loss (last step only) {tr.loss:.3f}" if done else "loss (last step only) –"
+            # (not a bare dash: "loss (last step only) – ·" read as a glitch)
+            loss = (f"loss (last step only) {tr.loss:.3f}" if done
+                    else f"loss (last step only): at step {tr.T - 1}")
         elif st.forward_count >= tr.T:
             loss = f"loss {tr.loss:.3f}"
         elif st.forward_count > 0:
             loss = f"loss so far (steps 0–{st.forward_count - 1}) {float(tr.losses[:st.forward_count].sum()):.3f}"
         else:
-            loss = "loss –"
+            loss = "loss: not computed yet"
         if not s.busy:
             self.status.setText(f"Iteration {s.iteration}   ·   {loss}   ·   smooth loss {s.smooth_loss:.3f}")
         name = s.preset.name if s.preset is not None else None

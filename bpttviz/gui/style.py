@@ -14,7 +14,6 @@ array ``(rows, cols)`` is drawn with rows along y and columns along x, as printe
 from __future__ import annotations
 
 import types
-
 from dataclasses import dataclass, replace
 from typing import Optional
 

@@ -82,7 +82,7 @@ class DecayPanel(Panel):
         self.scale_label.setMinimumWidth(int(70 * t.scale))
         self.scale_label.setToolTip("Factor applied to Whh by this control (relative to the "
                                     "Whh it started from)")
-        self.reset = self.editor(QPushButton("×1"))
+        self.reset = self.editor(QPushButton("Reset ×1"))  # ("×1.00" beside "×1" read as one value twice)
         self.reset.setFont(t.font(t.tick_pt))
         self.reset.setToolTip("Put Whh back to the weights this control started from (×1)")
         self.reset.clicked.connect(self._reset_scale)

@@ -48,6 +48,7 @@ class DhnextPanel(Panel):
         top = QHBoxLayout()
         top.setContentsMargins(4, 2, 4, 0)
         top.addWidget(self.log_box)
+        top.addSpacing(int(20 * t.scale))   # ("log scale dhnext colour range ..." read as one)
         top.addWidget(self.note, 1)
         style.shrinkable(self.note)
         self.note.setWordWrap(True)  # (shrunk without wrapping, it was cut at 1600x900)

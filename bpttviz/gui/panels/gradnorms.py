@@ -26,10 +26,13 @@ SCALES = (("auto", "log when clipping shrinks a bar 10× or more, else linear"),
 
 
 def fmt_norm(v: float) -> str:
-    """A bar's printed value: three significant digits."""
+    """A bar's printed value: three significant digits, trailing zeros kept (0.3995 read
+    "0.4" beside its neighbours' "0.485" and "0.042", as if it were rounder)."""
     if not np.isfinite(v):
         return "inf" if v > 0 else "n/a"
-    return f"{v:.3g}"
+    if v == 0:
+        return "0"
+    return f"{v:#.3g}".rstrip(".")
 
 
 THRESHOLD_COLOUR = "#d7191c"
