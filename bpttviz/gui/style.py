@@ -476,6 +476,20 @@ def key_label(entries, t: Optional[Theme] = None, prefix: str = ""):
     return lab
 
 
+def choice_combo(choices, tooltip: str, t: Optional[Theme] = None, combo=None):
+    """A combo box (or ``combo``, filled) of ``choices``: (shown text, data, tooltip) each,
+    in the theme's tick font, every item's tooltip on hover."""
+    from PyQt5.QtWidgets import QComboBox
+    t = t or theme()
+    combo = combo if combo is not None else QComboBox()
+    combo.setFont(t.font(t.tick_pt))
+    for i, (text, data, tip) in enumerate(choices):
+        combo.addItem(text, data)
+        combo.setItemData(i, tip, Qt.ToolTipRole)
+    combo.setToolTip(tooltip)
+    return combo
+
+
 def readout_label(text: str = "", t: Optional[Theme] = None, mono: bool = True):
     """A one/two-line label for hover read-outs and panel notes (big, selectable)."""
     from PyQt5.QtWidgets import QLabel, QSizePolicy

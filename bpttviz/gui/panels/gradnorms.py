@@ -107,13 +107,10 @@ class GradNormsPanel(Panel):
         self.groups = tuple(session.trace.grads_raw) + ("global",)
         t = style.theme()
         self._theme = t
-        self.combo = self.editor(QComboBox())
-        self.combo.setFont(t.font(t.tick_pt))
-        for i, (label, mode, tip) in enumerate(CLIP_CHOICES):
-            self.combo.addItem(label, label)
-            self.combo.setItemData(i, tip, Qt.ToolTipRole)
-        self.combo.setToolTip("Clip mode: none, value (per entry), norm (global), param-norm "
-                              "(per parameter). Changes the session now (undoable).")
+        self.combo = style.choice_combo(
+            [(label, label, tip) for label, _mode, tip in CLIP_CHOICES],
+            "Clip mode: none, value (per entry), norm (global), param-norm (per parameter). "
+            "Changes the session now (undoable).", t, combo=self.editor(QComboBox()))
         self.combo.currentIndexChanged.connect(self._combo_changed)
         self.spin = self.editor(QDoubleSpinBox())
         self.spin.setFont(t.font(t.tick_pt))
@@ -129,11 +126,7 @@ class GradNormsPanel(Panel):
             top.addWidget(w)
         style.shrinkable(self.combo)
         self.spin.setMinimumWidth(60)
-        self.scale_combo = QComboBox()
-        self.scale_combo.setFont(t.font(t.tick_pt))
-        for i, (name, tip) in enumerate(SCALES):
-            self.scale_combo.addItem(name, name)
-            self.scale_combo.setItemData(i, tip, Qt.ToolTipRole)
+        self.scale_combo = style.choice_combo([(name, name, tip) for name, tip in SCALES], "", t)
         self.scale_combo.setToolTip("The y axis: linear, log, or auto (log when clipping shrinks "
                                     "a bar 10\u00d7 or more)")
         self.scale_combo.currentIndexChanged.connect(self._on_view_option_change)

@@ -6,8 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
-from PyQt5.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout,
-                             QWidget)
+from PyQt5.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from ...session import SessionError
 from .. import style
@@ -127,13 +126,10 @@ class TruncationPanel(Panel):
         self.key_label.setContentsMargins(6, 0, 6, 0)
         self.key_label.setToolTip("Blue bars: full BPTT gradient norms; orange: truncated BPTT")
         self.key_label.setProperty("keepInExport", True)
-        self.bars_combo = QComboBox()
-        self.bars_combo.setFont(t.font(t.tick_pt))
-        for i, (data, name, tip) in enumerate(BAR_SCALES):
-            self.bars_combo.addItem(name, data)
-            self.bars_combo.setItemData(i, tip, Qt.ToolTipRole)
-        self.bars_combo.setToolTip("Bar heights: the norms, or each pair relative to its full-"
-                                   "BPTT norm (auto: relative when the norms differ 20\u00d7)")
+        self.bars_combo = style.choice_combo(
+            [(name, data, tip) for data, name, tip in BAR_SCALES],
+            "Bar heights: the norms, or each pair relative to its full-BPTT norm (auto: "
+            "relative when the norms differ 20\u00d7)", t)
         self.bars_combo.currentIndexChanged.connect(self._on_view_option_change)
         bars_lab = QLabel("bars:")
         bars_lab.setFont(t.font(t.tick_pt))
