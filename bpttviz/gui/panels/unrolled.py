@@ -386,8 +386,8 @@ class UnrolledPanel(Panel):
         return (f"Red arrows: dhnext_t from h_t to h_(t-1); arrow width \u221d ||dhnext||, "
                 # (the whole pass's largest, said as such: at backward:10 it can be a step
                 # not reached yet)
-                f"widest ({px:.0f} px) = {self.max_norm:.3g} (the largest of the whole "
-                f"backward pass); at step {b}: {self.norms[b]:.3g}.")
+                f"widest ({px:.0f} px) = {self.max_norm:.3g} (the whole pass's largest); at "
+                f"step {b}: {self.norms[b]:.3g}.")
 
     def csv_tables(self):
         tr, st = self.session.trace, self.session.state
