@@ -81,8 +81,7 @@ KEEP_IN_EXPORT = "keepInExport"
 def control_widgets(root) -> list:
     """What a plot-only export leaves out of ``root``: every input control (buttons, check
     boxes, combos, spin boxes, sliders) with the labels of its row (but those marked
-    :data:`KEEP_IN_EXPORT`), and hover/click hints (a paged view's page tabs: see
-    :func:`~bpttviz.export.pictures.laid_out`)."""
+    :data:`KEEP_IN_EXPORT`), and hover/click hints."""
     import pyqtgraph as pg
     from PyQt5.QtWidgets import QLabel, QScrollBar, QWidget
     inputs = _input_types()

@@ -28,7 +28,7 @@ BAR_SCALES = (
                      "else the norms"),
     ("norms", "norms", "Each bar is a gradient's L2 norm"),
     ("relative", "relative", "Each pair divided by its full-BPTT norm: full = 1, "
-                                     "truncated = ||g_trunc|| / ||g_full||"),
+                             "truncated = ||g_trunc|| / ||g_full||"),
 )
 
 EXPLAIN = ("Truncated BPTT back-propagates only inside windows of k steps (the hidden state "
@@ -117,9 +117,8 @@ class TruncationPanel(Panel):
             f"<span style='color:{FULL_COLOR}; {big}'>■</span>&nbsp;full&nbsp;BPTT &nbsp; "
             f"<span style='color:{TRUNC_COLOR}; {big}'>■</span>&nbsp;truncated &nbsp;&nbsp; numbers above "
             "the bars: cosine(full,&nbsp;truncated) and "
-            # (a word joiner after each '|': Qt breaks a line after '|', no-break space or not)
-            + "Δ&nbsp;=&nbsp;||g<sub>full</sub>&nbsp;−&nbsp;g<sub>trunc</sub>||&nbsp;/&nbsp;"
-              "||g<sub>full</sub>||".replace("|", "|\u2060"))
+            + style.unbroken_norms("Δ&nbsp;=&nbsp;||g<sub>full</sub>&nbsp;−&nbsp;g<sub>trunc</sub>||"
+                                   "&nbsp;/&nbsp;||g<sub>full</sub>||"))
         self.key_label.setFont(t.font(t.tick_pt))
         self.key_label.setTextFormat(Qt.RichText)
         self.key_label.setWordWrap(True)
@@ -282,7 +281,6 @@ class TruncationPanel(Panel):
         rows = self.norm_rows(comp)
         x = np.arange(len(names), dtype=float)
         heights = self.bar_heights(rows[:, :2])
-        self.bar_values = heights
         self.full_bars.setOpts(x=x - BAR_W / 2, height=heights[:, 0], width=BAR_W)
         self.trunc_bars.setOpts(x=x + BAR_W / 2, height=heights[:, 1], width=BAR_W)
         ylabel = "||g|| / ||g<sub>full</sub>||" if self.relative else "gradient L2 norm"
