@@ -297,8 +297,8 @@ def test_unrolled_nodes_and_gradient_arrows(qtbot, session):
     cursor_at(session, "forward", 6)
     assert len(p.x_nodes.data) == 7 and len(p.todo_nodes.data) == 3 * (T - 7)
     assert len(p.arrow_steps) == 0
-    assert p.in_labels[0].toPlainText() == session.vocab.label(int(tr.inputs[0]))
-    assert p.out_labels[3].toPlainText() == session.vocab.label(int(tr.targets[3]))
+    assert p.in_labels.text(0) == session.vocab.label(int(tr.inputs[0]))
+    assert p.out_labels.text(3) == session.vocab.label(int(tr.targets[3]))
     assert p.band.getRegion() == pytest.approx((5.5, 6.5))
     cursor_at(session, "backward", 5)
     assert np.array_equal(p.arrow_steps, np.arange(5, T))
@@ -341,19 +341,17 @@ def test_unrolled_word_labels_never_overlap(qtbot, width):
     qtbot.wait(20)
     words = [s.vocab.label(int(i)) for i in s.trace.inputs]
     for labels in (p.in_labels, p.out_labels):
-        shown = [lab for lab in labels if lab.isVisible()]
-        assert len(shown) >= len(labels) // 2
-        rects = [lab.sceneBoundingRect() for lab in shown]
+        assert labels.isVisible() and len(labels) == len(words)
+        rects = labels.scene_rects()
         for a, b in zip(rects, rects[1:]):   # (neighbours may sit on staggered rows)
             assert not a.intersects(b), "neighbouring labels overlap"
-    for lab, word in zip(p.in_labels, words):
-        text = lab.toPlainText()
+    for text, word in zip(p.in_labels.texts(), words):
         assert text == word or (text.endswith("…") and word.startswith(text[:-1]))
-    if any(lab.toPlainText().endswith("…") for lab in p.in_labels):
+    if any(text.endswith("…") for text in p.in_labels.texts()):
         assert " ".join(words) in p.plot_widget.toolTip()  # the whole words on hover
     p.resize(2400, 420)
     # room enough: whole words, without waiting for the next step
-    qtbot.waitUntil(lambda: [lab.toPlainText() for lab in p.in_labels] == words, timeout=3000)
+    qtbot.waitUntil(lambda: p.in_labels.texts() == words, timeout=3000)
     assert p.plot_widget.toolTip() == ""
 
 
@@ -365,8 +363,9 @@ def test_all_panels_big_window(qtbot):
     _step_everywhere(qtbot, s, panels)
     up = panels[0]
     s.set_cursor(50)
-    visible = sum(lab.isVisible() for lab in up.in_labels)
-    assert visible == 100  # every step labelled (tests/test_unrolled_labels.py: no overlap)
+    # every step labelled (tests/test_unrolled_labels.py: no overlap)
+    assert up.in_labels.isVisible() and len(up.in_labels) == 100
+    assert all(up.in_labels.texts()) and all(r.width() > 0 for r in up.in_labels.scene_rects())
     code = panels[-1]
     s.set_event("forward:3")
     assert "(256 values)" in code.values.toPlainText()

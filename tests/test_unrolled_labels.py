@@ -34,20 +34,20 @@ def _check_labels(panel, session):
     view = panel.plot.vb.sceneBoundingRect()
     for labels, ids in ((panel.in_labels, tr.inputs), (panel.out_labels, tr.targets)):
         assert len(labels) == T
+        assert labels.isVisible()
         rects = []
-        for t, (lab, ix) in enumerate(zip(labels, ids)):
+        for t, ix in enumerate(ids):
             # the character itself (spelled out from the corpus, not from the panel)
-            assert lab.toPlainText() == _label(vocab.chars[int(ix)]), t
-            assert lab.isVisible(), t
-            r = lab.sceneBoundingRect()
+            assert labels.text(t) == _label(vocab.chars[int(ix)]), t
+            r = labels.scene_rect(t)
             assert r.width() > 0 and view.contains(r), (t, r, view)
             rects.append(r)
         for a in range(T):
             for b in range(a + 1, min(T, a + 8)):   # farther ones are farther apart in x
                 assert not rects[a].intersects(rects[b]), (a, b)
     # the input labels (below x) never reach the target labels (above y)
-    top_of_inputs = min(lab.sceneBoundingRect().top() for lab in panel.in_labels)
-    bottom_of_targets = max(lab.sceneBoundingRect().bottom() for lab in panel.out_labels)
+    top_of_inputs = min(r.top() for r in panel.in_labels.scene_rects())
+    bottom_of_targets = max(r.bottom() for r in panel.out_labels.scene_rects())
     assert bottom_of_targets < top_of_inputs
 
 
@@ -68,12 +68,10 @@ def test_every_step_labelled_without_overlap(qtbot, themed, T):
             p.refresh()
             _check_labels(p, s)
             cur = s.state.current_t
-            for lab in (p.in_labels[cur], p.out_labels[cur]):
-                assert lab.isVisible()
-                assert lab.textItem.defaultTextColor() == QColor(themed.backward)
+            for strip in (p.in_labels, p.out_labels):
+                assert strip.color(cur) == QColor(themed.backward)
             others = [i for i in range(T) if i != cur]
-            assert all(p.in_labels[i].textItem.defaultTextColor() == QColor(themed.foreground)
-                       for i in others)
+            assert all(p.in_labels.color(i) == QColor(themed.foreground) for i in others)
 
 
 def test_labels_spell_the_corpus_at_t40(qtbot):
@@ -87,7 +85,7 @@ def test_labels_spell_the_corpus_at_t40(qtbot):
     p.show()
     qtbot.waitExposed(p)
     p.refresh()
-    shown = "".join(lab.toPlainText() for lab in p.in_labels).replace("\u2423", " ")
+    shown = "".join(p.in_labels.texts()).replace("\u2423", " ")
     want = "".join(s.vocab.chars[int(i)] for i in s.trace.inputs)
     assert shown == want and shown.startswith(TEXT[:25])
 
@@ -135,3 +133,38 @@ def test_the_state_carried_in_is_named_inside_the_plot(qtbot):
         lo, hi = vb.viewRange()[0]
         assert lo <= box.left() and box.right() < -0.2, (T, box, lo)   # left of step 0, in sight
         assert box.top() > ROW_H or box.bottom() > ROW_H               # above the h row
+
+
+def test_labels_are_painted_and_the_current_pair_stays_marked_after_a_resize(qtbot):
+    """The labels are drawn by one item (plot_items.LabelStrip): what it paints is each
+    step's character, the current step's pair in the backward colour, and a resize with no
+    step after it (the legend or the dock growing) keeps that mark."""
+    style.set_theme(style.LIGHT)
+    s = Session("min-char-rnn")
+    p = UnrolledPanel(s)
+    qtbot.addWidget(p)
+    p.resize(1000, 400)
+    p.show()
+    qtbot.waitExposed(p)
+    s.set_event("backward:10")
+    p.refresh()
+    p.resize(1100, 420)
+    qtbot.wait(30)
+    assert p.in_labels.color(10) == QColor(style.LIGHT.backward)
+    img = p.plot_widget.grab().toImage()
+    view = p.plot_widget
+
+    def colours(strip, i):
+        r = view.mapFromScene(strip.scene_rect(i)).boundingRect()
+        return {img.pixelColor(x, y).name() for x in range(r.left(), r.right() + 1)
+                for y in range(r.top(), r.bottom() + 1)}
+
+    def near(cols, target, tol=60):
+        c = QColor(target)
+        return any(abs(QColor(n).red() - c.red()) + abs(QColor(n).green() - c.green())
+                   + abs(QColor(n).blue() - c.blue()) < tol for n in cols)
+
+    for strip in (p.in_labels, p.out_labels):
+        assert near(colours(strip, 10), style.LIGHT.backward)       # the current pair, red
+        assert near(colours(strip, 3), "#000000")                    # others in black ink
+        assert not near(colours(strip, 3), style.LIGHT.backward)

@@ -13,6 +13,7 @@ from PyQt5.QtGui import QFont, QFontMetrics
 from PyQt5.QtWidgets import QVBoxLayout
 
 from .. import style
+from ..plot_items import LabelStrip
 from .base import Panel
 
 ROW_X, ROW_H, ROW_Y = 0.0, 1.0, 2.0
@@ -120,7 +121,8 @@ class UnrolledPanel(Panel):
         lay.addWidget(self.legend)
         self._T = None
         self._trace_serial = None
-        self.in_labels, self.out_labels = [], []
+        # The steps' inputs (below the x row) and targets (above the y row): plot_items.LabelStrip
+        self.in_labels = self.out_labels = None
         self._label_step = None
         self._current_label = None
         self.label_rows, self.label_font = 1, None
@@ -143,18 +145,14 @@ class UnrolledPanel(Panel):
 
     # --- built once per window length --------------------------------------------------------
     def _build(self, T):
-        for it in self.in_labels + self.out_labels:
-            self.plot.removeItem(it)
         t = self._theme
-        self.in_labels, self.out_labels = [], []
-        for i in range(T):
-            a = style.tight_text("", t.foreground, (0.5, 0.0), t=t)
-            b = style.tight_text("", t.foreground, (0.5, 1.0), t=t)
-            for lab in (a, b):
-                lab.setZValue(7)
-                self.plot.addItem(lab)
-            self.in_labels.append(a)
-            self.out_labels.append(b)
+        if self.in_labels is None:
+            # (one item per row of labels: 200 TextItems took ~70 ms of a presentation switch)
+            self.in_labels = LabelStrip(self.plot, (0.5, 0.0), t.foreground, t.font(t.tick_pt))
+            self.out_labels = LabelStrip(self.plot, (0.5, 1.0), t.foreground, t.font(t.tick_pt))
+        steps = np.arange(T, dtype=float)
+        self.in_labels.set_labels([""] * T, steps, np.full(T, -0.3))
+        self.out_labels.set_labels([""] * T, steps, np.full(T, 2.3))
         if getattr(self, "prev_label", None) is None:
             # The leftmost node is the state carried in (h_prev in the code): named, or the
             # class asked what the lone dot left of step 0 was.
@@ -262,24 +260,17 @@ class UnrolledPanel(Panel):
             self.plot_widget.setToolTip(
                 "inputs:  " + " ".join(self._in_words) + "\ntargets: " + " ".join(self._out_words)
                 if shortened else "")
-            # (only what changed: at T = 100 setting the 200 labels' fonts, texts and colours
-            # at every resize took most of a presentation switch)
-            new_font = font != self._labels_font
-            self._labels_font = QFont(font)
-            self._mark_current_label(None)
-            for i in range(T):
-                r = i % rows
-                for labels, words, y0, sign in ((self.in_labels, self._in_words, -0.3, -1),
-                                                (self.out_labels, self._out_words, 2.3, 1)):
-                    lab = labels[i]
-                    if new_font:
-                        lab.setFont(font)
-                    text = self._short(words[i], keep)
-                    if text != lab.textItem.toPlainText():
-                        lab.setText(text)
-                    lab.setPos(i, y0 + sign * r * line * dpp)
-                    if not lab.isVisible():
-                        lab.setVisible(True)
+            if font != self._labels_font:
+                self._labels_font = QFont(font)
+                for strip in (self.in_labels, self.out_labels):
+                    strip.set_font(font)
+            # staggered: step i on row i % rows, rows counted away from the nodes
+            steps = np.arange(T, dtype=float)
+            down = (np.arange(T) % rows) * line * dpp
+            self.in_labels.set_texts([self._short(w, keep) for w in self._in_words])
+            self.in_labels.set_positions(steps, -0.3 - down)
+            self.out_labels.set_texts([self._short(w, keep) for w in self._out_words])
+            self.out_labels.set_positions(steps, 2.3 + down)
         return px
 
     def _mark_current_label(self, cur):
@@ -287,10 +278,10 @@ class UnrolledPanel(Panel):
         if cur == self._current_label:
             return
         t = self._theme
-        for i, color in ((self._current_label, t.foreground), (cur, t.backward)):
+        for i, color in ((self._current_label, None), (cur, t.backward)):
             if i is not None and 0 <= i < len(self.in_labels):
-                self.in_labels[i].setColor(color)
-                self.out_labels[i].setColor(color)
+                self.in_labels.set_color(i, color)
+                self.out_labels.set_color(i, color)
         self._current_label = cur
 
     def _on_plot_resized(self, *_):
