@@ -343,9 +343,10 @@ def test_cli_ctrl_c_keeps_finished_files(tmp_path):
     assert listed == {f.name for f in tmp_path.iterdir()} - {"manifest.json", "manifest.txt"}
 
 
-def test_a_paged_views_export_leaves_its_page_tabs_out_and_gives_them_back(qtbot):
-    """A slide of a paged view (norms | cut | reach at the left) showed the tabs that turn
-    its pages on screen; the window keeps them after the export."""
+def test_a_paged_views_export_shows_every_plot_and_gives_the_pages_back(qtbot):
+    """A slide has no tabs to turn: a view paged on screen (norms | cut | reach at the left)
+    is exported with all its plots (only the front page came out, and the contribution
+    view's key named a plot the slide did not show); the window keeps its pages after."""
     from bpttviz.export.pictures import laid_out
     from bpttviz.gui.panels.dhnext import DhnextPanel
     s = Session("min-char-rnn")
@@ -359,9 +360,70 @@ def test_a_paged_views_export_leaves_its_page_tabs_out_and_gives_them_back(qtbot
     flow = panel.plot_flow
     qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
     assert flow.pager.isVisible()
-    with laid_out(panel, size=(960, 540)) as sheet:
-        assert flow.arrangement == "pages" and not flow.pager.isVisible()
-        assert sheet.width > 0
-    qtbot.waitUntil(lambda: flow.pager.isVisible(), timeout=2000)
-    with laid_out(panel, with_controls=True, size=(960, 540)):
-        assert flow.pager.isVisible()
+    assert sum(g[0].isVisible() for g in flow.groups) == 1
+    for controls in (False, True):
+        with laid_out(panel, with_controls=controls, size=(960, 540)) as sheet:
+            assert flow.arrangement != "pages" and not flow.pager.isVisible()
+            assert all(g[0].isVisible() for g in flow.groups)
+            assert all(g[0].vb.height() > 50 for g in flow.groups)
+            assert sheet.width > 0
+        qtbot.waitUntil(lambda: flow.arrangement == "pages" and flow.pager.isVisible(),
+                        timeout=2000)
+
+
+def test_a_plot_shown_again_from_another_page_has_its_axis_numbers(qtbot):
+    """pyqtgraph sizes an axis 0 px wide while its plot is hidden and not again when it is
+    shown: the clipping heatmap, behind a page on screen, was exported with no row numbers
+    and its axis title over the matrix."""
+    from PyQt5.QtGui import QFontMetrics
+    from bpttviz.export.pictures import laid_out
+    from bpttviz.gui.panels.clipcompare import ClipComparePanel
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    panel = ClipComparePanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(900, 380)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    flow = panel.plot_flow
+    qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
+    assert not panel.heat_plot.isVisible()
+    left = panel.heat_plot.getAxis("left")
+    need = QFontMetrics(left.style["tickFont"] or left.font()).horizontalAdvance("80")
+    with laid_out(panel, size=(960, 540)):
+        assert panel.heat_plot.isVisible()
+        assert left.width() > need              # room for "80" beside the title "row i"
+        assert panel.heatmap.bar.axis.width() > need
+    # and on screen, turned to the heatmap's page
+    flow.show_page(1)
+    qtbot.waitUntil(lambda: panel.heat_plot.isVisible(), timeout=2000)
+    assert left.width() > need
+
+
+def test_outputs_character_labels_are_thinned_for_the_heatmap_height_they_get(qtbot):
+    """The outputs' character axis is thinned for the heatmap's height; an export stacks the
+    loss plot under it (the window had it on its own page), and the labels thinned for the
+    taller page overlapped ('C', 'G', 'K', 'O' on top of each other)."""
+    from PyQt5.QtCore import QPointF
+    from PyQt5.QtGui import QFontMetrics
+    from bpttviz.export.pictures import laid_out
+    from bpttviz.gui.panels.outputs import OutputsPanel
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    panel = OutputsPanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(900, 420)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    flow = panel.plot_flow
+    qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
+    axis = panel.plot.getAxis("left")
+    line = QFontMetrics(axis.style["tickFont"] or axis.font()).height()
+    with laid_out(panel, size=(960, 540)):
+        assert flow.arrangement != "pages"
+        rows = [r for r, _ in panel.plot.getAxis("left")._tickLevels[0]]
+        ys = sorted(panel.plot.vb.mapViewToScene(QPointF(0, r)).y() for r in rows)
+        assert len(ys) >= 3
+        assert min(b - a for a, b in zip(ys, ys[1:])) >= line - 0.5

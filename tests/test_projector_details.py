@@ -395,6 +395,14 @@ def test_step_frame_goes_around_the_column_and_keeps_its_cells_visible(qapp):
     assert any(abs(c.red() - hi.red()) < 40 and abs(c.green() - hi.green()) < 40 for c in left)
     assert any(abs(c.red() - fg.red()) < 40 and abs(c.blue() - fg.blue()) < 40 for c in left)
     assert QColor(img.pixel(36, 30)).blue() > 130  # the column's own first pixels: a cell
+    # Its top and bottom are inside the column (which fills the plot's height, and a view
+    # box clips what is outside it: the screen showed two bare lines, no frame)
+    def framed(c):
+        return (abs(c.red() - hi.red()) < 40 and abs(c.green() - hi.green()) < 40) or \
+            (abs(c.red() - fg.red()) < 40 and abs(c.blue() - fg.blue()) < 40)
+    assert any(framed(QColor(img.pixel(40, y))) for y in range(10, 15))   # top edge, inside
+    assert any(framed(QColor(img.pixel(40, y))) for y in range(45, 50))   # bottom edge
+    assert not any(framed(QColor(img.pixel(40, y))) for y in range(0, 10))  # nothing above
 
 
 @pytest.mark.parametrize("size", PROJECTORS, ids=IDS)

@@ -63,18 +63,19 @@ def laid_out(target, with_controls: bool = False, size=PANEL_SIZE) -> Iterator[S
             flow = getattr(panel, "plot_flow", None)
             if flow is not None:
                 # the arrangement for this size alone, whatever the sizes the panel passed
-                # through before (an earlier export, the window's own)
+                # through before (an earlier export, the window's own), and never pages:
+                # a slide has no tabs to turn, it shows every plot
+                flow.pages_allowed = False
                 flow.fit(force=True)
-                if not with_controls and flow.pager.isVisible():
-                    # a paged view's side tabs turn its pages on screen; a slide shows one
-                    flow.pager.hide()
                 settle()
             yield sheet
     finally:
-        panel.resize(old)
         flow = getattr(panel, "plot_flow", None)
-        if flow is not None:   # (the page tabs back, as its arrangement has them)
-            flow.pager.setVisible(flow.arrangement == "pages")
+        if flow is not None:   # (pages again where the window's size calls for them)
+            flow.pages_allowed = True
+        panel.resize(old)
+        if flow is not None:
+            flow.fit(force=True)
 
 
 # --- one drawing, three formats ------------------------------------------------------------------

@@ -38,11 +38,13 @@ class StepFrame(QGraphicsRectItem):
         painter.drawRect(rect)
         painter.setBrush(Qt.NoBrush)
         # the frame goes around the column, not over its cells: out by half the edge's
-        # width, in pixels (the pens are cosmetic)
+        # width, in pixels (the pens are cosmetic); its top and bottom in by as much, as the
+        # column fills the plot's height and the view box clips what is outside (the screen
+        # and a PDF showed two bare lines where the SVG, which does not clip, had a frame)
         m = painter.transform()
         sx, sy = max(abs(m.m11()), 1e-9), max(abs(m.m22()), 1e-9)
         half = self._edge.widthF() / 2
-        around = rect.adjusted(-half / sx, -half / sy, half / sx, half / sy)
+        around = rect.adjusted(-half / sx, half / sy, half / sx, -half / sy)
         for pen in (self._edge, self._line):
             painter.setPen(pen)
             painter.drawRect(around)

@@ -49,6 +49,20 @@ def _height(widget, width: int) -> int:
     return min(h if h > 0 else widget.sizeHint().height(), widget.maximumHeight())
 
 
+def _axes(item) -> list:
+    """The axes in a plot of a flow: its own and those of a colour bar inside it (the data
+    under its view box are not searched)."""
+    import pyqtgraph as pg
+    out, todo = [], [item]
+    while todo:
+        it = todo.pop()
+        if isinstance(it, pg.AxisItem):
+            out.append(it)
+        elif not isinstance(it, pg.ViewBox):
+            todo.extend(it.childItems())
+    return out
+
+
 class PlotFlow(QObject):
     #: The groups were re-placed (another arrangement or page; from every :meth:`fit` that
     #: re-places them, the first one when the panel is shown included).
@@ -88,6 +102,9 @@ class PlotFlow(QObject):
         self.arrangement: Optional[str] = None
         #: pages: which group is shown
         self.page = 0
+        #: Whether "pages" may be chosen: an export turns it off, as a slide has no tabs to
+        #: turn (a paged export showed only its front page, and the key of the plot left out)
+        self.pages_allowed = True
         #: The tab bar that turns the pages (hidden in the other arrangements); the panel puts
         #: it above the view.
         self.pager = QTabBar()
@@ -168,6 +185,8 @@ class PlotFlow(QObject):
         if self.view.height() <= 0 or self.view.width() <= 0:
             return "rows"
         est = self.estimates()
+        if not self.pages_allowed and len(est) > 1:
+            est.pop("pages", None)
         for mode, (pw, ph) in est.items():  # (estimates are rough: keep a margin)
             if pw >= 1.1 * MIN_PLOT[0] and ph >= 1.2 * MIN_PLOT[1]:
                 return mode
@@ -324,5 +343,13 @@ class PlotFlow(QObject):
         # Hiding items in a layout lets the top-level layout item shrink to its preferred
         # size: give it the view's whole area again.
         layout.setGeometry(self.view.range)
+        # An axis sizes itself 0 px wide while its plot is hidden (on another page) and not
+        # again when the plot is shown: numbers gone, the axis title over the plot (the
+        # clipping heatmap in an export).  Size them again (setStyle() re-sizes an axis).
+        for g in self.groups:
+            for item in g:
+                if item.isVisible():
+                    for axis in _axes(item):
+                        axis.setStyle()
         self.sigReflowed.emit()
         return True

@@ -232,6 +232,9 @@ class OutputsPanel(Panel):
     def _on_plot_resized(self, *_):
         if not self._dirty and self.session is not None and self.session.has_run:
             st = self.session.state
+            # the heatmap's height changes without the panel's (another arrangement of its
+            # plots): the character labels thinned for the old height overlapped
+            self._update_ticks(self.session.trace)
             self._tag_target(self.session.trace, st.current_t, st.forward_count)
 
     def _tag_target(self, tr, t, n):
