@@ -347,3 +347,19 @@ def test_training_sample_box_keeps_its_share_of_a_widening_view(qtbot):
     qtbot.waitUntil(lambda: p.sample_box.width() > 400, timeout=2000)
     p.resize(900, 900)    # tall: under the plots, as wide as the view
     qtbot.waitUntil(lambda: p.sample_box.width() > 800, timeout=2000)
+
+
+def test_training_sample_box_under_the_plots_shows_whole_lines(qtbot):
+    """Under the plots (a tall view) the sample box shows three whole lines, the rest
+    scrolling: a height of 3.4 lines showed a fourth line cut through its middle."""
+    p = TrainingPanel(Session("min-char-rnn"))
+    qtbot.addWidget(p)
+    p.resize(900, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    box = p.sample_box
+    box.setPlainText("the quick brown fox jumps over the lazy dog " * 12)
+    qtbot.waitUntil(lambda: box.verticalScrollBar().maximum() > 0, timeout=2000)
+    usable = box.viewport().height() - 2 * box.document().documentMargin()
+    lines = usable / box.fontMetrics().lineSpacing()
+    assert 3.0 <= lines < 3.1, lines   # (a tenth of a line: 2 px of the next one's top)

@@ -198,8 +198,12 @@ class TrainingPanel(Panel):
         self.sample_box.setReadOnly(True)
         self.sample_box.setFont(t.font(t.mono_pt, mono=True))
         self.sample_box.setToolTip("Text sampled from the model (200 characters)")
-        # Three lines of sample: enough to read, and the curves keep the room.
-        self._sample_lines_h = int(3.4 * self.sample_box.fontMetrics().lineSpacing()) + 8
+        # Three whole lines of sample (3.4 showed a 4th line cut in half): enough to read,
+        # and the curves keep the room; the rest scrolls.
+        box = self.sample_box
+        self._sample_lines_h = (3 * box.fontMetrics().lineSpacing()
+                                + int(round(2 * box.document().documentMargin()))
+                                + box.contentsMargins().top() + box.contentsMargins().bottom())
         self.sample_box.setMaximumHeight(self._sample_lines_h)
         self.sample_box.setPlaceholderText("Sampled text appears here.")
 
