@@ -762,3 +762,25 @@ def test_gradient_norm_bars_print_three_significant_digits_each():
     assert [fmt_norm(v) for v in (0.3995, 0.485, 0.042, 5.0, 123.4, 100.0, 0.0)] == \
         ["0.400", "0.485", "0.0420", "5.00", "123", "100", "0"]
     assert fmt_norm(float("inf")) == "inf" and fmt_norm(float("nan")) == "n/a"
+
+
+def test_clipping_norms_alone_on_a_page_leave_no_gap_left_of_their_axis(qtbot):
+    """The norms' left axis is as wide as the cosines' ("param-norm") only where the two are
+    stacked and must line up; alone on a page it kept that room as a gap between its title
+    and its numbers."""
+    from bpttviz.gui.panels.clipcompare import ClipComparePanel
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    p = ClipComparePanel(s)
+    qtbot.addWidget(p)
+    p.resize(1400, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    flow = p.plot_flow
+    qtbot.waitUntil(lambda: flow.arrangement == "rows", timeout=2000)
+    norm_axis, cos_axis = p.norm_plot.getAxis("left"), p.cos_plot.getAxis("left")
+    assert norm_axis.width() == cos_axis.width()          # stacked: lined up
+    p.resize(900, 380)
+    qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
+    qtbot.waitUntil(lambda: norm_axis.width() < cos_axis.width(), timeout=2000)

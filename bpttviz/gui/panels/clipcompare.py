@@ -133,8 +133,14 @@ class ClipComparePanel(Panel):
         fm = QFontMetrics(t.font(t.tick_pt))
         left_w = int(max(fm.horizontalAdvance("param-norm") + 14 * t.scale,
                          fm.horizontalAdvance("1e+03") + 40 * t.scale))
+        self._left_w = left_w
         for p in (self.norm_plot, self.cos_plot):
             p.getAxis("left").setWidth(left_w)
+        # (lined up only where they are stacked: alone on a page, or beside the others, the
+        # norms kept the room of "param-norm" as a gap left of its axis)
+        self._norm_left_w = int(fm.horizontalAdvance("1e+03")
+                                + QFontMetrics(t.font(t.label_pt)).height() + 14 * t.scale)
+        self.plot_flow.sigReflowed.connect(self._on_arrangement)
         # Bottom axes without a title are sized by pyqtgraph for the digits: room for the
         # descenders of "Why" and "by" at big fonts.
         for p in (self.norm_plot, self.frac_plot):
@@ -352,6 +358,10 @@ class ClipComparePanel(Panel):
                  f"accumulated over steps {st.backward_from}\u2013{tr.T - 1} so far")
         self.note.setText(f"Raw gradient {where}; threshold c = {c:g}; global norm "
                           f"{comp.results['none'][1].grad_norm_before_clip:.4g}")
+
+    def _on_arrangement(self):
+        stacked = self.plot_flow.arrangement in ("rows", "column")
+        self.norm_plot.getAxis("left").setWidth(self._left_w if stacked else self._norm_left_w)
 
     def _heat_axes(self, ndim: int):
         if ndim == getattr(self, "_heat_ndim", None):
