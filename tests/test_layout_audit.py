@@ -214,6 +214,29 @@ def test_gradient_check_on_a_short_view_shows_the_scatter_large_and_the_table_on
     assert p.scatter_plot.isVisible() and p.bar_plot.isVisible() and p.table.isVisible()
 
 
+def test_contribution_key_shows_only_with_the_plot_it_describes(qtbot):
+    """Paged (a 1280x720 window), the key of the bar plot ("step k's own part", "running
+    total") sat above the heatmap's page, naming marks not in sight."""
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key("contrib")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 380)
+    p.show()
+    qtbot.waitUntil(lambda: p.plot_flow.arrangement == "pages", timeout=2000)
+    assert p.heat_plot.isVisible() and not p.bar_plot.isVisible()
+    assert not p.plot_key.isVisible()
+    p.plot_flow.show_page(1)
+    qtbot.waitUntil(lambda: p.bar_plot.isVisible(), timeout=2000)
+    assert p.plot_key.isVisible() and "running&nbsp;total" in p.plot_key.text()
+    p.resize(1000, 1000)  # tall: both plots, and the key with them
+    qtbot.waitUntil(lambda: p.plot_flow.arrangement == "rows", timeout=2000)
+    assert p.heat_plot.isVisible() and p.bar_plot.isVisible() and p.plot_key.isVisible()
+
+
 def test_dhnext_plots_show_the_window_steps_in_a_1920x1080_window(qtbot):
     """At 1920x1080 the gradient-flow view opened in pages and its ||dhnext|| plot showed
     steps -30..40 of 25: the hidden ||dh|| split plot, linked by pixels, dragged its range."""

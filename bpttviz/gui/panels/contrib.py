@@ -92,18 +92,20 @@ class ContributionsPanel(Panel):
         # Tall: the heatmap over the bars (x linked); wide and short (presentation on a
         # projector): side by side, so neither is squeezed flat.
         from ..reflow import PlotFlow
+        # The key sits above the plots (a legend inside the small bar plot covered its data);
+        # it names the bar plot's marks, so it shows only while that plot does (in pages, on
+        # its page: on the heatmap's page it described a plot not in sight).
+        self.plot_key = style.key_label([(t.raw, "■", "step k's own part"),
+                                         (t.clipped, "●", "running total ||dWhh||")], t)
         self.plot_flow = PlotFlow(self.view, [[self.heat_plot, self.heatmap.bar], [self.bar_plot]],
                              stretch=[3, 2], x_links=[(self.bar_plot, self.heat_plot)],
-                                  names=["parts", "shares"])
+                                  names=["parts", "shares"], extras={1: [self.plot_key]})
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.raw,
                                     pen=pg.mkPen(t.foreground, width=1))
         self.bar_plot.addItem(self.bars)
         self.total = pg.PlotDataItem([], [], pen=t.pen(t.clipped, 3), symbol="o",
                                      symbolSize=7 * t.scale, symbolBrush=t.clipped, symbolPen=None)
         self.bar_plot.addItem(self.total)
-        # The key sits above the plots: a legend inside the small bar plot covered its data.
-        self.plot_key = style.key_label([(t.raw, "■", "step k's own part"),
-                                    (t.clipped, "●", "running total ||dWhh||")], t)
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.bar_plot.addItem(self.bar_cursor)
         self.empty_text = style.PlotMessage(self.heat_plot, t=t)
