@@ -239,6 +239,21 @@ def test_decay_labels_its_top_tick_one(presenting, size, preset):
     assert "1" in texts or "10⁰" in texts, texts
 
 
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+@pytest.mark.parametrize("preset", ["exploding", "vanishing", "min-char-rnn"])
+def test_decay_labels_its_highest_grid_line(presenting, size, preset):
+    """The top decade line inside the plot has its number: exploding's mean ends at 3.7e3
+    and 0.6 decade of room above it drew the 10^4 line with no label (pyqtgraph drops a
+    label that sticks out of the plot)."""
+    panel = presenting(size, "decay", preset=preset, at="forward:0")
+    axis = panel.plot.getAxis("left")
+    texts = [text for _, _, text in draw_specs(axis)[2]]
+    lo, hi = panel.plot.getViewBox().viewRange()[1]
+    spacing, major = axis.tickValues(lo, hi, axis.height())[0]
+    top = max(v for v in major if lo <= v <= hi)
+    assert axis.tickStrings([top], 1.0, spacing)[0] in texts, (top, hi, texts)
+
+
 def test_gates_box_the_current_step_in_both_passes_and_explain_the_empty_flow(qtbot):
     """The heatmaps frame the current step's column in the backward pass too (its gates are
     what the step's gradient goes through), and the gradient-flow plot, empty during the

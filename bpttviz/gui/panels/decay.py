@@ -310,6 +310,11 @@ class DecayPanel(Panel):
         height = max(1.0, self.plot.getViewBox().height())
         a = min(0.3, (label / 2 + 3) / height)  # the share of the height above the top value
         hi = max(top + 0.6, (top - a * lo) / (1 - a))
+        # The decade just under the top edge gets its grid line; give its label room too
+        # (exploding: 0.6 decade above 3.7e3 drew 10^4's line with no number beside it).
+        k = np.floor(hi)
+        if hi - k < a * (hi - lo):
+            hi = (k - a * lo) / (1 - a)
         self.plot.setYRange(lo, hi, padding=0)
 
     def _on_plot_resize(self, *_):
