@@ -41,7 +41,9 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
         # ("step 7 of 24" beside "25 steps" everywhere else: the steps are t = 0..T-1)
         then = (f"p_{t} and the loss of step {t}" if loss_steps != "last" or t == T - 1
                 else f"p_{t} (only the last step has a loss)")
-        return (f"Forward, step {t} of 0–{T - 1}: compute h_{t} from x_{t} and {start}, then "
+        # (a one-step window, the notebook's: "step 0 of 0–0" read as a typo)
+        which = f"step {t} of 0–{T - 1}" if T > 1 else f"step {t}, the only one"
+        return (f"Forward, {which}: compute h_{t} from x_{t} and {start}, then "
                 f"{then}", forward_eq(cell))
     if event.phase == "backward":
         # (no longer than the usual step's words: the header keeps room for the longest, so

@@ -74,3 +74,10 @@ def test_header_equations_break_only_between_equations():
     assert unbroken_parts(eq).replace("\u00a0", " ").replace("\u2212", "-") == eq  # same text
     long = "x" * 40 + " " + "y" * 40
     assert unbroken_parts(long) == long  # too long to keep whole: may wrap
+
+
+def test_a_one_step_window_has_no_range_of_steps():
+    """The notebook's single step read "Forward, step 0 of 0–0"."""
+    words, _ = describe(Event("forward", 0), T=1)
+    assert "0–0" not in words and words.startswith("Forward, step 0, the only one:")
+    assert "step 3 of 0–9" in describe(Event("forward", 3), T=10)[0]
