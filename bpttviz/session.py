@@ -383,6 +383,12 @@ class Session(TeachingAnalyses, QObject):
                 run = make_run(config, old_run.params)
                 for attr in ("iteration", "pointer", "h", "c", "smooth_loss", "history", "rng"):
                     setattr(run, attr, getattr(old_run, attr))
+                # The smoothed loss is a window's loss: a longer window (or every step's loss
+                # instead of the last one's) sums more steps.  Kept per step, not as a sum:
+                # 25 steps' 101.9 beside 100 steps' loss of 407.8 said training had quartered it.
+                chance = old_run.loss_at_chance()
+                if chance > 0:
+                    run.smooth_loss = old_run.smooth_loss * run.loss_at_chance() / chance
                 if config.optimizer == old_run.config.optimizer:
                     run.optimizer = old_run.optimizer
                     run.optimizer.lr = config.lr

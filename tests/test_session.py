@@ -313,3 +313,23 @@ def test_scaling_whh_past_the_float_maximum_is_refused_and_changes_nothing(sessi
     assert np.max(np.abs(W)) > 8e307 / 2 and np.all(np.isfinite(session.params["Whh"]))
     np.testing.assert_array_equal(session.params["Whh"], W)
     assert session.undo_stack.count() == depth and session.trace_serial == serial
+
+
+def test_smoothed_loss_follows_a_change_of_window_length():
+    """The smoothed loss is a window's loss: after 25 -> 100 steps (no training yet) it is
+    100 ln V, not 25 ln V beside a loss of 100 ln V (the status bar said training had
+    quartered the loss); after training it keeps its per-step value; undo gives it back."""
+    import math
+    s = Session("min-char-rnn")
+    V = len(s.run.vocab)
+    assert s.smooth_loss == pytest.approx(25 * math.log(V))
+    s.edit(seq_length=100)
+    assert s.smooth_loss == pytest.approx(100 * math.log(V))
+    s.edit(loss_steps="last")
+    assert s.smooth_loss == pytest.approx(math.log(V))
+    s.undo_stack.undo()
+    s.undo_stack.undo()
+    assert s.smooth_loss == pytest.approx(25 * math.log(V))
+    s.run.smooth_loss = 50.0  # as if trained: 2 nats a step over 25 steps
+    s.edit(seq_length=50)
+    assert s.smooth_loss == pytest.approx(100.0)

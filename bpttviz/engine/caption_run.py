@@ -169,9 +169,13 @@ class CaptionRun(RunBase):
         self._data = None  # no text corpus; the session checks this
         H = config.hidden_size
         self.h, self.c = np.zeros(H), np.zeros(H)
-        self.smooth_loss = math.log(len(self.vocab)) * self.dataset.T
+        self.smooth_loss = self.loss_at_chance()
         self.history = History()
         self._trace = None
+
+    def loss_at_chance(self) -> float:
+        """A caption's loss for a uniform guess, ln V per step (the smoothed loss starts there)."""
+        return math.log(len(self.vocab)) * self.dataset.T
 
     def batch(self, iteration: Optional[int] = None) -> np.ndarray:
         """(N,) distinct dataset indices of an iteration's minibatch (default: the current

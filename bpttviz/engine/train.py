@@ -66,7 +66,7 @@ class CharRun(RunBase):
         H = config.hidden_size
         self.h = np.zeros(H)
         self.c = np.zeros(H)
-        self.smooth_loss = -math.log(1.0 / V) * self._expected_len()
+        self.smooth_loss = self.loss_at_chance()
         self.history = History()
         self._trace = None
 
@@ -96,6 +96,11 @@ class CharRun(RunBase):
             return Vocabulary(list(labels)), None, None
         labels = tuple(config.vocab) or tuple(str(i) for i in range(max(max(config.inputs), max(config.targets)) + 1))
         return Vocabulary(list(labels)), None, None
+
+    def loss_at_chance(self) -> float:
+        """A window's loss for a uniform guess, ln V per step with a loss (the smoothed loss
+        starts there, as in min-char-rnn)."""
+        return -math.log(1.0 / len(self.vocab)) * self._expected_len()
 
     def _expected_len(self) -> int:
         """How many steps' losses the loss sums (the smoothed loss starts at that x ln V)."""
