@@ -130,7 +130,7 @@ def test_vanishing_decreases_exploding_increases(qtbot):
 def test_decay_key_names_every_mark_outside_the_plot(qtbot):
     """No legend inside the plot to cover dots (in a narrow dock it hid half of them); the
     key above names every mark in the colour it is drawn with."""
-    s = Session("exploding")
+    s = Session("min-char-rnn")  # (its Whh has ρ 0.11 and σ 0.19: two reference lines)
     p = shown(qtbot, DecayPanel, s)
     assert p.plot.legend is None
     text = p.key_label.text()
@@ -139,6 +139,24 @@ def test_decay_key_names_every_mark_outside_the_plot(qtbot):
                          ("ρ^d", t.raw), ("σ^d", t.clipped), ("pairs ending at the current t", t.highlight)]:
         assert name.replace(" ", "&nbsp;") in text and pg.mkColor(colour).name() in text, name
     assert p.key_label.isVisible() and p.key_label.geometry().bottom() <= p.plot_widget.geometry().top()
+
+
+@pytest.mark.parametrize("preset", ["vanishing", "exploding"])
+def test_decay_draws_one_reference_line_where_rho_equals_sigma(qtbot, preset):
+    """A scaled orthogonal Whh (the vanishing and exploding presets) has ρ = σ: the dotted
+    σ^d over the dashed ρ^d read as neither, under a key naming two lines."""
+    s = Session(preset)
+    p = shown(qtbot, DecayPanel, s)
+    assert p.rho == pytest.approx(p.sigma, rel=1e-6)
+    assert p.rho_curve.isVisible() and not p.sigma_curve.isVisible()
+    text = p.key_label.text()
+    assert "ρ^d&nbsp;=&nbsp;σ^d" in text and pg.mkColor(style.theme().clipped).name() not in text
+    # ... drawn over the mean's line, which lies on it for the vanishing preset
+    assert p.rho_curve.zValue() > p.mean_curve.zValue()
+    s.edit(whh_radius=None)  # a random Whh: ρ < σ, both lines and both names again
+    p.refresh()
+    assert p.rho < p.sigma and p.sigma_curve.isVisible()
+    assert "σ^d" in p.key_label.text() and "here&nbsp;ρ" not in p.key_label.text()
 
 
 def test_decay_skips_large_traces_with_a_message(qtbot, monkeypatch):

@@ -136,12 +136,14 @@ class DecayPanel(Panel):
                                            connect="finite")
         for item in (self.rho_curve, self.sigma_curve, self.scatter, self.current, self.mean_curve):
             self.plot.addItem(item)
+        # ρ^d and σ^d over the mean's line (under the dots): the vanishing preset's mean lies
+        # on ρ^d, and under the thick line the dashes were gone
+        for item in (self.rho_curve, self.sigma_curve):
+            item.setZValue(1)
         # The key sits above the plot, not in it: in a narrow dock a legend inside covered
         # half the dots whichever corner it took (the curve falls or rises across them all).
-        self.key_label = style.key_label([
-            (t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance"),
-            (t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d"),
-            (t.highlight, "●", "pairs ending at the current t")], t)
+        self.key_label = style.key_label(self._key_entries(one_line=False), t)
+        self._one_line = False
         self.message = style.PlotMessage(self.plot, t=t, bold=True)
         self.explain = explain_label(EXPLAIN, t)
         self.info = QLabel("")
@@ -229,6 +231,15 @@ class DecayPanel(Panel):
         if not self._timer.isActive():
             self.scale_label.setText(f"×{self._applied:.2f}")
 
+    def _key_entries(self, one_line: bool):
+        """The key; ``one_line``: ρ = σ (a scaled orthogonal Whh, as the vanishing and
+        exploding presets build), so ρ^d and σ^d are one line and the key says so."""
+        t = style.theme()
+        refs = ([(t.raw, "╌╌", "ρ^d = σ^d (here ρ = σ)")] if one_line
+                else [(t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d")])
+        return ([(t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
+                + refs + [(t.highlight, "●", "pairs ending at the current t")])
+
     # --- drawing --------------------------------------------------------------------------
     def redraw(self):
         s = self.session
@@ -282,6 +293,14 @@ class DecayPanel(Panel):
         sig_d = self.reference(self.sigma, T)
         self.rho_curve.setData(d, rho_d)
         self.sigma_curve.setData(d, sig_d)
+        # ρ = σ: one line, not a dotted one drawn over a dashed one (it read as neither) with
+        # a key naming two
+        one_line = (self.rho is not None and np.isfinite(self.sigma)
+                    and abs(self.rho - self.sigma) <= 1e-3 * max(abs(self.sigma), 1e-300))
+        self.sigma_curve.setVisible(not one_line)
+        if one_line != self._one_line:
+            self._one_line = one_line
+            self.key_label.setText(style.key_html(self._key_entries(one_line)))
         hi = max(hi, 0.6)
         lo = min(lo, -0.6)
         self.plot.setXRange(-0.5, max(T - 0.5, 1.0), padding=0)
