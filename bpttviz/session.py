@@ -318,14 +318,21 @@ class Session(TeachingAnalyses, QObject):
         # (the window's title reads it): the new trace will be serial + 1.
         self._saved_mark = None if self.has_run and self.unsaved else (self._serial + 1,
                                                                         run.iteration)
+        # where the preset opens (lstm-gates: at the end of the backward pass, where the
+        # gradient through c and through h stand side by side)
+        T = run.trace().T
+        try:
+            start = timeline(T).index(parse_event(preset.at, T))
+        except ValueError as e:
+            raise SessionError(f"preset {preset.name}: 'at': {e}") from None
         if self._run is None:  # the first run of this session: nothing to go back to
             self.preset, self.corpus_path, self.run = preset, None, run
             self.undo_stack.clear()
-            self._new_trace(0, CONFIG_FIELDS)
+            self._new_trace(start, CONFIG_FIELDS)
             return
         # An undoable step that keeps the old run object (its training, optimizer, carried
         # state), preset, corpus and cursor: one wheel tick costs nothing.
-        command = _PresetCommand(self, (preset, None, run, 0), f"preset {preset.name}")
+        command = _PresetCommand(self, (preset, None, run, start), f"preset {preset.name}")
         command.redo()
         self.undo_stack.push(command)
 

@@ -139,6 +139,43 @@ def test_lstm_gates_preset_contrasts_dc_and_dhnext():
     assert dhnext[0] / dhnext[T - 1] < 1e-2
 
 
+def test_lstm_gates_opens_where_the_contrast_is_drawn(qtbot):
+    """Opened at forward:0 the gates view showed one column of gates and an empty flow
+    plot: the preset opens at the end of the backward pass, its whole flow drawn."""
+    from bpttviz.gui.panels.gates import GatesPanel
+    from bpttviz.session import Session
+    s = Session("lstm-gates")
+    assert str(s.current_event) == "backward:0"
+    panel = GatesPanel(s)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 500)
+    panel.show()
+    panel.refresh()
+    assert not panel.flow_empty.isVisible()
+    T = s.trace.T
+    for curve in panel.flow_curves.values():
+        x, y = curve.getData()
+        assert x is not None and len(x) == T and np.all(np.isfinite(y)), curve
+    s.load_preset("min-char-rnn")  # the others open at the start
+    assert str(s.current_event) == "forward:0"
+
+
+def test_a_preset_opening_on_an_event_it_has_not_is_refused_clearly(tmp_path, monkeypatch):
+    import json
+    from bpttviz.engine import presets
+    from bpttviz.session import Session, SessionError
+    raw = json.loads((presets.presets_dir() / "min-char-rnn.json").read_text(encoding="utf-8"))
+    raw["at"] = "backward:99"
+    (tmp_path / "min-char-rnn.json").write_text(json.dumps(raw), encoding="utf-8")
+    monkeypatch.setattr(presets, "presets_dir", lambda: tmp_path)
+    with pytest.raises(SessionError, match=r"preset min-char-rnn: 'at': .*from 0 to 24"):
+        Session("min-char-rnn")
+    raw["at"] = 3
+    (tmp_path / "min-char-rnn.json").write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(SessionError, match="'at' must be an event"):
+        Session("min-char-rnn")
+
+
 # --- 4. long-range: training with truncated windows stays at chance --------------------------
 def test_run_bptt_window_matches_the_truncated_bptt_of_the_analysis():
     rng = np.random.default_rng(0)

@@ -4,7 +4,9 @@ Each file names the task, the model, the training settings, optionally exact wei
 notebook's printed ones) or a trained ``snapshot`` (a session file under
 ``resources/snapshots/`` whose parameters become the preset's weights), and the view that
 makes its point.  ``training`` may set ``loss_steps`` ("all" | "last") and
-``train_truncation`` (null | k), see :class:`~bpttviz.engine.run.RunConfig`.
+``train_truncation`` (null | k), see :class:`~bpttviz.engine.run.RunConfig`.  ``at``
+(optional, e.g. ``"backward:0"``) is the event the preset opens on, where a lesson's point
+needs the whole pass (the default is the first forward step).
 """
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ class Preset:
     config: Optional[RunConfig]
     weights: Optional[Dict[str, np.ndarray]]
     raw: dict
+    #: the event it opens on (``forward:N``, ``backward:N``, ``clip``, ``update``...)
+    at: str = "start"
 
 
 def list_presets() -> List[str]:
@@ -110,5 +114,9 @@ def load_preset(name: str) -> Preset:
             clip=None if clip == "none" else clip, clip_value=float(training.get("clip_value", 5.0)),
             optimizer=training.get("optimizer", "adam"), lr=float(training.get("lr", 0.005)),
         )
+    at = raw.get("at", "start")
+    if not isinstance(at, str):
+        raise ValueError(f"preset {name}: 'at' must be an event such as \"backward:0\"; got {at!r}")
     return Preset(name=raw["name"], title=raw["title"], teaches=raw["teaches"],
-                  view=raw.get("view", "hidden"), kind=kind, config=config, weights=weights, raw=raw)
+                  view=raw.get("view", "hidden"), kind=kind, config=config, weights=weights,
+                  raw=raw, at=at)
