@@ -237,6 +237,27 @@ def test_contribution_key_shows_only_with_the_plot_it_describes(qtbot):
     assert p.heat_plot.isVisible() and p.bar_plot.isVisible() and p.plot_key.isVisible()
 
 
+def test_dhnext_heatmap_notes_show_only_with_the_heatmap(qtbot):
+    """Paged (1366x768 presentation), the ||dhnext|| line's page said "dhnext colour range
+    ..." and "Hover a heatmap cell" about a heatmap not in sight."""
+    from bpttviz.gui.panels import panel_by_key
+    from bpttviz.session import Session
+
+    s = Session("min-char-rnn")
+    s.set_event("backward:3")
+    p = panel_by_key("dhnext_flow")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 380)
+    p.show()
+    qtbot.waitUntil(lambda: p.plot_flow.arrangement == "pages", timeout=2000)
+    assert p.norm_plot.isVisible() and not p.heat_plot.isVisible()
+    assert not p.note.isVisible() and not p.readout.isVisible()
+    assert p.log_box.isVisible()  # (the log scale is the line's)
+    p.plot_flow.show_page(2)
+    qtbot.waitUntil(lambda: p.heat_plot.isVisible(), timeout=2000)
+    assert p.note.isVisible() and "colour range" in p.note.text() and p.readout.isVisible()
+
+
 def test_dhnext_plots_show_the_window_steps_in_a_1920x1080_window(qtbot):
     """At 1920x1080 the gradient-flow view opened in pages and its ||dhnext|| plot showed
     steps -30..40 of 25: the hidden ||dh|| split plot, linked by pixels, dragged its range."""

@@ -108,6 +108,9 @@ class DhnextPanel(Panel):
         # tops of the curves.
         self.key_label = style.key_label(self._key_entries(False), t, prefix="||dh|| split: ")
         self.plot_flow.extras[1] = [self.key_label]
+        # The colour range and the hover read-out are the heatmap's: in pages, on its page
+        # only (beside the ||dhnext|| line they spoke of a heatmap not in sight)
+        self.plot_flow.extras[2] = [self.note, self.readout]
         self._key_last = False
         lay.addLayout(top)
         lay.addWidget(self.key_label)
