@@ -258,6 +258,33 @@ def test_dhnext_heatmap_notes_show_only_with_the_heatmap(qtbot):
     assert p.note.isVisible() and "colour range" in p.note.text() and p.readout.isVisible()
 
 
+def test_page_names_are_in_the_presenting_size(qtbot):
+    """The pager's names kept the application's 12 pt on a projector, the smallest text on
+    the screen beside 18 pt ticks: now the theme's size (shrunk to 80 % at most to fit)."""
+    from bpttviz.gui import style
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.session import Session
+
+    win = MainWindow(Session("min-char-rnn"), remember=False)
+    qtbot.addWidget(win)
+    win.set_presentation(True, fullscreen=False)
+    win.resize(1366, 768)
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        win.show_view("clipping")
+        qtbot.wait(50)  # (the view is rebuilt in the presenting scale once on screen)
+        flow = win.looks.fresh("clipping").plot_flow
+        qtbot.waitUntil(lambda: flow.arrangement == "pages" and flow.pager.isVisible(),
+                        timeout=3000)
+        t = style.theme()
+        assert t.scale > 1
+        assert flow.pager.font().pointSizeF() >= 0.8 * t.pt(t.tick_pt) - 1e-6
+    finally:
+        win.set_presentation(False, fullscreen=False)
+        win.close()
+
+
 def test_dhnext_plots_show_the_window_steps_in_a_1920x1080_window(qtbot):
     """At 1920x1080 the gradient-flow view opened in pages and its ||dhnext|| plot showed
     steps -30..40 of 25: the hidden ||dh|| split plot, linked by pixels, dragged its range."""
