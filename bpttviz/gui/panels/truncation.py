@@ -321,7 +321,10 @@ class TruncationPanel(Panel):
         self.reach_plot.setYRange(0, max(T - 1, 1) * 1.6, padding=0)
         self._place_cursor(st.current_t)
         self.summary.setText(f"{len(comp.truncated.starts)} windows of ≤ {k} steps over T = {T}:  "
-                             f"cos(full, truncated) = {comp.cosine_total:.4f}  ({WHOLE_WINDOW})")
+                             # (the bars' cosines are per parameter: a total of 1.0000 over
+                             # bars of 0.999 read as a contradiction without "all together")
+                             f"all parameters together, cos\u00a0=\u00a0{comp.cosine_total:.4f}  "
+                             f"({WHOLE_WINDOW})")
 
     def _place_cursor(self, t) -> None:
         if t is not None:
