@@ -799,3 +799,26 @@ def test_clipping_norms_alone_on_a_page_leave_no_gap_left_of_their_axis(qtbot):
     p.resize(900, 380)
     qtbot.waitUntil(lambda: flow.arrangement == "pages", timeout=2000)
     qtbot.waitUntil(lambda: norm_axis.width() < cos_axis.width(), timeout=2000)
+
+
+def test_norm_bars_headroom_follows_the_plots_height(qtbot):
+    """The room above the largest norm (for its printed value) was fixed at the first draw,
+    when the view was still small: a 1280x720 window's plot ran to 19 over bars of 7.6."""
+    from bpttviz.gui.panels import panel_by_key
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    p = panel_by_key("grad_norms")(s)
+    qtbot.addWidget(p)
+    p.resize(900, 260)
+    p.show()
+    qtbot.wait(30)
+    p.refresh()
+    for height in (700, 420):
+        p.resize(900, height)
+        qtbot.wait(30)
+        settle()
+        top = p.plot.viewRange()[1][1]
+        vb_h = p.plot.getViewBox().height()
+        empty = 1 - p._ymax / top  # the share of the plot above the largest norm
+        assert empty <= max(0.23, p._value_text_px() / vb_h) + 0.01, (height, top, p._ymax)
+        assert empty >= 0.2  # ... still room for the value

@@ -175,6 +175,7 @@ class GradNormsPanel(Panel):
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.info)
         self._ykey = None
+        self._y_height = None
         self._ymax = 1.0
         self._ymin = 1.0
         self._bottom = 0.0
@@ -299,20 +300,7 @@ class GradNormsPanel(Panel):
             self._ymax = max(self._ymax, top)
             self.log_scale = log
             self.plot.setLogMode(x=False, y=log)
-            # Headroom for the printed values (upright, ~6 characters tall): the share of
-            # the plot's height they take, at least the old 23 % (a short projector plot
-            # cut "7.06" at its top)
-            share = max(0.23, min(0.6, self._value_text_px() / max(1.0, self.plot.getViewBox().height())))
-            if log:
-                lo = math.floor(math.log10(max(min(self._ymin, self._ymax / 10), 1e-300)))
-                self._bottom = float(lo)
-                span = math.log10(self._ymax) - lo + 0.2
-                self.plot.setYRange(lo, lo + span / (1 - share), padding=0)
-            else:
-                self._bottom = 0.0
-                top = self._ymax / (1 - share)
-                # (a norm near the float maximum: the headroom would overflow to inf)
-                self.plot.setYRange(0, top if math.isfinite(top) else self._ymax, padding=0)
+            self._apply_y_range()
         x = np.arange(len(self.groups), dtype=float)
         for bars, values, dx in ((self.raw_bars, raw, -BAR_W / 2), (self.clip_bars, clipped, BAR_W / 2)):
             h = np.nan_to_num(values, nan=0.0, posinf=self._ymax * 1.2)
@@ -402,7 +390,31 @@ class GradNormsPanel(Panel):
                 ti.setPos(g + dx, y)
                 ti.setVisible(True)
 
+    def _apply_y_range(self) -> None:
+        """The y range from 0 (or the log axis' bottom) to the window's largest norm, with
+        headroom for the printed values: the share of the plot's height they take (upright,
+        ~6 characters tall), at least 23 % (a short projector plot cut "7.06" at its top).
+        Again when the plot's height changes: fixed at the first draw, when the view was
+        still small, it kept 60 % of a 1280x720 window's plot empty above 7.6."""
+        if self._ykey is None:
+            return
+        height = self.plot.getViewBox().height()
+        self._y_height = height
+        share = max(0.23, min(0.6, self._value_text_px() / max(1.0, height)))
+        if self.log_scale:
+            lo = math.floor(math.log10(max(min(self._ymin, self._ymax / 10), 1e-300)))
+            self._bottom = float(lo)
+            span = math.log10(self._ymax) - lo + 0.2
+            self.plot.setYRange(lo, lo + span / (1 - share), padding=0)
+        else:
+            self._bottom = 0.0
+            top = self._ymax / (1 - share)
+            # (a norm near the float maximum: the headroom would overflow to inf)
+            self.plot.setYRange(0, top if math.isfinite(top) else self._ymax, padding=0)
+
     def _on_plot_resized(self, *_):
+        if getattr(self, "_ykey", None) is not None and self.plot.getViewBox().height() != self._y_height:
+            self._apply_y_range()
         # The printed values turn upright or sideways with the bars' width on screen.
         if self.value_texts:
             self._place_values(self.raw_heights, self.clip_heights, self.log_scale)
