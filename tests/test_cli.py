@@ -184,3 +184,24 @@ def test_output_into_a_closed_pipe_ends_quietly():
     p = subprocess.run(f"{_sys.executable} -m bpttviz --list-views | head -1", shell=True,
                        capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert p.returncode == 0 and "Traceback" not in p.stderr
+
+
+def test_presentation_screenshot_shows_the_presets_view(qapp, tmp_path, monkeypatch):
+    """Arranged for presentation before the window was shown, the screenshot raised no tab:
+    dinosaurs (which opens on its outputs) came out showing the unrolled network."""
+    import types
+    from bpttviz.gui import app as gui_app
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.session import Session
+
+    seen = []
+    real_grab = MainWindow.grab
+
+    def grab(self, *a):
+        seen.append(sorted(k for k, on in self.looks._on_screen.items() if on))
+        return real_grab(self, *a)
+    monkeypatch.setattr(MainWindow, "grab", grab)
+    rc = gui_app.render_screenshot(types.SimpleNamespace(at=None), str(tmp_path / "p.png"),
+                                   session=Session("dinosaurs"), size=(1366, 768),
+                                   presentation=True)
+    assert rc == 0 and seen == [["outputs"]], seen

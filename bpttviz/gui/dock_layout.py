@@ -415,9 +415,29 @@ class DockLayout(QObject):
             if dock.isHidden():
                 dock.show()
             dock.raise_()
+            self._select_tab(key)
             self._last_raised = key
             return key
         return None
+
+    def _select_tab(self, key: str) -> None:
+        """Make ``key``'s tab the current one of its stack's tab bar.  A dock raised while the
+        window was arranged before it was shown (a presentation screenshot) is current in
+        Qt's dock area, but the tab bar Qt built later showed its first tab, and raising the
+        dock again changed nothing: dinosaurs' outputs came out as the unrolled network."""
+        w = self.window
+        if not w.isVisible() or not w.tabifiedDockWidgets(self.docks[key]):
+            return
+        names = set(self.titles[key])  # (the tab says the whole title or the short one)
+        siblings = {name for k, d in self.docks.items()
+                    if d in w.tabifiedDockWidgets(self.docks[key]) for name in self.titles[k]}
+        for bar in w.findChildren(QTabBar, options=Qt.FindDirectChildrenOnly):
+            texts = [bar.tabText(i) for i in range(bar.count())]
+            mine = [i for i, text in enumerate(texts) if text in names]
+            if mine and siblings & set(texts):
+                if bar.currentIndex() != mine[0]:
+                    bar.setCurrentIndex(mine[0])
+                return
 
     def _raise_again(self) -> None:
         key = self._last_raised
