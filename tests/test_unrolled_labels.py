@@ -111,6 +111,19 @@ def test_arrow_width_states_its_scale(qtbot):
     assert p.arrow_widths[int(np.argmax(norms))] == pytest.approx(9 * style.LIGHT.scale)
 
 
+@pytest.mark.parametrize("preset, zero", [("dinosaurs", True), ("min-char-rnn", False)])
+def test_the_zero_input_is_explained(qtbot, preset, zero):
+    """Andrew Ng's model reads a zero vector first: its "∅" under x_0 had no word."""
+    s = Session(preset)
+    p = UnrolledPanel(s)
+    qtbot.addWidget(p)
+    p.resize(1000, 360)
+    p.show()
+    p.refresh()
+    assert (p.in_labels.text(0) == "∅") is zero
+    assert ("∅: the zero vector, no character" in p.legend.text()) is zero
+
+
 def test_the_state_carried_in_is_named_inside_the_plot(qtbot):
     """The lone node left of step 0 is h_-1, the state carried in: named above it, inside
     the plot and clear of step 0; where a step is too narrow for the name (T = 100) it is

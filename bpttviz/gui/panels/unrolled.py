@@ -366,9 +366,11 @@ class UnrolledPanel(Panel):
         if bt.size:
             self.legend.setText(style.unbroken_norms(self.arrow_key(b)))
         else:
+            # (the dinosaurs' first input is the zero vector: its "∅" needs its word)
+            zero = " (∅: the zero vector, no character)" if "∅" in self._in_words else ""
             self.legend.setText(
-                f"Forward pass: {n} of {T} steps computed. Below x_t: its input character; "
-                "above y_t: its target (the next character).")
+                f"Forward pass: {n} of {T} steps computed. Below x_t: its input character"
+                f"{zero}; above y_t: its target (the next character).")
 
     def arrow_key(self, b: int) -> str:
         """The gradient arrows' scale: width ∝ ||dhnext_t||, the widest (MAX_W px) being the
