@@ -335,7 +335,7 @@ def test_controls_never_touch_their_neighbours(presenting):
 
 
 @pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
-@pytest.mark.parametrize("view, at, item", [("loss", "backward:3", "empty_text"),
+@pytest.mark.parametrize("view, at, item", [("loss", "backward:3", "empty_texts"),
                                             ("contrib", "forward:7", "empty_text"),
                                             ("clipping", "forward:7", "empty_text"),
                                             ("grad_norms", "forward:7", "empty_text"),

@@ -238,8 +238,10 @@ def test_stop_after_n_stops_at_n(make_panel, qtbot):
     p = make_panel(TrainingPanel, "dinosaurs")
     s = p.session
     assert p.empty_text.isVisible() and "Run" in p.empty_text.textItem.toPlainText()
+    assert p.norm_empty_text.isVisible() and "gradient norm" in p.norm_empty_text.textItem.toPlainText()
     s.train(7)
     assert not p.empty_text.isVisible()  # the curves say it now
+    assert not p.norm_empty_text.isVisible()
     p.stop_spin.setValue(150)
     p.run_button.click()
     qtbot.waitUntil(lambda: not p.running, timeout=10_000)

@@ -191,6 +191,10 @@ class TrainingPanel(Panel):
         # picture of empty axes explained nothing).
         self.empty_text = style.PlotMessage(
             self.loss_plot, "No training yet: ▶ Run (or Ctrl+T) fills these curves", t=t)
+        # (the norms' plot too: on its own page, or beside the loss's, it was empty axes)
+        self.norm_empty_text = style.PlotMessage(
+            self.norm_plot, "Training adds each update's gradient norm here", t=t)
+        self.empty_texts = [self.empty_text, self.norm_empty_text]
         self.norm_plot.addItem(self.before_curve)
         self.norm_plot.addItem(self.after_curve)
 
@@ -402,7 +406,8 @@ class TrainingPanel(Panel):
 
     def _draw_curves(self):
         n = self.hist["loss"].n
-        self.empty_text.setVisible(n == 0)
+        for message in self.empty_texts:
+            message.setVisible(n == 0)
         stride = self.hist_stride  # an entry is the mean of `stride` iterations: at their centre
         if stride != self._labelled_stride:
             self._labelled_stride = stride
