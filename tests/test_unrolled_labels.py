@@ -124,6 +124,31 @@ def test_the_zero_input_is_explained(qtbot, preset, zero):
     assert ("∅: the zero vector, no character" in p.legend.text()) is zero
 
 
+def test_nodes_stay_half_a_step_wide_on_a_projector_and_after_a_resize(qtbot):
+    """The theme's scale multiplied half the step (nodes 0.75 of a step wide on a
+    projector), and the size was kept from the last draw's width: in a lesson's narrower
+    view the h nodes touched and hid the arrows between them."""
+    style.set_theme(style.LIGHT.presenting())
+    try:
+        s = Session("min-char-rnn")
+        p = UnrolledPanel(s)
+        qtbot.addWidget(p)
+        p.resize(1300, 420)
+        p.show()
+        qtbot.waitExposed(p)
+        s.set_event("forward:24")
+        p.refresh()
+        for width in (1300, 800):
+            p.resize(width, 420)
+            qtbot.wait(30)
+            step = p.plot.vb.boundingRect().width() / (s.trace.T + 1.2)
+            size = p.h_nodes.opts["size"]
+            assert size <= 0.5 * step + 0.5, (width, size, step)
+            assert size >= 0.45 * step, (width, size, step)  # ... and follows the width
+    finally:
+        style.set_theme(style.LIGHT)
+
+
 def test_the_state_carried_in_is_named_inside_the_plot(qtbot):
     """The lone node left of step 0 is h_-1, the state carried in: named above it, inside
     the plot and clear of step 0; where a step is too narrow for the name (T = 100) it is

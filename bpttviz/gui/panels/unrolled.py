@@ -284,11 +284,21 @@ class UnrolledPanel(Panel):
                 self.out_labels.set_color(i, color)
         self._current_label = cur
 
+    def _node_size(self, px: float) -> float:
+        """A node's diameter (px) for steps ``px`` apart: half the step, 5 to 30 pt's worth.
+        (The theme's scale multiplied half the step: 0.75 of it on a projector, and in a
+        lesson's narrower view the h nodes touched and hid the arrows between them.)"""
+        return float(np.clip(0.5 * px, 5.0, 30.0 * self._theme.scale))
+
     def _on_plot_resized(self, *_):
         # Refit the labels to the plot's new width, also when no step follows.
         self._label_step = None
         if self._T is not None and self._trace_serial is not None:
-            self._layout_labels(self._T)
+            px = self._layout_labels(self._T)
+            # ... and the nodes and arrows, sized at the last draw for another width
+            drawn = getattr(self, "_drawn_node_size", None)
+            if drawn is not None and abs(self._node_size(px) - drawn) > 0.5:
+                self.redraw()
 
     # --- drawing --------------------------------------------------------------------------------
     def redraw(self):
@@ -309,7 +319,8 @@ class UnrolledPanel(Panel):
         else:
             self.band.setVisible(True)
             self.band.setRegion((cur - 0.5, cur + 0.5))
-        size = float(np.clip(0.5 * px, 5, 30)) * th.scale
+        size = self._node_size(px)
+        self._drawn_node_size = size
         ts = np.arange(T, dtype=float)
         done = ts[:n]
         todo = ts[n:]
