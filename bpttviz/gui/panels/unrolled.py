@@ -309,7 +309,6 @@ class UnrolledPanel(Panel):
             self._trace_serial = self.session.trace_serial
             self._new_trace(tr)
         px = self._layout_labels(T)
-        th = self._theme
         n = st.forward_count
         b = st.backward_from
         cur = st.current_t
