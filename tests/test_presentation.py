@@ -371,6 +371,30 @@ def test_check_boxes_grow_with_presentation_fonts_and_shrink_back(qtbot):
     assert box()[0] == normal
 
 
+def test_a_dark_theme_stays_dark_when_presenting(qtbot):
+    """The check boxes' style sheet, set on each view, gave the views the application's
+    light palette when presenting in the dark theme: light grey behind light text."""
+    from PyQt5.QtGui import QColor
+    from PyQt5.QtWidgets import QCheckBox, QStyle
+    win = make_window(qtbot, panels=[DhnextPanel])
+    win.set_theme_name("dark")
+    try:
+        win.set_presentation(True, fullscreen=False)
+        win.show_view("dhnext_flow")
+        qtbot.wait(30)
+        panel = win.looks.fresh("dhnext_flow")
+        bg = panel.palette().color(panel.backgroundRole())
+        assert bg.lightnessF() < 0.25, bg.name()
+        label_fg = panel.note.palette().color(panel.note.foregroundRole())
+        assert label_fg.lightnessF() > 0.7, label_fg.name()
+        cb = panel.findChildren(QCheckBox)[0]
+        assert cb.style().pixelMetric(QStyle.PM_IndicatorWidth, None, cb) >= 0.7 * cb.fontMetrics().height()
+        assert f"color: {QColor(style.theme().foreground).name()}" in cb.styleSheet().lower()
+    finally:
+        win.set_presentation(False)
+        win.set_theme_name("light")
+
+
 @pytest.mark.parametrize("preset", ["lstm-gates", "min-char-rnn"])
 def test_views_in_front_after_presentation_mode_follow_the_cursor(qtbot, preset):
     """A view rebuilt for presentation mode while in front was told it was off screen (its

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QFontMetrics, QFont, QPalette
-from PyQt5.QtWidgets import QWidget
+from PyQt5.QtWidgets import QCheckBox, QWidget
 
 from ..engine.allocator import release_freed_memory
 from . import style
@@ -150,22 +150,36 @@ class Looks(QObject):
         # (the panels take the check box size when rebuilt: re-styling the 13 old ones, about
         # to be replaced, took 30 ms of a presentation switch)
         panels = {cls.key for cls in w.panel_classes}
-        css = self.checkbox_css()
         for key, dock in w.docks.items():
-            if key not in panels and dock.widget() is not None and dock.widget().styleSheet() != css:
-                dock.widget().setStyleSheet(css)
+            if key not in panels and dock.widget() is not None:
+                self.style_check_boxes(dock.widget())
         self._scale_fonts()
         self.rebuild_panels()
         w.sync()
 
     def checkbox_css(self) -> str:
         """Presenting, check boxes as large as the text beside them (a 13 px box beside 18 pt
-        words was hard to see from the back of a room).  Set on each view, not the window: a
-        style sheet on the window re-resolved the dock tabs' fonts and shrank them."""
+        words was hard to see from the back of a room).  Set on each check box, not on the
+        window (a style sheet there re-resolved the dock tabs' fonts and shrank them) nor on
+        a view: a widget with a style sheet takes the application's palette, so a dark
+        theme's views turned light grey when presenting, their light text on it unreadable.
+        The check box itself takes it too: a dark theme names its text colours."""
         if not self.presenting:
             return ""
         box = round(QFontMetrics(self.window.font()).height() * 0.8)
-        return f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}"
+        css = f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}"
+        t = self.current_theme()
+        if t.dark:
+            css += (f" QCheckBox:enabled {{ color: {t.foreground}; }}"
+                    f" QCheckBox:disabled {{ color: {t.muted}; }}")
+        return css
+
+    def style_check_boxes(self, root: QWidget) -> None:
+        """The check boxes under ``root`` in :meth:`checkbox_css` (none: as the style draws)."""
+        css = self.checkbox_css()
+        for box in root.findChildren(QCheckBox):
+            if box.styleSheet() != css:
+                box.setStyleSheet(css)
 
     def _scale_fonts(self) -> None:
         """The header, timeline and status texts have their own sizes: scale them too."""
@@ -243,10 +257,8 @@ class Looks(QObject):
         scroll = dock.widget()
         old = scroll.takeWidget()
         widget = w.build_panel(cls)
-        css = self.checkbox_css()
-        if css:
-            widget.setStyleSheet(css)
         scroll.setWidget(widget)
+        self.style_check_boxes(widget)
         widget.show()
         if isinstance(old, Panel) and isinstance(widget, Panel):
             # A theme change must not undo the reader's log scale or chosen quantity.
