@@ -204,6 +204,34 @@ def test_code_lines_fit_and_the_running_loop_shows_from_its_start(presenting, si
         assert last < top + rows  # the whole loop when it fits
 
 
+@pytest.mark.parametrize("theme", ["light", "dark", "high-contrast"])
+def test_highlighted_code_lines_are_readable_in_every_theme(qtbot, theme):
+    """The running lines' light bands kept the theme's text colour: in the dark theme light
+    text on light yellow, the loop unreadable."""
+    from PyQt5.QtGui import QTextFormat
+    from bpttviz.gui import style
+    from bpttviz.gui.panels.code import CodePanel
+    t = style.THEMES[theme][1]
+    style.set_theme(t)
+    try:
+        s = Session("min-char-rnn")
+        s.set_event("backward:10")
+        panel = CodePanel(s)
+        qtbot.addWidget(panel)
+        if style.qt_palette(t) is not None:
+            panel.setPalette(style.qt_palette(t))  # as the window gives its views
+        panel.redraw()
+        sels = panel.code.extraSelections()
+        assert len(sels) == len(panel.highlighted_lines) > 1
+        for sel in sels:
+            bg = sel.format.background().color()
+            fg = sel.format.foreground().color() if sel.format.hasProperty(QTextFormat.ForegroundBrush) \
+                else panel.code.palette().color(panel.code.foregroundRole())
+            assert abs(bg.lightnessF() - fg.lightnessF()) > 0.5, (theme, bg.name(), fg.name())
+    finally:
+        style.set_theme(style.LIGHT)
+
+
 def test_code_reports_norm_clipping_as_rescaled(qtbot):
     """Norm clipping rescales every entry by one factor: the numbers say "rescaled by",
     never "% of entries clipped" (that is value clipping's effect)."""

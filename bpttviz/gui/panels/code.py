@@ -277,6 +277,9 @@ class CodePanel(Panel):
             sel = QTextEdit.ExtraSelection()
             fmt_ = QTextCharFormat()
             fmt_.setBackground(strong if i == self.main_line else light)
+            # dark text on the light bands in every theme (a dark theme's light text on them
+            # could not be read)
+            fmt_.setForeground(QColor("#000000"))
             fmt_.setProperty(QTextFormat.FullWidthSelection, True)
             if i == self.main_line:
                 fmt_.setFontWeight(75)
