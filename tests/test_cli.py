@@ -205,3 +205,28 @@ def test_presentation_screenshot_shows_the_presets_view(qapp, tmp_path, monkeypa
                                    session=Session("dinosaurs"), size=(1366, 768),
                                    presentation=True)
     assert rc == 0 and seen == [["outputs"]], seen
+
+
+def test_presentation_screenshot_keeps_the_contribution_key(qapp, tmp_path, monkeypatch):
+    """A page's key shown while its view was rebuilt for presentation kept a 0 px row: the
+    contribution view's key was missing side by side at 1366x768."""
+    import types
+    from bpttviz.gui import app as gui_app
+    from bpttviz.gui.main_window import MainWindow
+    from bpttviz.session import Session
+
+    seen = []
+    real_grab = MainWindow.grab
+
+    def grab(self, *a):
+        p = self.panels["contrib"]
+        seen.append((p.plot_flow.arrangement, p.plot_key.isVisible(), p.plot_key.height(),
+                     p.plot_key.minimumSizeHint().height()))
+        return real_grab(self, *a)
+    monkeypatch.setattr(MainWindow, "grab", grab)
+    rc = gui_app.render_screenshot(types.SimpleNamespace(at="backward:10"), str(tmp_path / "c.png"),
+                                   session=Session("min-char-rnn"), size=(1366, 768),
+                                   presentation=True, view="contrib")
+    assert rc == 0 and len(seen) == 1
+    arrangement, visible, height, needed = seen[0]
+    assert arrangement == "side" and visible and height >= needed > 0, seen

@@ -284,7 +284,14 @@ class PlotFlow(QObject):
         self.pager.setVisible(mode == "pages")
         for gi, widgets in self.extras.items():
             for x in widgets:
-                x.setVisible(mode != "pages" or gi == self.page)
+                show = mode != "pages" or gi == self.page
+                if x.isHidden() == show:
+                    x.setVisible(show)
+                    # (shown while its panel was being rebuilt, the panel's layout kept the
+                    # key's row at 0 px: the contribution key vanished when presenting)
+                    parent = x.parentWidget()
+                    if parent is not None and parent.layout() is not None:
+                        parent.layout().invalidate()
         gl = layout.layout
         for i in range(gl.rowCount()):
             gl.setRowStretchFactor(i, 1)
