@@ -313,18 +313,19 @@ class Session(TeachingAnalyses, QObject):
             run.trace()
         except (ValueError, CorpusError, ArithmeticError) as e:
             raise SessionError(str(e)) from None
+        # where the preset opens (lstm-gates: at the end of the backward pass, where the
+        # gradient through c and through h stand side by side); refused before anything
+        # changes
+        T = run.trace().T
+        try:
+            start = timeline(T).index(parse_event(preset.at, T, what=f"preset {preset.name}: 'at'"))
+        except ValueError as e:
+            raise SessionError(str(e)) from None
         # Unsaved work before stays unsaved work after (it is one undo away, and lost on
         # quit); otherwise the fresh run counts as saved.  Marked before the signals go out
         # (the window's title reads it): the new trace will be serial + 1.
         self._saved_mark = None if self.has_run and self.unsaved else (self._serial + 1,
                                                                         run.iteration)
-        # where the preset opens (lstm-gates: at the end of the backward pass, where the
-        # gradient through c and through h stand side by side)
-        T = run.trace().T
-        try:
-            start = timeline(T).index(parse_event(preset.at, T))
-        except ValueError as e:
-            raise SessionError(f"preset {preset.name}: 'at': {e}") from None
         if self._run is None:  # the first run of this session: nothing to go back to
             self.preset, self.corpus_path, self.run = preset, None, run
             self.undo_stack.clear()
@@ -394,8 +395,9 @@ class Session(TeachingAnalyses, QObject):
                 # instead of the last one's) sums more steps.  Kept per step, not as a sum:
                 # 25 steps' 101.9 beside 100 steps' loss of 407.8 said training had quartered it.
                 chance = old_run.loss_at_chance()
-                if chance > 0:
-                    run.smooth_loss = old_run.smooth_loss * run.loss_at_chance() / chance
+                ratio = run.loss_at_chance() / chance if chance > 0 else 1.0
+                if ratio != 1.0:  # (an lr or clip edit keeps it to the last bit)
+                    run.smooth_loss = old_run.smooth_loss * ratio
                 if config.optimizer == old_run.config.optimizer:
                     run.optimizer = old_run.optimizer
                     run.optimizer.lr = config.lr
@@ -470,7 +472,10 @@ class Session(TeachingAnalyses, QObject):
         except SessionFileError as e:
             raise SessionError(str(e)) from None
         trace = run.trace()
-        preset = load_preset(loaded.preset) if loaded.preset in list_presets() else None
+        try:
+            preset = load_preset(loaded.preset) if loaded.preset in list_presets() else None
+        except (ValueError, CorpusError, KeyError, OSError, json.JSONDecodeError):
+            preset = None  # (its file broke since: the session's own run is what counts)
         self.run, self.preset, self.corpus_path = run, preset, None
         self.undo_stack.clear()
         self._new_trace(min(loaded.cursor, 2 * trace.T + 1), CONFIG_FIELDS)

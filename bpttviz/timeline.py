@@ -27,10 +27,11 @@ def timeline(T: int) -> List[Event]:
             + [Event("clip"), Event("update")])
 
 
-def parse_event(text: str, T: int) -> Event:
+def parse_event(text: str, T: int, what: str = "--at") -> Event:
     """Parse ``forward:3``, ``backward:0``, ``clip``, ``update``, or ``start``/``end``, for a
     window of T steps.  Negative step numbers count from the end (``forward:-1``).
-    ValueError with the accepted forms on anything else."""
+    ValueError with the accepted forms on anything else, naming ``what`` was parsed (the
+    command line's ``--at``, or a preset's ``at``)."""
     s = str(text).strip().lower()
     forms = (f"forward:N or backward:N with N from 0 to {T - 1} (negative counts from the end), "
              "clip, update, start or end")
@@ -45,11 +46,11 @@ def parse_event(text: str, T: int) -> Event:
         try:
             t = int(num)
         except ValueError:
-            raise ValueError(f"--at must be {forms}; got {text!r}") from None
+            raise ValueError(f"{what} must be {forms}; got {text!r}") from None
         if -T <= t < T:
             return Event(phase, t % T)
-        raise ValueError(f"--at step {t} is outside the window of {T} steps; use {forms}")
-    raise ValueError(f"--at must be {forms}; got {text!r}")
+        raise ValueError(f"{what} step {t} is outside the window of {T} steps; use {forms}")
+    raise ValueError(f"{what} must be {forms}; got {text!r}")
 
 
 @dataclass(frozen=True)

@@ -167,9 +167,16 @@ def test_a_preset_opening_on_an_event_it_has_not_is_refused_clearly(tmp_path, mo
     raw = json.loads((presets.presets_dir() / "min-char-rnn.json").read_text(encoding="utf-8"))
     raw["at"] = "backward:99"
     (tmp_path / "min-char-rnn.json").write_text(json.dumps(raw), encoding="utf-8")
+    s = Session("vanishing")
+    before = (s.preset.name, s.unsaved, s.cursor, s.undo_stack.count())
     monkeypatch.setattr(presets, "presets_dir", lambda: tmp_path)
-    with pytest.raises(SessionError, match=r"preset min-char-rnn: 'at': .*from 0 to 24"):
+    with pytest.raises(SessionError, match=r"^preset min-char-rnn: 'at' step 99 is outside the "
+                                           r"window of 25 steps; use forward:N .*from 0 to 24") as err:
         Session("min-char-rnn")
+    assert "--at" not in str(err.value)  # (a preset file's mistake, not the command line's)
+    with pytest.raises(SessionError):
+        s.load_preset("min-char-rnn")
+    assert (s.preset.name, s.unsaved, s.cursor, s.undo_stack.count()) == before  # unchanged
     raw["at"] = 3
     (tmp_path / "min-char-rnn.json").write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(SessionError, match="'at' must be an event"):

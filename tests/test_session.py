@@ -333,3 +333,7 @@ def test_smoothed_loss_follows_a_change_of_window_length():
     s.run.smooth_loss = 50.0  # as if trained: 2 nats a step over 25 steps
     s.edit(seq_length=50)
     assert s.smooth_loss == pytest.approx(100.0)
+    s.run.smooth_loss = 0.1 + 0.2  # an edit of anything else keeps it to the last bit
+    for lr in (0.03, 0.07, 0.011):
+        s.edit(lr=lr)
+        assert s.smooth_loss == 0.1 + 0.2
