@@ -30,6 +30,16 @@ def update_eq(optimizer: str) -> str:
     return spec.equation if spec is not None else ""
 
 
+def steps(lo: int, hi: int) -> str:
+    """``"steps 3–24"``, or ``"step 24"`` for one ("steps 24–24", "steps 0–0" read as typos)."""
+    return f"step {lo}" if lo == hi else f"steps {lo}\u2013{hi}"
+
+
+def step_of(t: int, T: int) -> str:
+    """``"step 3 of 0–24"``, or ``"step 0, the only one"`` in a one-step window."""
+    return f"step {t} of 0\u2013{T - 1}" if T > 1 else f"step {t}, the only one"
+
+
 def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagrad", T: int = 1,
              task: str = "text", carry_state: bool = True, batch_size: int = 1,
              loss_steps: str = "all"):
@@ -41,9 +51,7 @@ def describe(event: Event, cell: str = "rnn", clip=None, optimizer: str = "adagr
         # ("step 7 of 24" beside "25 steps" everywhere else: the steps are t = 0..T-1)
         then = (f"p_{t} and the loss of step {t}" if loss_steps != "last" or t == T - 1
                 else f"p_{t} (only the last step has a loss)")
-        # (a one-step window, the notebook's: "step 0 of 0–0" read as a typo)
-        which = f"step {t} of 0–{T - 1}" if T > 1 else f"step {t}, the only one"
-        return (f"Forward, {which}: compute h_{t} from x_{t} and {start}, then "
+        return (f"Forward, {step_of(t, T)}: compute h_{t} from x_{t} and {start}, then "
                 f"{then}", forward_eq(cell))
     if event.phase == "backward":
         # (no longer than the usual step's words: the header keeps room for the longest, so

@@ -81,3 +81,33 @@ def test_a_one_step_window_has_no_range_of_steps():
     words, _ = describe(Event("forward", 0), T=1)
     assert "0–0" not in words and words.startswith("Forward, step 0, the only one:")
     assert "step 3 of 0–9" in describe(Event("forward", 3), T=10)[0]
+
+
+def test_step_ranges_of_one_step_say_one_step():
+    """The first backward step read "steps 24–24 added", the notebook's window "0–0"."""
+    from bpttviz.explain import step_of, steps
+    assert steps(3, 24) == "steps 3\u201324" and steps(24, 24) == "step 24"
+    assert step_of(3, 25) == "step 3 of 0\u201324" and step_of(0, 1) == "step 0, the only one"
+
+
+def test_views_say_one_step_where_one_is_summed(qtbot):
+    from bpttviz.gui.panels.contrib import ContributionsPanel
+    from bpttviz.gui.panels.gradnorms import GradNormsPanel
+    from bpttviz.session import Session
+    s = Session("min-char-rnn")
+    contrib, norms = ContributionsPanel(s), GradNormsPanel(s)
+    for p in (contrib, norms):
+        qtbot.addWidget(p)
+    s.set_event("backward:24")
+    contrib.redraw()
+    norms.redraw()
+    assert "step 24 added" in contrib.note.text().replace("&nbsp;", " ")
+    assert "over step 24 so far" in norms.info.text()
+    s.set_event("backward:10")
+    contrib.redraw()
+    assert "steps 10\u201324 added" in contrib.note.text().replace("&nbsp;", " ")
+    one = Session("notebook-one-step")
+    p = ContributionsPanel(one)
+    qtbot.addWidget(p)
+    p.redraw()
+    assert "(step 0, the only one)" in p.note.text() and "0\u20130" not in p.note.text()

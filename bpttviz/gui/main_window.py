@@ -16,6 +16,7 @@ from typing import Dict, Optional
 from PyQt5.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PyQt5.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QWidget)
 
+from ..explain import steps
 from ..engine import kernels
 from ..session import SessionError
 from . import help as help_text
@@ -335,7 +336,7 @@ class MainWindow(QMainWindow):
         elif st.forward_count >= tr.T:
             loss = f"loss {tr.loss:.3f}"
         elif st.forward_count > 0:
-            loss = f"loss so far (steps 0–{st.forward_count - 1}) {float(tr.losses[:st.forward_count].sum()):.3f}"
+            loss = f"loss so far ({steps(0, st.forward_count - 1)}) {float(tr.losses[:st.forward_count].sum()):.3f}"
         else:
             loss = "loss: not computed yet"
         if not s.busy:

@@ -11,6 +11,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from ...explain import step_of, steps
 from ...engine.analysis import compare_clipping
 from ...engine.clipping import CLIP_SPECS
 from .. import style
@@ -279,7 +280,7 @@ class ClipComparePanel(Panel):
             self.norm_plot.setYRange(0, 1, padding=0)
             self.empty_text.setText("No gradient yet:\nstep to the backward pass")
             self.empty_text.setVisible(True)
-            self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{tr.T - 1}): no gradient yet; "
+            self.note.setText(f"Forward pass ({step_of(st.current_t, tr.T)}): no gradient yet; "
                               f"threshold c = {c:g}")
             self.heat_name = None
             return
@@ -355,7 +356,7 @@ class ClipComparePanel(Panel):
         self.heat_plot.setTitle(f"raw d{choice}: {int(changed.sum())} entries with |g| > {c:g}",
                                 color=t.foreground, size=f"{t.pt(t.tick_pt):.0f}pt")
         where = ("whole window, from the clip event" if st.clipped else
-                 f"accumulated over steps {st.backward_from}\u2013{tr.T - 1} so far")
+                 f"accumulated over {steps(st.backward_from, tr.T - 1)} so far")
         self.note.setText(f"Raw gradient {where}; threshold c = {c:g}; global norm "
                           f"{comp.results['none'][1].grad_norm_before_clip:.4g}")
 

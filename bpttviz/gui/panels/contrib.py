@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PyQt5.QtCore import QRectF
 from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from ...explain import step_of, steps
 from .. import style
 from .base import Panel
 
@@ -220,10 +221,10 @@ class ContributionsPanel(Panel):
                 f"All {T} steps back-propagated: ||dWhh|| = {run[0]:.4g}"))
         elif st.in_backward:
             b = st.backward_from
-            self.note.setText(style.unbroken_norms(f"Backward at step {b}: steps {b}\u2013{T - 1} "
+            self.note.setText(style.unbroken_norms(f"Backward at step {b}: {steps(b, T - 1)} "
                                                    f"added, ||dWhh so far|| = {run[b]:.4g}"))
         else:
-            self.note.setText(f"Forward pass (step {st.current_t} of 0\u2013{T - 1}): no gradient yet")
+            self.note.setText(f"Forward pass ({step_of(st.current_t, T)}): no gradient yet")
 
     def _show_hover(self, text):
         self.readout.setText(text)

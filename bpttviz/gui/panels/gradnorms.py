@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QFontMetrics
 from PyQt5.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from ...explain import step_of, steps
 from ...engine.clipping import CLIP_SPECS
 from ...session import SessionError
 from .. import style
@@ -175,7 +176,7 @@ class GradNormsPanel(Panel):
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.info)
         self._ykey = None
-        self._y_height = None
+        self._y_share = None
         self._ymax = 1.0
         self._ymin = 1.0
         self._bottom = 0.0
@@ -336,11 +337,11 @@ class GradNormsPanel(Panel):
         if st.clipped:
             self.info.setText(clip_summary(tr.clip, self.groups[:-1]))
         elif st.in_backward:
-            self.info.setText(f"Raw gradient accumulated over steps {st.backward_from}\u2013{tr.T - 1} "
+            self.info.setText(f"Raw gradient accumulated over {steps(st.backward_from, tr.T - 1)} "
                               f"so far (global norm {raw[-1]:.4g}); clipping happens at the clip event.")
         else:
-            self.info.setText("Gradients appear during the backward pass (forward step "
-                              f"{st.current_t} of 0\u2013{tr.T - 1}).")
+            self.info.setText("Gradients appear during the backward pass (forward "
+                              f"{step_of(st.current_t, tr.T)}).")
 
 
     def _key_entries(self, threshold: bool, after: bool = True):
@@ -398,9 +399,8 @@ class GradNormsPanel(Panel):
         still small, it kept 60 % of a 1280x720 window's plot empty above 7.6."""
         if self._ykey is None:
             return
-        height = self.plot.getViewBox().height()
-        self._y_height = height
-        share = max(0.23, min(0.6, self._value_text_px() / max(1.0, height)))
+        share = self._headroom()
+        self._y_share = share
         if self.log_scale:
             lo = math.floor(math.log10(max(min(self._ymin, self._ymax / 10), 1e-300)))
             self._bottom = float(lo)
@@ -412,8 +412,14 @@ class GradNormsPanel(Panel):
             # (a norm near the float maximum: the headroom would overflow to inf)
             self.plot.setYRange(0, top if math.isfinite(top) else self._ymax, padding=0)
 
+    def _headroom(self) -> float:
+        """The share of the plot's height the printed values need above the largest bar
+        (their height over the plot's: upright or turned, as the bars' width decides)."""
+        height = self.plot.getViewBox().height()
+        return max(0.23, min(0.6, self._value_text_px() / max(1.0, height)))
+
     def _on_plot_resized(self, *_):
-        if getattr(self, "_ykey", None) is not None and self.plot.getViewBox().height() != self._y_height:
+        if getattr(self, "_ykey", None) is not None and self._headroom() != self._y_share:
             self._apply_y_range()
         # The printed values turn upright or sideways with the bars' width on screen.
         if self.value_texts:
