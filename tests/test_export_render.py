@@ -204,7 +204,7 @@ def test_a_plot_only_slide_keeps_keys_and_numbers_that_sit_among_controls(qapp, 
     for mode in ("value", "norm", "param-norm"):
         assert re.search(rf">[\s\u00a0]*{mode}[\s\u00a0]*<", clip_svg), mode   # the key's entries
     assert "heatmap of:" not in clip_svg and "norms:" not in clip_svg   # its controls' labels
-    assert "all parameters together, cos" in trunc_svg and "window k" not in trunc_svg
+    assert "all parameters together, cos(full" in trunc_svg and "window k" not in trunc_svg
     for p in (clipping, truncation):
         p.close()
 

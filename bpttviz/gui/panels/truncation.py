@@ -323,7 +323,7 @@ class TruncationPanel(Panel):
         self.summary.setText(f"{len(comp.truncated.starts)} windows of ≤ {k} steps over T = {T}:  "
                              # (the bars' cosines are per parameter: a total of 1.0000 over
                              # bars of 0.999 read as a contradiction without "all together")
-                             f"all parameters together, cos\u00a0=\u00a0{comp.cosine_total:.4f}  "
+                             f"all parameters together, cos(full,\u00a0truncated)\u00a0=\u00a0{comp.cosine_total:.4f}  "
                              f"({WHOLE_WINDOW})")
 
     def _place_cursor(self, t) -> None:
