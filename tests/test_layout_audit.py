@@ -260,7 +260,8 @@ def test_dhnext_heatmap_notes_show_only_with_the_heatmap(qtbot):
 
 def test_page_names_are_in_the_presenting_size(qtbot):
     """The pager's names kept the application's 12 pt on a projector, the smallest text on
-    the screen beside 18 pt ticks: now the theme's size (shrunk to 80 % at most to fit)."""
+    the screen beside 18 pt ticks (a style sheet on each view gave it the application's font
+    and palette): now the window's presentation size (shrunk to 80 % at most to fit)."""
     from bpttviz.gui import style
     from bpttviz.gui.main_window import MainWindow
     from bpttviz.session import Session

@@ -202,8 +202,6 @@ def render_screenshot(args, path: str, session: Optional[Session] = None,
         session.set_event(at)
     if view:
         window.show_view(view)
-    else:  # (presentation arranged before the window was shown raised no tab: the first stayed)
-        window.show_preset_view()
     for _ in range(10):  # wrapped header text settles its height over a few layout passes
         app.processEvents()
     from PyQt5.QtCore import QBuffer, QByteArray, QIODevice

@@ -109,10 +109,6 @@ class PlotFlow(QObject):
         #: it above the view.
         self.pager = QTabBar()
         self.pager.setObjectName("plotPager")
-        # the theme's size (18 pt on a projector), not the application's 12 pt: the names
-        # were the smallest text on a presenting screen
-        from . import style
-        self.pager.setFont(style.theme().font(style.theme().tick_pt))
         # beside the view, not above it: pages are for views short of height, not of width
         self.pager.setShape(QTabBar.RoundedWest)
         self.pager.setUsesScrollButtons(True)  # never taller than the view it turns

@@ -234,7 +234,7 @@ class DecayPanel(Panel):
     def _key_entries(self, one_line: bool):
         """The key; ``one_line``: ρ = σ (a scaled orthogonal Whh, as the vanishing and
         exploding presets build), so ρ^d and σ^d are one line and the key says so."""
-        t = style.theme()
+        t = self._theme
         refs = ([(t.raw, "╌╌", "ρ^d = σ^d (here ρ = σ)")] if one_line
                 else [(t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d")])
         return ([(t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]

@@ -242,7 +242,7 @@ class UnrolledPanel(Panel):
             # Room on the right for half the last labels (and on the left for h_-1's node).
             half = max(fm.horizontalAdvance(self._short(w, keep))
                        for w in (self._in_words[-1], self._out_words[-1])) / 2 + 3
-            node = float(np.clip(0.5 * px, 5, 30)) * self._theme.scale / 2 + 3
+            node = self._node_size(px) / 2 + 3
             left = -1 - max(0.6, node / px)
             self.plot.setXRange(left, T - 1 + max(0.6, half / px), padding=0)
             # h_-1's name above its node, inside the plot (pushed right at a large T)
@@ -298,7 +298,10 @@ class UnrolledPanel(Panel):
             # ... and the nodes and arrows, sized at the last draw for another width
             drawn = getattr(self, "_drawn_node_size", None)
             if drawn is not None and abs(self._node_size(px) - drawn) > 0.5:
-                self.redraw()
+                if self._shown and self.isVisible():
+                    self.redraw()
+                else:
+                    self._dirty = True  # (redrawn when shown, as a step behind a tab is)
 
     # --- drawing --------------------------------------------------------------------------------
     def redraw(self):
@@ -377,7 +380,7 @@ class UnrolledPanel(Panel):
             self.legend.setText(style.unbroken_norms(self.arrow_key(b)))
         else:
             # (the dinosaurs' first input is the zero vector: its "∅" needs its word)
-            zero = " (∅: the zero vector, no character)" if "∅" in self._in_words else ""
+            zero = " (∅: the zero vector, no character)" if np.any(tr.inputs < 0) else ""
             self.legend.setText(
                 f"Forward pass: {n} of {T} steps computed. Below x_t: its input character"
                 f"{zero}; above y_t: its target (the next character).")
