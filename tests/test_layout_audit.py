@@ -214,19 +214,23 @@ def test_gradient_check_on_a_short_view_shows_the_scatter_large_and_the_table_on
     assert p.scatter_plot.isVisible() and p.bar_plot.isVisible() and p.table.isVisible()
 
 
-def test_contribution_key_shows_only_with_the_plot_it_describes(qtbot):
-    """Paged (a 1280x720 window), the key of the bar plot ("step k's own part", "running
-    total") sat above the heatmap's page, naming marks not in sight."""
+def _paged_view(qtbot, key):
+    """The view ``key`` of min-char-rnn at backward:3, short enough to show pages."""
     from bpttviz.gui.panels import panel_by_key
     from bpttviz.session import Session
+    from window_helpers import show_panel
 
     s = Session("min-char-rnn")
     s.set_event("backward:3")
-    p = panel_by_key("contrib")(s)
-    qtbot.addWidget(p)
-    p.resize(900, 380)
-    p.show()
+    p = show_panel(qtbot, panel_by_key(key), s, (900, 380))
     qtbot.waitUntil(lambda: p.plot_flow.arrangement == "pages", timeout=2000)
+    return p
+
+
+def test_contribution_key_shows_only_with_the_plot_it_describes(qtbot):
+    """Paged (a 1280x720 window), the key of the bar plot ("step k's own part", "running
+    total") sat above the heatmap's page, naming marks not in sight."""
+    p = _paged_view(qtbot, "contrib")
     assert p.heat_plot.isVisible() and not p.bar_plot.isVisible()
     assert not p.plot_key.isVisible()
     p.plot_flow.show_page(1)
@@ -240,16 +244,7 @@ def test_contribution_key_shows_only_with_the_plot_it_describes(qtbot):
 def test_dhnext_heatmap_notes_show_only_with_the_heatmap(qtbot):
     """Paged (1366x768 presentation), the ||dhnext|| line's page said "dhnext colour range
     ..." and "Hover a heatmap cell" about a heatmap not in sight."""
-    from bpttviz.gui.panels import panel_by_key
-    from bpttviz.session import Session
-
-    s = Session("min-char-rnn")
-    s.set_event("backward:3")
-    p = panel_by_key("dhnext_flow")(s)
-    qtbot.addWidget(p)
-    p.resize(900, 380)
-    p.show()
-    qtbot.waitUntil(lambda: p.plot_flow.arrangement == "pages", timeout=2000)
+    p = _paged_view(qtbot, "dhnext_flow")
     assert p.norm_plot.isVisible() and not p.heat_plot.isVisible()
     assert not p.note.isVisible() and not p.readout.isVisible()
     assert p.log_box.isVisible()  # (the log scale is the line's)

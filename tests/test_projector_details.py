@@ -835,12 +835,7 @@ def test_norm_bars_headroom_follows_the_plots_height(qtbot):
     from bpttviz.gui.panels import panel_by_key
     s = Session("min-char-rnn")
     s.set_event("backward:10")
-    p = panel_by_key("grad_norms")(s)
-    qtbot.addWidget(p)
-    p.resize(900, 260)
-    p.show()
-    qtbot.wait(30)
-    p.refresh()
+    p = show_panel(qtbot, panel_by_key("grad_norms"), s, (900, 260))
     for height in (700, 420):
         p.resize(900, height)
         qtbot.wait(30)

@@ -114,12 +114,8 @@ def test_arrow_width_states_its_scale(qtbot):
 @pytest.mark.parametrize("preset, zero", [("dinosaurs", True), ("min-char-rnn", False)])
 def test_the_zero_input_is_explained(qtbot, preset, zero):
     """Andrew Ng's model reads a zero vector first: its "∅" under x_0 had no word."""
-    s = Session(preset)
-    p = UnrolledPanel(s)
-    qtbot.addWidget(p)
-    p.resize(1000, 360)
-    p.show()
-    p.refresh()
+    from window_helpers import show_panel
+    p = show_panel(qtbot, UnrolledPanel, Session(preset), (1000, 360))
     assert (p.in_labels.text(0) == "∅") is zero
     assert ("∅: the zero vector, no character" in p.legend.text()) is zero
 
@@ -130,14 +126,10 @@ def test_nodes_stay_half_a_step_wide_on_a_projector_and_after_a_resize(qtbot):
     view the h nodes touched and hid the arrows between them."""
     style.set_theme(style.LIGHT.presenting())
     try:
+        from window_helpers import show_panel
         s = Session("min-char-rnn")
-        p = UnrolledPanel(s)
-        qtbot.addWidget(p)
-        p.resize(1300, 420)
-        p.show()
-        qtbot.waitExposed(p)
         s.set_event("forward:24")
-        p.refresh()
+        p = show_panel(qtbot, UnrolledPanel, s, (1300, 420))
         for width in (1300, 800):
             p.resize(width, 420)
             qtbot.wait(30)
