@@ -845,3 +845,20 @@ def test_norm_bars_headroom_follows_the_plots_height(qtbot):
         empty = 1 - p._ymax / top  # the share of the plot above the largest norm
         assert empty <= max(0.23, p._value_text_px() / vb_h) + 0.01, (height, top, p._ymax)
         assert empty >= 0.2  # ... still room for the value
+
+
+@pytest.mark.parametrize("at", ["forward:12", "forward:0"])
+def test_outputs_target_tag_stays_inside_the_heatmap(qtbot, at):
+    """At the top row ('\\n', the dinosaurs' last target) half the tag stood above the plot,
+    cut; at the bottom row ('y', its first target) half below."""
+    from bpttviz.gui.panels import panel_by_key
+    s = Session("dinosaurs")
+    s.set_event(at)
+    p = show_panel(qtbot, panel_by_key("outputs"), s, (1000, 420))
+    settle()
+    p.refresh()
+    tag = p.target_tag
+    assert tag.isVisible()
+    inside = p.plot.vb.sceneBoundingRect()
+    box = tag.mapRectToScene(tag.boundingRect())
+    assert inside.top() - 0.5 <= box.top() and box.bottom() <= inside.bottom() + 0.5, (box, inside)

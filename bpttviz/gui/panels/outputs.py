@@ -248,11 +248,16 @@ class OutputsPanel(Panel):
             self.target_tag.setText(text)                      # costs a ms a step)
         # To the right while it fits: in the forward pass the columns there are not computed
         # yet (no rings to hide); flipped to the left near the end.
-        px = self.plot.vb.viewPixelSize()[0]
+        px, py = self.plot.vb.viewPixelSize()
         width = self.target_tag.boundingRect().width() * (px if px > 0 else 0.0)
         right = t + 0.8 + width <= tr.T - 0.5
         self.target_tag.setAnchor((0, 0.5) if right else (1, 0.5))
-        self.target_tag.setPos(t + (0.8 if right else -0.8), tgt)
+        # beside its row, but inside the plot: at the top row ('\n', the dinosaurs' last
+        # target) half the tag stood above the heatmap, cut
+        half = self.target_tag.boundingRect().height() * (py if py > 0 else 0.0) / 2
+        V = tr.p.shape[1]
+        y = float(np.clip(tgt, half - 0.5, max(half - 0.5, V - 0.5 - half)))
+        self.target_tag.setPos(t + (0.8 if right else -0.8), y)
         self.target_tag.setVisible(True)
 
     def resizeEvent(self, ev):
