@@ -156,8 +156,17 @@ def test_lstm_gates_opens_where_the_contrast_is_drawn(qtbot):
     for curve in panel.flow_curves.values():
         x, y = curve.getData()
         assert x is not None and len(x) == T and np.all(np.isfinite(y)), curve
-    s.load_preset("min-char-rnn")  # the others open at the start
+    s.load_preset("min-char-rnn")  # it opens at the start: its unrolled network fills in
     assert str(s.current_event) == "forward:0"
+
+
+@pytest.mark.parametrize("preset", ["dinosaurs", "cs231n-captioning-rnn", "cs231n-captioning-lstm"])
+def test_presets_on_a_forward_view_open_with_the_forward_pass_done(preset):
+    """The outputs (dinosaurs) and the hidden states (captioning) opened at forward:0 with
+    one column of 13 (or 7) filled: they open at the last forward step, every column drawn."""
+    from bpttviz.session import Session
+    s = Session(preset)
+    assert s.state.event.phase == "forward" and s.state.forward_count == s.trace.T
 
 
 def test_a_preset_opening_on_an_event_it_has_not_is_refused_clearly(tmp_path, monkeypatch):
