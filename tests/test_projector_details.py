@@ -540,6 +540,9 @@ def test_outputs_say_why_an_untrained_map_is_flat(qtbot):
     qtbot.addWidget(panel)
     panel.refresh()
     assert "untrained" in panel.loss_sum.text()
+    # ... and names a way to train that works from any view (a presenting screen shows no
+    # "▶ Run" button beside it)
+    assert "Ctrl+T" in panel.loss_sum.text()
     s.train(300)
     s.set_event("forward:5")
     panel.refresh()

@@ -227,7 +227,7 @@ class OutputsPanel(Panel):
         self.loss_sum.setText(f"Loss plot: sum so far = {total:.3f} ({n} of {tr.T} "
                               f"steps); dashed line: ln V = {math.log(V):.3f}, a "
                               "uniform guess." + (f" Every p ≈ 1/V = {1 / V:.3f}: the model "
-                                                  "is untrained (▶ Run trains it)." if flat else ""))
+                                                  "is untrained (Ctrl+T, or ▶ Run in Training, trains it)." if flat else ""))
 
     def _on_plot_resized(self, *_):
         if not self._dirty and self.session is not None and self.session.has_run:
