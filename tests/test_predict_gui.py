@@ -60,6 +60,8 @@ def test_predict_mode_asks_reveals_scores_and_logs(qtbot, fresh_log):
     assert win.acts.predict.isChecked() and tp.dock.isVisible()
     q = tp.question
     assert q.kind == "forward-argmax" and q.reveal_at == "forward:1" and not tp.revealed
+    # the card names its subject in words, not the kind's id
+    assert tp.card.kind_label.text() == "PREDICT · the next character"
     tp.card.buttons[q.answer].click()
     qtbot.keyClick(win, Qt.Key_Right)  # stepping reveals: forward:1
     assert tp.revealed and tp.score_text() == "Score: 1 / 1 right"

@@ -227,3 +227,8 @@ def test_answers_are_logged_as_csv_in_the_data_folder(sessions):
     assert r1["kind"] == "forward-argmax" and r1["correct"] == "1" and r1["response"] == "ABCD"[q1.answer]
     assert r2["kind"] == "truncation" and r2["correct"] == "0" and r2["mode"] == "vote"
     assert r2["response"] == "none"
+
+
+def test_every_kind_has_a_title_for_the_card():
+    from bpttviz.teach.questions import KIND_TITLES, KINDS
+    assert set(KIND_TITLES) == set(KINDS) and all("-" not in t for t in KIND_TITLES.values())

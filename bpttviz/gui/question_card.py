@@ -11,7 +11,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (QButtonGroup, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                              QVBoxLayout, QWidget)
 
-from ..teach.questions import LETTERS, Question
+from ..teach.questions import KIND_TITLES, LETTERS, Question
 
 RIGHT, WRONG, TRUTH = "#1a9850", "#d73027", "#111111"
 
@@ -206,7 +206,8 @@ class QuestionCard(QFrame):
 
     def show_question(self, q: Question) -> None:
         self.question = q
-        self.kind_label.setText(f"PREDICT · {q.kind}")
+        # (its subject in words: "contrib-argmax", an id, read as a typo on a projector)
+        self.kind_label.setText(f"PREDICT · {KIND_TITLES.get(q.kind, q.kind)}")
         self.prompt.setText(q.prompt)
         self.result.setText("Tick every option you think is right." if q.multi else "")
         self.result.setStyleSheet("")

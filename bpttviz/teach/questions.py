@@ -40,6 +40,12 @@ from .answers import ANSWER_COLUMNS, AnswerLog, answers_path  # noqa: F401  (re-
 
 KINDS = ("forward-argmax", "dhnext-grow", "contrib-argmax", "clip-direction", "clip-exceed",
          "decay-sketch", "truncation", "gate-open", "update-loss")
+#: What each kind of question is about, as the card names it to a class (its kind is an id)
+KIND_TITLES = {"forward-argmax": "the next character", "dhnext-grow": "the gradient flowing back",
+               "contrib-argmax": "where dWhh comes from", "clip-direction": "clipping's direction",
+               "clip-exceed": "which gradients are clipped", "decay-sketch": "sketch the decay",
+               "truncation": "what truncation cuts", "gate-open": "the forget gate",
+               "update-loss": "after the update"}
 LETTERS = "ABCDEFGH"
 #: A sketch within this many decades (mean |log10 error|) of the true curve counts as right.
 SKETCH_TOLERANCE_DECADES = 1.0
