@@ -218,8 +218,9 @@ def test_highlighted_code_lines_are_readable_in_every_theme(qtbot, theme):
         s.set_event("backward:10")
         panel = CodePanel(s)
         qtbot.addWidget(panel)
-        if style.qt_palette(t) is not None:
-            panel.setPalette(style.qt_palette(t))  # as the window gives its views
+        from bpttviz.gui.looks import qt_palette
+        if qt_palette(t) is not None:
+            panel.setPalette(qt_palette(t))  # as the window gives its views
         panel.redraw()
         sels = panel.code.extraSelections()
         assert len(sels) == len(panel.highlighted_lines) > 1
@@ -594,10 +595,14 @@ def test_outputs_names_the_current_target_beside_its_ring(presenting):
         assert tag.isVisible()
         assert tag.textItem.toPlainText() == \
             f"target '{s.vocab.label(tgt)}'  p = {tr.p[t, tgt]:.3f}"
-        assert tag.pos().y() == tgt and abs(tag.pos().x() - t) < 1
+        assert abs(tag.pos().x() - t) < 1
         inside = vb.mapSceneToView(tag.mapToScene(tag.boundingRect())).boundingRect()
         lo, hi = vb.viewRange()[0]
         assert lo <= inside.left() and inside.right() <= hi, (t, inside, lo, hi)
+        # beside its row (the row within the tag's height), and inside the plot's height
+        assert inside.top() <= tgt <= inside.bottom(), (t, tgt, inside)
+        ylo, yhi = vb.viewRange()[1]
+        assert ylo - 0.01 <= inside.top() and inside.bottom() <= yhi + 0.01, (t, inside, ylo, yhi)
         if t == 7:  # forward: beside the ring over the columns not computed yet
             assert inside.left() > t
     s.set_event("clip")
@@ -865,3 +870,18 @@ def test_outputs_target_tag_stays_inside_the_heatmap(qtbot, at):
     inside = p.plot.vb.sceneBoundingRect()
     box = tag.mapRectToScene(tag.boundingRect())
     assert inside.top() - 0.5 <= box.top() and box.bottom() <= inside.bottom() + 0.5, (box, inside)
+
+
+@pytest.mark.parametrize("key", ["outputs", "hidden_states", "contrib"])
+def test_colour_strips_are_as_tall_as_their_heatmaps(qtbot, key):
+    """The colour bar spanned its row, the heatmap's x axis and title included: its 0 sat
+    beside the tick labels, not beside the bottom row."""
+    from bpttviz.gui.panels import panel_by_key
+    s = Session("min-char-rnn")
+    s.set_event("backward:10")
+    p = show_panel(qtbot, panel_by_key(key), s, (1200, 700))
+    settle()
+    plot = p.heat_plot if key == "contrib" else p.plot
+    heat = plot.vb.sceneBoundingRect()
+    strip = p.heatmap.bar.vb.sceneBoundingRect()
+    assert abs(strip.top() - heat.top()) <= 2 and abs(strip.bottom() - heat.bottom()) <= 2, (strip, heat)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QFontMetrics, QFont, QPalette
+from PyQt5.QtGui import QColor, QFontMetrics, QFont, QPalette
 from PyQt5.QtWidgets import QCheckBox, QWidget
 
 from ..engine.allocator import release_freed_memory
@@ -142,7 +142,7 @@ class Looks(QObject):
         w = self.window
         t = self.current_theme()
         style.set_theme(t)
-        w.setPalette(style.qt_palette(t) or self._base_palette)
+        w.setPalette(qt_palette(t) or self._base_palette)
         font = QFont(self._base_font)
         if self.presenting:
             font.setPointSizeF(max(PRESENTATION_MIN_PT, font.pointSizeF() * PRESENTATION_SCALE))
@@ -277,3 +277,34 @@ class Looks(QObject):
             old.hide()
             old.deleteLater()
         scroll._fit()
+
+
+def qt_palette(t: "style.Theme"):
+    """A QPalette for the window's own widgets (menus, buttons, forms) in theme ``t``;
+    ``None`` for light themes (the platform palette is kept)."""
+    if not t.dark:
+        return None
+    from PyQt5.QtGui import QPalette
+    pal = QPalette()
+    bg, fg = QColor("#1b1b1b"), QColor(t.foreground)
+    base, button = QColor(t.background), QColor("#2c2c2c")
+    for group in (QPalette.Active, QPalette.Inactive):
+        pal.setColor(group, QPalette.Window, bg)
+        pal.setColor(group, QPalette.WindowText, fg)
+        pal.setColor(group, QPalette.Base, base)
+        pal.setColor(group, QPalette.AlternateBase, button)
+        pal.setColor(group, QPalette.Text, fg)
+        pal.setColor(group, QPalette.Button, button)
+        pal.setColor(group, QPalette.ButtonText, fg)
+        pal.setColor(group, QPalette.ToolTipBase, button)
+        pal.setColor(group, QPalette.ToolTipText, fg)
+        pal.setColor(group, QPalette.Highlight, QColor("#2f6fbf"))
+        pal.setColor(group, QPalette.HighlightedText, QColor("#ffffff"))
+        pal.setColor(group, QPalette.Link, QColor("#8ab4ff"))
+    grey = QColor("#8a8a8a")
+    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
+        pal.setColor(QPalette.Disabled, role, grey)
+    pal.setColor(QPalette.Disabled, QPalette.Window, bg)
+    pal.setColor(QPalette.Disabled, QPalette.Base, bg)
+    pal.setColor(QPalette.Disabled, QPalette.Button, button)
+    return pal

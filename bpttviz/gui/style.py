@@ -357,6 +357,27 @@ class Heatmap:
         plot.addItem(self.cursor)
         plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.last_hover = ""
+        # The colour strip as tall as the heatmap beside it, not as its row (with the x
+        # axis' numbers and title): its 0 sat beside the tick labels, not the bottom row.
+        self._bar_margins = None
+        plot.vb.sigResized.connect(self._align_bar)
+        self.bar.geometryChanged.connect(self._align_bar)
+
+    def _align_bar(self, *_):
+        from PyQt5 import sip
+        if sip.isdeleted(self.plot.vb) or sip.isdeleted(self.bar):  # (a view torn down)
+            return
+        vb, bar = self.plot.vb.sceneBoundingRect(), self.bar.sceneBoundingRect()
+        if not self.bar.isVisible() or vb.height() <= 0 or bar.height() <= 0:
+            return
+        if abs(bar.center().y() - vb.center().y()) > bar.height():  # (not side by side)
+            top = bottom = 0
+        else:
+            top = int(round(max(0.0, vb.top() - bar.top())))
+            bottom = int(round(max(0.0, bar.bottom() - vb.bottom())))
+        if (top, bottom) != self._bar_margins:
+            self._bar_margins = (top, bottom)
+            self.bar.layout.setContentsMargins(1, 1 + top, 1, 1 + bottom)
 
     def set_levels(self, levels, cmap: Optional[pg.ColorMap] = None):
         levels = (float(levels[0]), float(levels[1]))
@@ -413,37 +434,6 @@ class Heatmap:
         self.last_hover = text
         if self.on_hover is not None:
             self.on_hover(text)
-
-
-def qt_palette(t: Theme):
-    """A QPalette for the window's own widgets (menus, buttons, forms) in theme ``t``;
-    ``None`` for light themes (the platform palette is kept)."""
-    if not t.dark:
-        return None
-    from PyQt5.QtGui import QPalette
-    pal = QPalette()
-    bg, fg = QColor("#1b1b1b"), QColor(t.foreground)
-    base, button = QColor(t.background), QColor("#2c2c2c")
-    for group in (QPalette.Active, QPalette.Inactive):
-        pal.setColor(group, QPalette.Window, bg)
-        pal.setColor(group, QPalette.WindowText, fg)
-        pal.setColor(group, QPalette.Base, base)
-        pal.setColor(group, QPalette.AlternateBase, button)
-        pal.setColor(group, QPalette.Text, fg)
-        pal.setColor(group, QPalette.Button, button)
-        pal.setColor(group, QPalette.ButtonText, fg)
-        pal.setColor(group, QPalette.ToolTipBase, button)
-        pal.setColor(group, QPalette.ToolTipText, fg)
-        pal.setColor(group, QPalette.Highlight, QColor("#2f6fbf"))
-        pal.setColor(group, QPalette.HighlightedText, QColor("#ffffff"))
-        pal.setColor(group, QPalette.Link, QColor("#8ab4ff"))
-    grey = QColor("#8a8a8a")
-    for role in (QPalette.WindowText, QPalette.Text, QPalette.ButtonText):
-        pal.setColor(QPalette.Disabled, role, grey)
-    pal.setColor(QPalette.Disabled, QPalette.Window, bg)
-    pal.setColor(QPalette.Disabled, QPalette.Base, bg)
-    pal.setColor(QPalette.Disabled, QPalette.Button, button)
-    return pal
 
 
 def unbroken_norms(text: str) -> str:
