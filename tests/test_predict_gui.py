@@ -272,7 +272,10 @@ def test_a_malformed_lesson_is_refused_and_changes_nothing(qtbot, warnings, tmp_
 def test_record_this_step_writes_a_lesson_that_plays(qtbot, warnings):
     win = show_window(qtbot, "long-range", panels=[UnrolledPanel, DecayPanel, TruncationPanel])
     player, s = win.teaching.lessons, win.session
+    # (the empty status line under the buttons took a row of the narration's)
+    assert player.record_status.isHidden()
     player.start_recording("My test lesson")
+    assert not player.record_status.isHidden() and "Writing" in player.record_status.text()
     s.set_event("forward:3")
     win.dock_layout.show_view("decay")
     QApplication.processEvents()

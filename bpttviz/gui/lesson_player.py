@@ -108,6 +108,8 @@ class LessonPlayer(QObject):
         lay.addWidget(self.record_button)
         lay.addWidget(self.record_status)
         self.record_note.hide()  # shown while a lesson is being written
+        # (empty, the status line still took a row under the buttons: the narration's)
+        self.record_status.hide()
         self.dock = side_dock(self.window, "Lesson", "lesson", w)
         self._sync_buttons()
         # a class does not need the teacher's "Record this step": presenting, it gives its
@@ -116,6 +118,7 @@ class LessonPlayer(QObject):
 
     def _on_presentation_change(self, presenting: bool) -> None:
         self.record_button.setVisible(not presenting)
+        self.record_status.setVisible(not presenting and bool(self.record_status.text()))
         if presenting:
             self.record_note.hide()
         elif self.recording is not None:
@@ -271,6 +274,7 @@ class LessonPlayer(QObject):
         self.recording = None
         self._title = title
         self.record_status.setText(f"Writing “{title}”: set up each step, then Record this step.")
+        self.record_status.setVisible(not self.window.presenting)
         self.record_note.show()
         show_card_dock(self.window, self.dock)
 
@@ -311,6 +315,7 @@ class LessonPlayer(QObject):
             lesson.steps.pop()
             raise
         self.record_note.clear()
+        self.record_status.setVisible(not self.window.presenting)
         self.record_status.setText(f"Recorded step {len(lesson.steps)} of “{lesson.title}” "
                                    f"({lesson.steps[-1].event}, {', '.join(lesson.steps[-1].views)})"
                                    f" into {path}")
