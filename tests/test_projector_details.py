@@ -283,6 +283,20 @@ def test_decay_labels_its_highest_grid_line(presenting, size, preset):
     assert axis.tickStrings([top], 1.0, spacing)[0] in texts, (top, hi, texts)
 
 
+@pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
+def test_decay_keeps_its_lowest_dot_whole(presenting, size):
+    """0.3 decade under the lowest value, of 25 decades in 300 px, left the last distance's
+    dot cut in half by the x axis."""
+    from PyQt5.QtCore import QPointF
+    panel = presenting(size, "decay")
+    vals = panel.pairs[:, 3]
+    lowest = float(np.log10(vals[vals > 0].min()))
+    vb = panel.plot.getViewBox()
+    y = vb.mapViewToScene(QPointF(0.0, lowest)).y()
+    radius = panel.scatter.opts["symbolSize"] / 2
+    assert vb.sceneBoundingRect().bottom() - y >= radius, (y, vb.sceneBoundingRect(), radius)
+
+
 def test_gates_box_the_current_step_in_both_passes_and_explain_the_empty_flow(qtbot):
     """The heatmaps frame the current step's column in the backward pass too (its gates are
     what the step's gradient goes through), and the gradient-flow plot, empty during the

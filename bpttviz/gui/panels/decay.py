@@ -334,6 +334,12 @@ class DecayPanel(Panel):
         k = np.floor(hi)
         if hi - k < a * (hi - lo):
             hi = (k - a * lo) / (1 - a)
+        # ... and room in pixels under the lowest dot (0.3 decade of 25 on a projector's
+        # 300 px left the last distance's dot cut in half by the axis)
+        lowest = lo + 0.3
+        b = min(0.2, (4.5 * self._theme.scale + 3) / height)
+        if (lowest - lo) < b * (hi - lo):
+            lo = (lowest - b * hi) / (1 - b)
         self.plot.setYRange(lo, hi, padding=0)
 
     def _on_plot_resize(self, *_):
