@@ -236,12 +236,15 @@ def test_lesson_player_next_previous_with_the_clicker(qtbot, warnings):
     dock = win.docks["truncation"]
     assert dock.isVisible() and not dock.visibleRegion().isEmpty()
     assert tp.question is not None and tp.question.kind == "truncation" and tp.manual
+    # one key, one label: the card's Reveal has PageDown while its question is open
+    assert "PageDown" in tp.card.reveal_button.text() and "PageDown" not in player.next_button.text()
     focus_a_spin_box(qtbot, win)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageDown)  # reveals the step's question
     assert tp.revealed and player.index == 0 and str(s.current_event) == "forward:19"
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageDown)
     assert player.index == 1 and player.counter.text().startswith("step 2 of 4")
     assert str(s.current_event) == "clip" and tp.question is None
+    assert "PageDown" in player.next_button.text()  # no question: PageDown goes on
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageDown)
     assert player.index == 2 and s.config.truncation == 10
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageUp)

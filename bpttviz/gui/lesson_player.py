@@ -251,6 +251,13 @@ class LessonPlayer(QObject):
         n = len(self.lesson.steps) if self.lesson is not None else 0
         self.prev_button.setEnabled(self.lesson is not None and self.index > 0)
         self.next_button.setEnabled(self.lesson is not None and self.index + 1 < n)
+        # A step with a question: PageDown reveals it first (its card says so, and then
+        # that PageDown goes on); "Next (PageDown)" beside "Reveal (PageDown)" read as two
+        # keys doing two things at once.
+        asking = self.card.isVisibleTo(self.dock.widget()) if self.lesson is not None else False
+        self.next_button.setText("Next ▶" if asking else "Next (PageDown) ▶")
+        self.next_button.setToolTip("PageDown reveals this step's question first, then goes on"
+                                    if asking else "The lesson's next step (PageDown)")
 
     # --- recording --------------------------------------------------------------------------
     def visible_views(self) -> List[str]:
