@@ -241,6 +241,7 @@ def test_lesson_player_next_previous_with_the_clicker(qtbot, warnings):
     focus_a_spin_box(qtbot, win)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageDown)  # reveals the step's question
     assert tp.revealed and player.index == 0 and str(s.current_event) == "forward:19"
+    assert "PageDown: the next step" in player.card.score.text()  # ... then PageDown goes on
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_PageDown)
     assert player.index == 1 and player.counter.text().startswith("step 2 of 4")
     assert str(s.current_event) == "clip" and tp.question is None

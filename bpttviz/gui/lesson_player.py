@@ -83,6 +83,7 @@ class LessonPlayer(QObject):
             row.addWidget(b)
         # the step's question, under its narration (one dock: both stay in sight)
         self.card = QuestionCard(1.0)
+        self.card.after_reveal = "   ·   PageDown: the next step"  # (its Next says no key then)
         self.card.hide()
         if self.predict is not None:
             self.predict.add_card(self.card)
