@@ -239,6 +239,10 @@ def test_stop_after_n_stops_at_n(make_panel, qtbot):
     s = p.session
     assert p.empty_text.isVisible() and "Run" in p.empty_text.textItem.toPlainText()
     assert p.norm_empty_text.isVisible() and "gradient norm" in p.norm_empty_text.textItem.toPlainText()
+    # the empty loss axis reaches the loss training starts from (0..1 beside "smooth loss
+    # 39.550" read as a contradiction), not far beyond it
+    top = p.loss_plot.viewRange()[1][1]
+    assert s.smooth_loss <= top <= 2 * s.smooth_loss, (top, s.smooth_loss)
     s.train(7)
     assert not p.empty_text.isVisible()  # the curves say it now
     assert not p.norm_empty_text.isVisible()

@@ -439,7 +439,10 @@ class TrainingPanel(Panel):
                 self._set_range(self.norm_plot, "y", float(np.floor(lo - 0.1)),
                                 float(np.ceil(hi + 0.1)))
         else:
-            self._set_range(self.loss_plot, "y", 0.0, 1.0)
+            # up to the loss training starts from (0..1 beside "smooth loss 101.938" read
+            # as a contradiction)
+            start = self.smooth_loss if np.isfinite(self.smooth_loss) and self.smooth_loss > 0 else 1.0
+            self._set_range(self.loss_plot, "y", 0.0, _nice_up(start * 1.02))
             self._set_range(self.norm_plot, "y", -3.0, 2.0)
 
     def _set_range(self, plot, axis, lo, hi):
