@@ -119,7 +119,7 @@ class DecayPanel(Panel):
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.plot.getAxis("left").setWidth(int(96 * t.scale))
         dot = pg.mkColor(t.forward)
-        dot.setAlpha(110)
+        dot.setAlpha(110)  # (the key shows this colour as it is seen: see _key_entries)
         # (the dots over the mean's line, ringed in the background colour: under it, the
         # vanishing preset's dots, all near their mean, disappeared behind the line)
         self.scatter = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=7 * t.scale,
@@ -237,7 +237,12 @@ class DecayPanel(Panel):
         t = self._theme
         refs = ([(t.raw, "╌╌", "ρ^d = σ^d (here ρ = σ)")] if one_line
                 else [(t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d")])
-        return ([(t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
+        # the dots' colour as drawn: translucent (alpha 110) over the background
+        dot, bg = pg.mkColor(t.forward), pg.mkColor(t.background)
+        a = 110 / 255
+        seen = pg.mkColor(*(round(a * c + (1 - a) * b) for c, b in
+                            zip(dot.getRgb()[:3], bg.getRgb()[:3]))).name()
+        return ([(seen, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
                 + refs + [(t.highlight, "●", "pairs ending at the current t")])
 
     # --- drawing --------------------------------------------------------------------------
