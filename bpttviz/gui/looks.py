@@ -284,7 +284,6 @@ def qt_palette(t: "style.Theme"):
     ``None`` for light themes (the platform palette is kept)."""
     if not t.dark:
         return None
-    from PyQt5.QtGui import QPalette
     pal = QPalette()
     bg, fg = QColor("#1b1b1b"), QColor(t.foreground)
     base, button = QColor(t.background), QColor("#2c2c2c")

@@ -19,6 +19,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt5 import sip
 from PyQt5.QtCore import QRectF, Qt
 from PyQt5.QtGui import QColor, QFont, QFontMetrics
 
@@ -364,7 +365,6 @@ class Heatmap:
         self.bar.geometryChanged.connect(self._align_bar)
 
     def _align_bar(self, *_):
-        from PyQt5 import sip
         if sip.isdeleted(self.plot.vb) or sip.isdeleted(self.bar):  # (a view torn down)
             return
         vb, bar = self.plot.vb.sceneBoundingRect(), self.bar.sceneBoundingRect()

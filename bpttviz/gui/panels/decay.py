@@ -33,6 +33,9 @@ EXPLAIN = ("Each dot is one pair of steps k ≤ t: how much a gradient at h_t is
            "must <b>vanish</b> exponentially; with ρ &gt; 1 it can <b>explode</b> (until tanh "
            "saturates). Drag <b>scale Whh</b> to move between the two.")
 
+#: The pairs' dots are this translucent (0-255): the key shows their colour as seen
+DOT_ALPHA = 110
+
 
 def too_large(T: int, H: int) -> bool:
     """Whether the live Jacobians of a T-step, H-unit trace would take too long to draw."""
@@ -119,7 +122,7 @@ class DecayPanel(Panel):
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.plot.getAxis("left").setWidth(int(96 * t.scale))
         dot = pg.mkColor(t.forward)
-        dot.setAlpha(110)  # (the key shows this colour as it is seen: see _key_entries)
+        dot.setAlpha(DOT_ALPHA)
         # (the dots over the mean's line, ringed in the background colour: under it, the
         # vanishing preset's dots, all near their mean, disappeared behind the line)
         self.scatter = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=7 * t.scale,
@@ -237,9 +240,9 @@ class DecayPanel(Panel):
         t = self._theme
         refs = ([(t.raw, "╌╌", "ρ^d = σ^d (here ρ = σ)")] if one_line
                 else [(t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d")])
-        # the dots' colour as drawn: translucent (alpha 110) over the background
+        # the dots' colour as drawn: translucent over the background
         dot, bg = pg.mkColor(t.forward), pg.mkColor(t.background)
-        a = 110 / 255
+        a = DOT_ALPHA / 255
         seen = pg.mkColor(*(round(a * c + (1 - a) * b) for c, b in
                             zip(dot.getRgb()[:3], bg.getRgb()[:3]))).name()
         return ([(seen, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
@@ -258,6 +261,7 @@ class DecayPanel(Panel):
         self.rho_label.setText(f"ρ = {rho_s}   σ = {self.sigma:.4g}{gated}")
         d = np.arange(T, dtype=float)
         self.skipped = too_large(T, H)
+        lowest = None  # log10 of the smallest value drawn, once there is one
         if self.skipped:
             self.pairs = np.zeros((0, 4))
             self.mean = np.full(T, np.nan)
@@ -285,7 +289,8 @@ class DecayPanel(Panel):
             self.mean_curve.setData(d, m)
             finite = vals[pos & np.isfinite(vals)]
             if finite.size:
-                lo = math.log10(float(finite.min())) - 0.3
+                lowest = math.log10(float(finite.min()))
+                lo = lowest - 0.3
                 hi = math.log10(float(finite.max())) + 0.6
             else:
                 lo, hi = -3.0, 3.0
@@ -309,7 +314,8 @@ class DecayPanel(Panel):
         hi = max(hi, 0.6)
         lo = min(lo, -0.6)
         self.plot.setXRange(-0.5, max(T - 0.5, 1.0), padding=0)
-        self._y_wanted = (lo, hi - 0.6)  # (the lowest value, the highest: 10^0 at distance 0)
+        # (the axis' bottom, the highest value (10^0 at distance 0), the lowest value)
+        self._y_wanted = (lo, hi - 0.6, lo + 0.3 if lowest is None else lowest)
         self._apply_y_range()
         if not self.skipped and T > 1:
             far = self.mean[-1]
@@ -328,7 +334,7 @@ class DecayPanel(Panel):
         a fixed 0.6 decade left '1' (10^0: distance 0, the identity) unlabelled on a
         projector, where 25 decades share 300 px."""
         from PyQt5.QtGui import QFontMetricsF
-        lo, top = self._y_wanted
+        lo, top, lowest = self._y_wanted
         axis = self.plot.getAxis("left")
         label = QFontMetricsF(axis.style.get("tickFont") or axis.font()).height()
         height = max(1.0, self.plot.getViewBox().height())
@@ -341,7 +347,6 @@ class DecayPanel(Panel):
             hi = (k - a * lo) / (1 - a)
         # ... and room in pixels under the lowest dot (0.3 decade of 25 on a projector's
         # 300 px left the last distance's dot cut in half by the axis)
-        lowest = lo + 0.3
         b = min(0.2, (4.5 * self._theme.scale + 3) / height)
         if (lowest - lo) < b * (hi - lo):
             lo = (lowest - b * hi) / (1 - b)
