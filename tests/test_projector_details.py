@@ -380,6 +380,7 @@ def test_controls_never_touch_their_neighbours(presenting):
 @pytest.mark.parametrize("size", PROJECTORS, ids=IDS)
 @pytest.mark.parametrize("view, at, item", [("loss", "backward:3", "empty_texts"),
                                             ("contrib", "forward:7", "empty_text"),
+                                            ("contrib", "forward:7", "bar_empty_text"),
                                             ("clipping", "forward:7", "empty_text"),
                                             ("grad_norms", "forward:7", "empty_text"),
                                             ("dhnext_flow", "forward:7", "empty_texts")])

@@ -110,6 +110,9 @@ class ContributionsPanel(Panel):
         self.bar_cursor = pg.InfiniteLine(angle=90, pen=t.pen(t.highlight, 3))
         self.bar_plot.addItem(self.bar_cursor)
         self.empty_text = style.PlotMessage(self.heat_plot, t=t)
+        # (the bars' plot too: side by side on a projector it was empty under a key naming
+        # its bars and line)
+        self.bar_empty_text = style.PlotMessage(self.bar_plot, t=t)
 
         self.readout = style.readout_label("Hover a cell to read its value.")
         self.explain = explain_label(EXPLAIN, t)
@@ -212,10 +215,13 @@ class ContributionsPanel(Panel):
             self.bar_cursor.setVisible(False)
 
         if not st.in_backward:
-            self.empty_text.setText("Filled during the backward pass\n(step forward or press End)")
-            self.empty_text.setVisible(True)
-        else:
-            self.empty_text.setVisible(False)
+            # (no line breaks of their own: the message wraps to its plot's width, and a
+            # fixed break left "pass" alone on a line)
+            self.empty_text.setText("Filled during the backward pass (step forward or press End)")
+            self.bar_empty_text.setText("Each step's part and the running total come in the "
+                                        "backward pass")
+        for message in (self.empty_text, self.bar_empty_text):
+            message.setVisible(not st.in_backward)
         if st.clipped:
             self.note.setText(style.unbroken_norms(
                 f"All {T} steps back-propagated: ||dWhh|| = {run[0]:.4g}"))
