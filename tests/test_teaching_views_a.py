@@ -135,12 +135,7 @@ def test_decay_key_names_every_mark_outside_the_plot(qtbot):
     assert p.plot.legend is None
     text = p.key_label.text()
     t = style.theme()
-    # the dots are drawn translucent (alpha 110): their key swatch is the colour seen
-    f, b = pg.mkColor(t.forward), pg.mkColor(t.background)
-    seen = pg.mkColor(*[round(110 / 255 * x + (1 - 110 / 255) * y)
-                        for x, y in zip(f.getRgb()[:3], b.getRgb()[:3])])
-    assert pg.mkBrush(p.scatter.opts["symbolBrush"]).color().alpha() == 110
-    for name, colour in [("pairs (t, k)", seen), ("mean per distance", t.backward),
+    for name, colour in [("pairs (t, k)", t.forward), ("mean per distance", t.backward),
                          ("ρ^d", t.raw), ("σ^d", t.clipped), ("pairs ending at the current t", t.highlight)]:
         assert name.replace(" ", "&nbsp;") in text and pg.mkColor(colour).name() in text, name
     assert p.key_label.isVisible() and p.key_label.geometry().bottom() <= p.plot_widget.geometry().top()

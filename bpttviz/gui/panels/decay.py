@@ -33,7 +33,7 @@ EXPLAIN = ("Each dot is one pair of steps k ≤ t: how much a gradient at h_t is
            "must <b>vanish</b> exponentially; with ρ &gt; 1 it can <b>explode</b> (until tanh "
            "saturates). Drag <b>scale Whh</b> to move between the two.")
 
-#: The pairs' dots are this translucent (0-255): the key shows their colour as seen
+#: The pairs' dots are this translucent (0-255): where many agree they pile up to full colour
 DOT_ALPHA = 110
 
 
@@ -240,12 +240,9 @@ class DecayPanel(Panel):
         t = self._theme
         refs = ([(t.raw, "╌╌", "ρ^d = σ^d (here ρ = σ)")] if one_line
                 else [(t.raw, "╌╌", "ρ^d"), (t.clipped, "┈┈", "σ^d")])
-        # the dots' colour as drawn: translucent over the background
-        dot, bg = pg.mkColor(t.forward), pg.mkColor(t.background)
-        a = DOT_ALPHA / 255
-        seen = pg.mkColor(*(round(a * c + (1 - a) * b) for c, b in
-                            zip(dot.getRgb()[:3], bg.getRgb()[:3]))).name()
-        return ([(seen, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
+        # (the dots in their full colour: translucent, they pile up to it where pairs agree,
+        # as in most windows; a pale swatch matched only the exploding preset's spread)
+        return ([(t.forward, "●", "pairs (t, k)"), (t.backward, "━■━", "mean per distance")]
                 + refs + [(t.highlight, "●", "pairs ending at the current t")])
 
     # --- drawing --------------------------------------------------------------------------
