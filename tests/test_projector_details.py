@@ -900,3 +900,31 @@ def test_colour_strips_are_as_tall_as_their_heatmaps(qtbot, key):
     heat = plot.vb.sceneBoundingRect()
     strip = p.heatmap.bar.vb.sceneBoundingRect()
     assert abs(strip.top() - heat.top()) <= 2 and abs(strip.bottom() - heat.bottom()) <= 2, (strip, heat)
+
+
+def test_bottom_axis_labels_never_run_together(qtbot):
+    """18 pt labels 2,000 iterations apart ran together under a 350 px training curve
+    ("2000400060008000"): the major ticks widen until their labels fit side by side."""
+    import pyqtgraph as pg
+    from bpttviz.gui import style
+    style.set_theme(style.LIGHT.presenting())
+    try:
+        w = pg.GraphicsLayoutWidget()
+        qtbot.addWidget(w)
+        plot = style.style_plot(w.addPlot(), "iteration", "loss")
+        w.resize(420, 300)
+        w.show()
+        settle()
+        axis = plot.getAxis("bottom")
+        for hi in (8000.0, 10000.0, 24.5, 1.5e6):
+            plot.setXRange(0, hi, padding=0)
+            settle()
+            major = axis.tickSpacing(0, hi, axis.width())[0][0]
+            fm = QFontMetricsF(axis.style["tickFont"])
+            widest = max(fm.horizontalAdvance(s) for s in axis.tickStrings([0, hi, major], 1.0, major))
+            gap = axis.width() * major / hi - widest  # between two neighbouring labels (px)
+            assert gap > 4, (hi, major, gap)
+        plot.setXRange(-0.5, 24.5, padding=0)  # a window's steps keep their 5-step ticks
+        assert axis.tickSpacing(-0.5, 24.5, axis.width())[0][0] <= 10
+    finally:
+        style.set_theme(style.LIGHT)

@@ -177,6 +177,27 @@ def _tick_strings(axis, values, scale, spacing) -> list:
     return linear_tick_strings(values, scale, spacing)
 
 
+def _bottom_tick_spacing(axis, minVal, maxVal, size):  # noqa: N803 (pyqtgraph's names)
+    """pyqtgraph's tick levels, the major one widened until its labels fit side by side: it
+    counts ticks by the axis' length only, and 18 pt labels ran together on a projector
+    ("2000400060008000" under a training curve)."""
+    levels = pg.AxisItem.tickSpacing(axis, minVal, maxVal, size)
+    if axis.logMode or not levels or size <= 0 or not maxVal > minVal:
+        return levels
+    major = levels[0][0]
+    fm = QFontMetrics(axis.style.get("tickFont") or axis.font())
+    widest = max(fm.horizontalAdvance(text) for text in
+                 axis.tickStrings([minVal, maxVal, major], 1.0, major) or ["0"])
+    need = widest + fm.horizontalAdvance("0")   # a label and a digit's gap
+    for _ in range(8):
+        if (maxVal - minVal) / major * need <= size:
+            break
+        major *= 2.5 if str(major / 10 ** np.floor(np.log10(major)))[0] == "2" else 2.0
+    if major == levels[0][0]:
+        return levels
+    return [(major, 0), (major / 2, 0)]
+
+
 def log_tick_strings(values, scale, spacing) -> list:
     """Tick labels of a log axis, one style per axis: 0.001 to 1000 as decimals, beyond as
     powers of ten ("10\u207b\u2076", "2\u00b710\u2075").  pyqtgraph's own switched style
@@ -213,6 +234,7 @@ def style_plot(plot: pg.PlotItem, xlabel: str = "", ylabel: str = "", xunits: Op
         # (instance attributes: no AxisItem subclass needed)
         ax.logTickStrings = log_tick_strings
         ax.tickStrings = types.MethodType(_tick_strings, ax)
+    plot.getAxis("bottom").tickSpacing = types.MethodType(_bottom_tick_spacing, plot.getAxis("bottom"))
     if xlabel:
         plot.setLabel("bottom", xlabel, units=xunits, **label_css)
     if ylabel:
